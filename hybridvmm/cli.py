@@ -1,0 +1,67 @@
+"""The command line: ``python -m hybridvmm SUBCOMMAND`` / ``hybridvmm SUBCOMMAND``.
+
+Subcommands live in :mod:`hybridvmm.commands`, one module each, discovered at start-up:
+a module defines ``register(subparsers)`` which adds its parser and sets ``func``.
+Exit codes: 0 success, 1 a run or comparison found a failure, 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from hybridvmm import __version__
+from hybridvmm.errors import UserError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hybridvmm",
+        description="Popek-Goldberg virtualization made executable: ISA specs, assembler, "
+        "classifier, scanner/patcher and a hybrid virtual machine monitor.",
+    )
+    parser.add_argument("--version", action="version", version=f"hybridvmm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
+    sub.required = True
+    import hybridvmm.commands as commands
+
+    modules = []
+    for info in pkgutil.iter_modules(commands.__path__):
+        if not info.name.startswith("_"):
+            modules.append(importlib.import_module(f"hybridvmm.commands.{info.name}"))
+    for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 50), m.__name__)):
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit code (never raises for user errors)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    try:
+        result = args.func(args)
+    except UserError as exc:
+        print(f"hybridvmm: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("hybridvmm: interrupted", file=sys.stderr)
+        return 130
+    sys.stdout.flush()
+    return int(result or 0)
+
+
+def entry_point() -> None:
+    """Console-script entry."""
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Errors a user can cause.  The CLI prints them as one line and exits 2."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input from the user: a file, an option, a spec, an image.
+
+    Anything raised as (a subclass of) this is reported as a single line on stderr with
+    exit code 2 and no traceback.
+    """
+
+
+class SpecError(UserError):
+    """A malformed ISA specification.  Carries every problem found, each with file:line."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        first = self.problems[0] if self.problems else "invalid ISA spec"
+        more = f" (and {len(self.problems) - 1} more: {'; '.join(self.problems[1:])})" if len(self.problems) > 1 else ""
+        super().__init__(first + more)
+
+
+class UnknownISAError(UserError):
+    """No spec of that name."""
+
+
+class DecodeError(UserError):
+    """Bytes at an address that are not an instruction of the ISA."""
+
+    def __init__(self, address: int, data: bytes, reason: str = "undecodable instruction"):
+        self.address = address
+        self.data = bytes(data)
+        super().__init__(f"{reason} at 0x{address:x}: {self.data.hex(' ') or '(no bytes)'}")
+
+
+class EncodeError(UserError):
+    """An operand value that does not fit its field."""
+
+
+class AsmError(UserError):
+    """An assembly source error, formatted ``file:line: message``."""
+
+    def __init__(self, filename: str, line: int, message: str):
+        self.filename = filename
+        self.line = line
+        self.message = message
+        super().__init__(f"{filename}:{line}: {message}")
+
+
+class ImageError(UserError):
+    """A truncated, corrupt or unusable image file."""

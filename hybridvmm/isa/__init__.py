@@ -1,0 +1,16 @@
+"""ISA descriptions: the spec model, its loader/validator, construct codecs and decoder."""
+
+from hybridvmm.isa.decoder import DecodeCache, Decoder, Instruction
+from hybridvmm.isa.loader import available_isas, load_isa, specs_dir
+from hybridvmm.isa.spec import ISA, InstructionSpec
+
+__all__ = [
+    "ISA",
+    "DecodeCache",
+    "Decoder",
+    "Instruction",
+    "InstructionSpec",
+    "available_isas",
+    "load_isa",
+    "specs_dir",
+]
