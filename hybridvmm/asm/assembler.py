@@ -1,0 +1,640 @@
+"""A spec-driven two-pass assembler: any ISA described in ``isa_specs/`` assembles.
+
+Operand syntax comes from each instruction's asm template (see :mod:`.syntax`); operand
+meaning from its field kind (register file, CSR name, fence set, immediate, absolute or
+PC-relative target).  Aliases from the spec expand textually.
+
+Pass 1 reads every line, checks its syntax, sizes it and assigns section offsets (sizes
+never depend on operand values, so one pass suffices); the sections are then laid out;
+pass 2 evaluates expressions and encodes.  Assembly stops at the **first** error, raised
+as :class:`~hybridvmm.errors.AsmError` with file and line.  Layout and syntax problems
+(pass 1) therefore surface before value problems (pass 2) such as undefined labels.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from hybridvmm.asm.expr import IDENT, Expr, ExprError, UndefinedSymbol
+from hybridvmm.asm.syntax import Template, parse_string, split_top, strip_comment
+from hybridvmm.errors import AsmError, UnknownISAError, UserError
+from hybridvmm.image import FLAG_CODE, FLAG_DATA, FLAG_WRITE, Image, Section
+from hybridvmm.isa.decoder import Decoder
+from hybridvmm.isa.loader import load_isa
+from hybridvmm.isa.spec import ISA, AliasSpec, InstructionSpec
+
+TEXT = "text"
+DATA = "data"
+FLOATING_ALIGN = 4
+"""Sections without ``.org`` (other than ``.text``) start on this boundary after the previous one."""
+
+FENCE_BITS = {"i": 8, "o": 4, "r": 2, "w": 1}
+"""Fence-set letters (RISC-V ``pred``/``succ``): device input/output, memory read/write."""
+
+_LABEL = re.compile(rf"\s*({IDENT})\s*:(?!=)")
+_ASSIGN = re.compile(rf"\s*({IDENT})\s*=(?!=)(.*)$")
+_STATEMENT = re.compile(r"\s*([A-Za-z_.][A-Za-z0-9_.]*)(?:\s+(.*))?$")
+_ISA_LINE = re.compile(r"\s*\.isa\s+(\S+)\s*$", re.IGNORECASE)
+_MAX_ALIAS_DEPTH = 8
+
+
+class _Mismatch(Exception):
+    """This candidate (instruction or alias) does not fit the operand text."""
+
+
+@dataclass
+class _Section:
+    name: str
+    first_line: int
+    origin: int | None = None
+    size: int = 0
+    align: int = 1
+
+
+def _base(sec: _Section) -> int:
+    """A laid-out section's address."""
+    assert sec.origin is not None
+    return sec.origin
+
+
+@dataclass
+class _Item:
+    section: _Section
+    offset: int
+    line: int
+    size: int
+    kind: str  # "bytes" | "fill" | "data" | "ins"
+    payload: object
+
+
+@dataclass
+class _Symbol:
+    line: int
+    section: _Section | None = None  # a label
+    offset: int = 0
+    expr: Expr | None = None  # a constant (.equ / NAME = EXPR)
+    dot_section: _Section | None = None
+    dot_offset: int = 0
+
+
+@dataclass
+class _Candidate:
+    template: Template
+    spec: InstructionSpec | None = None
+    alias: AliasSpec | None = None
+
+
+@dataclass
+class _Parsed:
+    spec: InstructionSpec
+    operands: dict[str, object] = field(default_factory=dict)  # int or Expr
+
+
+class Assembler:
+    """One assembly run for one ISA (build a new one per source)."""
+
+    def __init__(self, isa: ISA, filename: str = "<string>"):
+        self.isa = isa
+        self.filename = filename
+        self.decoder = Decoder(isa)
+        self.little = isa.endian == "little"
+        self.addr_bits = isa.word_bits
+        self.default_origin = int(isa.system.get("load_address", 0))
+        self.candidates: dict[str, list[_Candidate]] = {}
+        for spec in isa.instructions.values():
+            t = Template.compile(spec.asm)
+            self.candidates.setdefault(t.mnemonic, []).append(_Candidate(t, spec=spec))
+        for alias in isa.aliases.values():
+            t = Template.compile(alias.asm)
+            self.candidates.setdefault(t.mnemonic, []).append(_Candidate(t, alias=alias))
+        self.sections: dict[str, _Section] = {}
+        self.items: list[_Item] = []
+        self.symbols: dict[str, _Symbol] = {}
+        self.entry: tuple[Expr, int, _Section, int] | None = None
+        self.line = 0
+        self.started = False
+        self.cur = self._section(TEXT)
+
+    # --- errors ---------------------------------------------------------------------
+    def error(self, message: str, line: int | None = None) -> AsmError:
+        return AsmError(self.filename, self.line if line is None else line, message)
+
+    # --- sections ---------------------------------------------------------------------
+    def _section(self, name: str) -> _Section:
+        sec = self.sections.get(name)
+        if sec is None:
+            sec = self.sections[name] = _Section(name, self.line or 1)
+        return sec
+
+    def _fix_text_origin(self, sec: _Section) -> None:
+        if sec.origin is None and sec.name == TEXT:
+            sec.origin = self.default_origin
+
+    def _emit(self, size: int, kind: str, payload: object) -> None:
+        sec = self.cur
+        self._fix_text_origin(sec)
+        self.items.append(_Item(sec, sec.size, self.line, size, kind, payload))
+        sec.size += size
+        self.started = True
+
+    # --- symbols ----------------------------------------------------------------------
+    def _define(self, name: str, sym: _Symbol) -> None:
+        old = self.symbols.get(name)
+        if old is not None:
+            raise self.error(f"duplicate symbol '{name}' (first defined at line {old.line})")
+        if self._is_register(name):
+            raise self.error(f"'{name}' is a register name and cannot be a symbol")
+        self.symbols[name] = sym
+
+    def _is_register(self, name: str) -> bool:
+        return any(rf.lookup(name) is not None for rf in self.isa.registers.values())
+
+    def _resolver(self, final: bool) -> Callable[[str], int]:
+        active: set[str] = set()
+
+        def resolve(name: str) -> int:
+            sym = self.symbols.get(name)
+            if sym is None:
+                if final:
+                    close = difflib.get_close_matches(name, list(self.symbols), n=3)
+                    hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+                    raise ExprError(f"undefined symbol '{name}'{hint}")
+                raise UndefinedSymbol(name)
+            if sym.section is not None:
+                if sym.section.origin is None:
+                    raise ExprError(f"the address of '{name}' is not known yet (its section has no .org)")
+                return sym.section.origin + sym.offset
+            if name in active:
+                raise ExprError(f"symbol '{name}' is defined in terms of itself")
+            active.add(name)
+            try:
+                assert sym.expr is not None and sym.dot_section is not None
+                dot = self._dot_fn(sym.dot_section, sym.dot_offset)
+                return sym.expr.evaluate(resolve, dot)
+            finally:
+                active.discard(name)
+
+        return resolve
+
+    def _dot_fn(self, sec: _Section, offset: int) -> Callable[[], int]:
+        def dot() -> int:
+            self._fix_text_origin(sec)
+            if sec.origin is None:
+                raise ExprError("'.' is not known yet here (this section has no .org)")
+            return sec.origin + offset
+
+        return dot
+
+    def _value_now(self, expr: Expr, what: str) -> int:
+        """Evaluate in pass 1 (sizes and addresses): only what is already defined counts."""
+        try:
+            return expr.evaluate(self._resolver(final=False), self._dot_fn(self.cur, self.cur.size))
+        except UndefinedSymbol as exc:
+            raise self.error(f"{what} needs a value known at this point; '{exc.name}' is not defined yet") from None
+        except ExprError as exc:
+            raise self.error(f"{what}: {exc}") from None
+
+    def _parse_expr(self, text: str) -> Expr:
+        try:
+            return Expr.parse(text)
+        except ExprError as exc:
+            raise self.error(f"bad expression '{text.strip()}': {exc}") from None
+
+    # --- pass 1 -----------------------------------------------------------------------
+    def pass1(self, source: str) -> None:
+        for number, raw in enumerate(source.splitlines(), 1):
+            self.line = number
+            self._line(strip_comment(raw))
+
+    def _line(self, text: str) -> None:
+        while True:
+            m = _LABEL.match(text)
+            if not m:
+                break
+            name = m.group(1)
+            if name == ".":
+                raise self.error("'.' cannot be a label")
+            self._define(name, _Symbol(self.line, section=self.cur, offset=self.cur.size))
+            self.started = True
+            text = text[m.end():]
+        if not text.strip():
+            return
+        m = _ASSIGN.match(text)
+        if m:
+            self._constant(m.group(1), m.group(2))
+            return
+        m = _STATEMENT.match(text)
+        if not m:
+            raise self.error(f"cannot read '{text.strip()}'")
+        word, rest = m.group(1), (m.group(2) or "").strip()
+        if word.startswith("."):
+            handler = _DIRECTIVES.get(word.lower())
+            if handler is None:
+                close = difflib.get_close_matches(word.lower(), list(_DIRECTIVES), n=3)
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                raise self.error(f"unknown directive '{word}'{hint}")
+            handler(self, rest)
+            return
+        for parsed in self._instruction(word, rest, 0):
+            self._emit(parsed.spec.length, "ins", parsed)
+
+    def _constant(self, name: str, text: str) -> None:
+        if name == ".":
+            raise self.error("'. = EXPR' is not supported; use .org")
+        expr = self._parse_expr(text)
+        self._define(name, _Symbol(self.line, expr=expr, dot_section=self.cur, dot_offset=self.cur.size))
+
+    # --- instructions -----------------------------------------------------------------
+    def _instruction(self, word: str, rest: str, depth: int) -> list[_Parsed]:
+        mnemonic = word.lower()
+        candidates = self.candidates.get(mnemonic)
+        if not candidates:
+            close = difflib.get_close_matches(mnemonic, list(self.candidates), n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise self.error(f"unknown mnemonic '{word}'{hint}")
+        problems: list[str] = []
+        for cand in candidates:
+            operands = cand.template.match(rest)
+            if operands is None:
+                continue
+            try:
+                if cand.spec is not None:
+                    return [self._operands(cand, operands)]
+                return self._expand(cand, operands, depth)
+            except _Mismatch as exc:
+                problems.append(str(exc))
+        expected = " or ".join(f"'{c.template.display()}'" for c in candidates)
+        if problems:
+            raise self.error(f"{problems[0]} (expected {expected})")
+        got = f"'{word} {rest}'" if rest else f"'{word}' with no operands"
+        raise self.error(f"wrong operands for '{mnemonic}': got {got}, expected {expected}")
+
+    def _operands(self, cand: _Candidate, texts: dict[str, str]) -> _Parsed:
+        spec = cand.spec
+        assert spec is not None
+        parsed = _Parsed(spec)
+        for name, text in texts.items():
+            fs = self.isa.fields[name]
+            if not text:
+                if fs.kind != "imm":
+                    raise _Mismatch(f"missing operand '{name}'")
+                parsed.operands[name] = 0
+            elif fs.kind == "reg":
+                number = self.isa.registers[fs.regfile].lookup(text)
+                if number is None:
+                    raise _Mismatch(f"'{text}' is not a register")
+                parsed.operands[name] = number
+            elif fs.kind == "csr" and text.lower() in self.isa.csrs:
+                parsed.operands[name] = self.isa.csrs[text.lower()]
+            elif fs.kind == "fence" and re.fullmatch(r"[iorwIORW]+", text):
+                letters = text.lower()
+                if len(set(letters)) != len(letters):
+                    raise _Mismatch(f"fence set '{text}' repeats a letter")
+                parsed.operands[name] = sum(FENCE_BITS[c] for c in letters)
+            else:
+                if self._is_register(text) and text.lower() not in self.symbols:
+                    raise _Mismatch(f"register '{text}' where '{name}' needs a value")
+                try:
+                    parsed.operands[name] = Expr.parse(text)
+                except ExprError as exc:
+                    raise _Mismatch(f"bad expression '{text}' for '{name}': {exc}") from None
+        return parsed
+
+    def _expand(self, cand: _Candidate, texts: dict[str, str], depth: int) -> list[_Parsed]:
+        alias = cand.alias
+        assert alias is not None
+        if depth >= _MAX_ALIAS_DEPTH:
+            raise self.error(f"alias '{alias.name}' expands too deeply (a cycle?)")
+        out: list[_Parsed] = []
+        expanded = re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: texts[m.group(1)], alias.expands)
+        for piece in expanded.split(";"):
+            m = _STATEMENT.match(piece)
+            if not m:
+                raise _Mismatch(f"alias '{alias.name}' expands to unreadable '{piece.strip()}'")
+            try:
+                out.extend(self._instruction(m.group(1), (m.group(2) or "").strip(), depth + 1))
+            except AsmError as exc:
+                raise _Mismatch(f"in '{piece.strip()}' (from alias '{alias.mnemonic}'): {exc.message}") from None
+        return out
+
+    # --- layout -----------------------------------------------------------------------
+    def layout(self) -> None:
+        """Give every section without ``.org`` an address, then check the address map."""
+        text = self.sections[TEXT]
+        self._fix_text_origin(text)
+        order = [text] + [s for s in self.sections.values() if s is not text]
+        cursor = _base(text) + text.size
+        for sec in order[1:]:
+            if sec.origin is None:
+                align = max(FLOATING_ALIGN, sec.align)
+                sec.origin = (cursor + align - 1) // align * align
+            cursor = _base(sec) + sec.size
+        placed = sorted((s for s in order if s.size), key=_base)
+        for sec in placed:
+            if _base(sec) + sec.size > 1 << self.addr_bits:
+                raise self.error(
+                    f"section '{sec.name}' ends at 0x{_base(sec) + sec.size:x}, beyond the {self.addr_bits}-bit address space",
+                    sec.first_line,
+                )
+        for a, b in zip(placed, placed[1:]):
+            if _base(b) < _base(a) + a.size:
+                raise self.error(
+                    f"section '{b.name}' (0x{_base(b):x}-0x{_base(b) + b.size:x}) overlaps section "
+                    f"'{a.name}' (0x{_base(a):x}-0x{_base(a) + a.size:x})",
+                    b.first_line,
+                )
+
+    # --- pass 2 -----------------------------------------------------------------------
+    def pass2(self) -> Image:
+        resolve = self._resolver(final=True)
+        for name, sym in self.symbols.items():
+            if sym.expr is not None:
+                self.line = sym.line
+                self._evaluate(sym.expr, resolve, sym.dot_section, sym.dot_offset)  # type: ignore[arg-type]
+        blobs = {name: bytearray(sec.size) for name, sec in self.sections.items()}
+        for item in self.items:
+            self.line = item.line
+            data = self._encode_item(item, resolve)
+            assert len(data) == item.size
+            blobs[item.section.name][item.offset:item.offset + item.size] = data
+        entry = self._entry(resolve)
+        sections = []
+        for name, sec in self.sections.items():
+            if not sec.size:
+                continue
+            flags = FLAG_CODE if name == TEXT else FLAG_DATA | FLAG_WRITE
+            sections.append(Section(name, _base(sec), blobs[name], flags))
+        symbols = {name: resolve(name) for name, sym in self.symbols.items() if sym.section is not None}
+        return Image(self.isa.name, entry, sections, symbols, source=self.filename)
+
+    def _entry(self, resolve: Callable[[str], int]) -> int:
+        if self.entry is not None:
+            expr, line, sec, offset = self.entry
+            self.line = line
+            return self._evaluate(expr, resolve, sec, offset) & ((1 << self.addr_bits) - 1)
+        for name in ("_start", "start"):
+            sym = self.symbols.get(name)
+            if sym is not None and sym.section is not None:
+                return resolve(name)
+        return _base(self.sections[TEXT])
+
+    def _evaluate(self, expr: Expr, resolve: Callable[[str], int], sec: _Section, offset: int) -> int:
+        try:
+            return expr.evaluate(resolve, self._dot_fn(sec, offset))
+        except ExprError as exc:
+            raise self.error(str(exc)) from None
+
+    def _encode_item(self, item: _Item, resolve: Callable[[str], int]) -> bytes:
+        if item.kind == "bytes":
+            return item.payload  # type: ignore[return-value]
+        if item.kind == "fill":
+            fill = item.payload
+            if isinstance(fill, Expr):
+                fill = self._evaluate(fill, resolve, item.section, item.offset)
+                if not -128 <= fill <= 255:
+                    raise self.error(f"fill value {fill} does not fit in a byte (range -128..255)")
+            return bytes([fill & 0xFF]) * item.size
+        if item.kind == "data":
+            width, exprs = item.payload  # type: ignore[misc]
+            out = bytearray()
+            for i, expr in enumerate(exprs):
+                value = self._evaluate(expr, resolve, item.section, item.offset + i * width)
+                bits = width * 8
+                if not -(1 << (bits - 1)) <= value < (1 << bits):
+                    raise self.error(f"value {value} does not fit in {width} byte(s) (range {-(1 << (bits - 1))}..{(1 << bits) - 1})")
+                out += (value & ((1 << bits) - 1)).to_bytes(width, "little" if self.little else "big")
+            return bytes(out)
+        return self._encode_instruction(item, resolve)
+
+    def _encode_instruction(self, item: _Item, resolve: Callable[[str], int]) -> bytes:
+        parsed: _Parsed = item.payload  # type: ignore[assignment]
+        spec = parsed.spec
+        address = _base(item.section) + item.offset
+        values: dict[str, int] = {}
+        for name, operand in parsed.operands.items():
+            fs = self.isa.fields[name]
+            if isinstance(operand, int):
+                values[name] = operand
+                continue
+            value = self._evaluate(operand, resolve, item.section, item.offset)
+            lo, hi = fs.value_range()
+            step = 1 << fs.shift
+            if fs.kind == "pcrel":
+                half = 1 << (self.addr_bits - 1)
+                offset = ((value - address + half) % (1 << self.addr_bits)) - half
+                if not lo <= offset <= hi or offset % step:
+                    raise self.error(
+                        f"target 0x{value & ((1 << self.addr_bits) - 1):x} of '{spec.mnemonic}' is {offset} bytes away; "
+                        f"the offset must be in {lo}..{hi}" + (f" and a multiple of {step}" if step > 1 else "")
+                    )
+                value = offset
+            elif not lo <= value <= hi or value % step:
+                raise self.error(
+                    f"value {value} out of range for '{name}' of '{spec.mnemonic}' (range {lo}..{hi}"
+                    + (f", multiple of {step}" if step > 1 else "") + ")"
+                )
+            values[name] = value
+        return self.decoder.encode(spec, values)
+
+    # --- directives ---------------------------------------------------------------------
+    def _args(self, rest: str, what: str, lo: int, hi: int) -> list[str]:
+        args = split_top(rest) if rest.strip() else []
+        if not lo <= len(args) <= hi or any(not a for a in args):
+            want = f"{lo}" if lo == hi else f"{lo} to {hi}"
+            raise self.error(f"{what} takes {want} argument(s), got '{rest.strip()}'")
+        return args
+
+    def d_equ(self, rest: str) -> None:
+        name, value = self._args(rest, ".equ", 2, 2)
+        if not re.fullmatch(IDENT, name) or name == ".":
+            raise self.error(f"bad symbol name '{name}' in .equ")
+        self._constant(name, value)
+
+    def d_org(self, rest: str) -> None:
+        (arg,) = self._args(rest, ".org", 1, 1)
+        target = self._value_now(self._parse_expr(arg), ".org")
+        sec = self.cur
+        if target < 0 or target >= 1 << self.addr_bits:
+            raise self.error(f".org {target:#x} is outside the address space")
+        if sec.origin is None and sec.size == 0:
+            sec.origin = target
+            self.started = True
+            return
+        if sec.origin is None:
+            raise self.error(f".org after content in section '{sec.name}', whose address is not fixed: put .org first")
+        here = sec.origin + sec.size
+        if target < here:
+            raise self.error(f".org 0x{target:x} moves backwards (already at 0x{here:x})")
+        self._emit(target - here, "fill", 0)
+
+    def _align_to(self, boundary: int, rest_fill: list[str]) -> None:
+        fill: object = self._parse_expr(rest_fill[0]) if rest_fill else 0
+        sec = self.cur
+        self._fix_text_origin(sec)
+        sec.align = max(sec.align, boundary)
+        here = (sec.origin or 0) + sec.size
+        pad = -here % boundary
+        if pad:
+            self._emit(pad, "fill", fill)
+
+    def d_align(self, rest: str) -> None:
+        args = self._args(rest, ".align", 1, 2)
+        n = self._value_now(self._parse_expr(args[0]), ".align")
+        if n <= 0 or n & (n - 1):
+            raise self.error(f".align {n}: the boundary must be a power of two (bytes)")
+        self._align_to(n, args[1:])
+
+    def d_p2align(self, rest: str) -> None:
+        args = self._args(rest, ".p2align", 1, 2)
+        n = self._value_now(self._parse_expr(args[0]), ".p2align")
+        if not 0 <= n <= 30:
+            raise self.error(f".p2align {n}: the power must be in 0..30")
+        self._align_to(1 << n, args[1:])
+
+    def _data(self, rest: str, width: int, what: str) -> None:
+        args = self._args(rest, what, 1, 1 << 20)
+        self._emit(width * len(args), "data", (width, [self._parse_expr(a) for a in args]))
+
+    def d_byte(self, rest: str) -> None:
+        self._data(rest, 1, ".byte")
+
+    def d_half(self, rest: str) -> None:
+        self._data(rest, 2, ".half")
+
+    def d_word(self, rest: str) -> None:
+        self._data(rest, 4, ".word")
+
+    def _strings(self, rest: str, what: str, terminator: bytes) -> None:
+        args = self._args(rest, what, 1, 1 << 20)
+        blob = bytearray()
+        for a in args:
+            try:
+                blob += parse_string(a) + terminator
+            except ExprError as exc:
+                raise self.error(f"{what}: {exc}") from None
+        self._emit(len(blob), "bytes", bytes(blob))
+
+    def d_ascii(self, rest: str) -> None:
+        self._strings(rest, ".ascii", b"")
+
+    def d_asciz(self, rest: str) -> None:
+        self._strings(rest, ".asciz", b"\0")
+
+    def d_space(self, rest: str) -> None:
+        args = self._args(rest, ".space", 1, 2)
+        n = self._value_now(self._parse_expr(args[0]), ".space")
+        if n < 0:
+            raise self.error(f".space {n}: the size cannot be negative")
+        fill: object = self._parse_expr(args[1]) if len(args) > 1 else 0
+        if n:
+            self._emit(n, "fill", fill)
+
+    def _switch(self, name: str) -> None:
+        self.cur = self._section(name)
+
+    def d_text(self, rest: str) -> None:
+        self._args(rest, ".text", 0, 0)
+        self._switch(TEXT)
+
+    def d_data(self, rest: str) -> None:
+        self._args(rest, ".data", 0, 0)
+        self._switch(DATA)
+
+    def d_section(self, rest: str) -> None:
+        args = self._args(rest, ".section", 1, 4)
+        name = args[0].strip('"').lstrip(".")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.$]*", name):
+            raise self.error(f"bad section name '{args[0]}'")
+        self._switch(name)
+
+    def d_entry(self, rest: str) -> None:
+        (arg,) = self._args(rest, ".entry", 1, 1)
+        if self.entry is not None:
+            raise self.error(f"second .entry (the first is at line {self.entry[1]})")
+        self.entry = (self._parse_expr(arg), self.line, self.cur, self.cur.size)
+
+    def d_global(self, rest: str) -> None:
+        for name in self._args(rest, ".global", 1, 1 << 10):
+            if not re.fullmatch(IDENT, name):
+                raise self.error(f"bad symbol name '{name}' in .global")
+
+    def d_isa(self, rest: str) -> None:
+        (name,) = self._args(rest, ".isa", 1, 1)
+        if self.started or self.symbols:
+            raise self.error(".isa must come before any code, data or symbol")
+
+
+_DIRECTIVES: dict[str, Callable[[Assembler, str], None]] = {
+    ".equ": Assembler.d_equ,
+    ".set": Assembler.d_equ,
+    ".org": Assembler.d_org,
+    ".align": Assembler.d_align,
+    ".balign": Assembler.d_align,
+    ".p2align": Assembler.d_p2align,
+    ".byte": Assembler.d_byte,
+    ".half": Assembler.d_half,
+    ".word": Assembler.d_word,
+    ".ascii": Assembler.d_ascii,
+    ".asciz": Assembler.d_asciz,
+    ".string": Assembler.d_asciz,
+    ".space": Assembler.d_space,
+    ".skip": Assembler.d_space,
+    ".text": Assembler.d_text,
+    ".data": Assembler.d_data,
+    ".section": Assembler.d_section,
+    ".entry": Assembler.d_entry,
+    ".global": Assembler.d_global,
+    ".globl": Assembler.d_global,
+    ".isa": Assembler.d_isa,
+}
+
+
+def assemble(source: str, isa: str | ISA, filename: str = "<string>") -> Image:
+    """Assemble ``source`` for ``isa`` (a name, spec path or loaded ISA) into an Image.
+
+    A ``.isa`` line in the source is checked for placement only: the ``isa`` argument
+    wins, so one source builds for every variant of an ISA family.
+    """
+    isa_obj = load_isa(isa) if isinstance(isa, str) else isa
+    asm = Assembler(isa_obj, filename)
+    asm.pass1(source)
+    asm.layout()
+    return asm.pass2()
+
+
+def isa_directive(source: str) -> tuple[str, int] | None:
+    """The ``.isa NAME`` of the first statement line (name, line number), if there is one."""
+    for number, raw in enumerate(source.splitlines(), 1):
+        text = strip_comment(raw).strip()
+        if not text:
+            continue
+        m = _ISA_LINE.match(text)
+        return (m.group(1), number) if m else None
+    return None
+
+
+def assemble_file(path: str | Path, isa: str | None = None) -> Image:
+    """Assemble a file; without ``isa``, its first line must say ``.isa NAME``."""
+    path = Path(path)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if isa is None:
+        found = isa_directive(source)
+        if found is None:
+            raise AsmError(str(path), 1, "no ISA given: start the file with '.isa NAME' or pass --isa NAME")
+        isa, line = found
+        try:
+            load_isa(isa)
+        except UnknownISAError as exc:
+            raise AsmError(str(path), line, str(exc)) from None
+    return assemble(source, isa, str(path))

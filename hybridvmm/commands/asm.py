@@ -1,0 +1,56 @@
+"""``asm SRC -o OUT [--isa NAME]``: assemble a source file into an image."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hybridvmm.asm import assemble_file
+from hybridvmm.cli_support import add_json_flag, print_json
+from hybridvmm.errors import UserError
+
+ORDER = 20
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("asm", help="assemble a source file into an image")
+    p.add_argument("source", metavar="SRC", help="assembly source (first line may say '.isa NAME')")
+    p.add_argument("-o", "--output", metavar="OUT", help="image to write (default: SRC with suffix .img)")
+    p.add_argument("--isa", metavar="NAME", help="ISA (or variant) to assemble for; overrides the source's .isa line")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def output_path(source: Path, output: str | None) -> Path:
+    """Where the image goes; never the source itself."""
+    out = Path(output) if output else source.with_suffix(".img")
+    if out.exists() and source.exists() and out.resolve() == source.resolve():
+        raise UserError(f"{out}: refusing to overwrite the source file; choose another -o")
+    if out.is_dir():
+        raise UserError(f"{out}: is a directory")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    source = Path(args.source)
+    out = output_path(source, args.output)
+    image = assemble_file(source, args.isa)
+    try:
+        image.save(out)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    total = sum(len(s.data) for s in image.sections)
+    if args.json:
+        print_json({
+            "output": str(out),
+            "isa": image.isa,
+            "bytes": total,
+            "entry": image.entry,
+            "sections": [{"name": s.name, "address": s.address, "size": len(s.data)} for s in image.sections],
+            "symbols": len(image.symbols),
+        })
+        return 0
+    ranges = ", ".join(f"{s.name} 0x{s.address:x}-0x{s.end:x}" for s in image.sections)
+    plural = "" if len(image.sections) == 1 else "s"
+    print(f"{out}: {total} bytes in {len(image.sections)} section{plural} ({ranges}), entry 0x{image.entry:x}, isa {image.isa}")
+    return 0

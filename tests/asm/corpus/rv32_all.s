@@ -1,0 +1,116 @@
+# Every RV32I/M/Zicsr/Zifencei/privileged instruction of isa_specs/rv32.toml, in syntax
+# that both GNU as and the hybridvmm assembler accept.  The test appends one line per
+# CSR named in the spec, then assembles with both and disassembles with both.
+    .text
+_start:
+# --- U and J types -----------------------------------------------------------------
+    lui a0,0x12345
+    lui t6,0xfffff
+    lui zero,0
+    auipc a1,0x1
+    auipc s11,0xfffff
+    jal ra,_start
+    jal zero,fwd
+    jalr ra,0(a0)
+    jalr zero,0(ra)
+    jalr t0,-2048(t1)
+    jalr s1,2047(s2)
+# --- branches ----------------------------------------------------------------------
+back:
+    beq a0,a1,back
+    bne a2,a3,fwd
+    blt a4,a5,back
+    bge a6,a7,fwd
+    bltu s2,s3,back
+    bgeu s4,s5,fwd
+    beq zero,zero,back
+fwd:
+# --- loads and stores ----------------------------------------------------------------
+    lb a0,0(sp)
+    lh a1,-2048(sp)
+    lw a2,2047(sp)
+    lbu a3,-1(gp)
+    lhu a4,4(tp)
+    sb a5,0(s0)
+    sh a6,-2048(s1)
+    sw a7,2047(t2)
+    sw zero,-4(sp)
+# --- register-immediate ----------------------------------------------------------------
+    addi a0,a1,-2048
+    addi a0,a1,2047
+    addi zero,zero,0
+    slti t0,t1,-1
+    sltiu t2,t3,1
+    xori t4,t5,-1
+    ori s6,s7,1365
+    andi s8,s9,-256
+    slli s10,s11,0x1f
+    srli a0,a0,0x1
+    srai a1,a1,0x10
+    slli ra,sp,0x0
+# --- register-register (I and M) ---------------------------------------------------------
+    add a0,a1,a2
+    sub a3,a4,a5
+    sll a6,a7,s2
+    slt s3,s4,s5
+    sltu s6,s7,s8
+    xor s9,s10,s11
+    srl t3,t4,t5
+    sra t6,ra,sp
+    or gp,tp,t0
+    and t1,t2,s0
+    mul a0,a1,a2
+    mulh a3,a4,a5
+    mulhsu a6,a7,s2
+    mulhu s3,s4,s5
+    div s6,s7,s8
+    divu s9,s10,s11
+    rem t3,t4,t5
+    remu t6,zero,ra
+# --- fences ------------------------------------------------------------------------------
+    fence iorw,iorw
+    fence r,w
+    fence rw,rw
+    fence i,o
+    fence io,iorw
+    fence w,r
+    fence.tso
+    fence.i
+# --- system and privileged -----------------------------------------------------------------
+    ecall
+    ebreak
+    sret
+    mret
+    wfi
+    sfence.vma zero,zero
+    sfence.vma a0,zero
+    sfence.vma a0,a1
+# --- Zicsr (numbers as well as names) --------------------------------------------------------
+    csrrw a0,mstatus,a1
+    csrrs a2,mepc,zero
+    csrrc zero,mie,a3
+    csrrwi a4,mtvec,31
+    csrrsi a5,sstatus,0
+    csrrci zero,mip,1
+    csrrw t0,0x7c0,t1
+    csrrs t2,0x800,zero
+# --- branch and jump boundary offsets ---------------------------------------------------------
+# beq -4096 and jal -1 MiB are the exact limits; forward, GNU as turns a branch of more than
+# +4088 into a branch-around-jump (its relaxation assumes the longer form while sizing), so
+# the forward branch stops there; jal +1048572 is the largest 4-byte-aligned forward jump.
+b_lo:
+    addi zero,zero,1
+    .space 4092
+    beq a0,a1,b_lo
+    bne a0,a1,b_hi
+    .space 4084
+b_hi:
+    addi zero,zero,2
+j_lo:
+    addi zero,zero,3
+    .space 1048572
+    jal zero,j_lo
+    jal ra,j_hi
+    .space 1048568
+j_hi:
+    addi zero,zero,4
