@@ -1,0 +1,140 @@
+"""The classifier derives classes by execution; verdicts, mutations, witnesses, determinism."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hybridvmm.classify import classify_isa, replay
+from hybridvmm.classify.model import BEHAVIOR, CONTROL, PRIVILEGED, USER
+from hybridvmm.isa import load_isa
+from hybridvmm.isas.pgm import Semantic
+from hybridvmm.isas.pgm_probe import PgmProbe
+
+SAMPLES = 40
+SENSITIVE_FIVE = {"jrstu", "popf", "pushf", "srr", "rdtime"}
+
+
+@pytest.fixture(scope="module")
+def results():
+    return {v: classify_isa(v, samples=SAMPLES, seed=1) for v in ("pgm-virt", "pgm-hybrid", "pgm-x86")}
+
+
+def test_pgm_virt_meets_theorem_1(results):
+    r = results["pgm-virt"]
+    assert r.theorem1.holds and r.theorem1.violations == []
+    assert r.theorem3.holds
+    sensitive = {i.name for i in r.instructions if i.sensitive}
+    assert SENSITIVE_FIVE <= sensitive
+    assert all(r.by_name(n).privileged for n in sensitive)
+
+
+def test_pgm_hybrid_fails_theorem_1_meets_theorem_3(results):
+    r = results["pgm-hybrid"]
+    assert not r.theorem1.holds and set(r.theorem1.violations) == {"jrstu", "popf"}
+    assert r.theorem3.holds and r.theorem3.violations == []
+
+
+def test_pgm_x86_fails_both(results):
+    r = results["pgm-x86"]
+    assert set(r.theorem1.violations) == SENSITIVE_FIVE
+    assert set(r.theorem3.violations) == {"pushf", "srr", "rdtime"}
+
+
+def test_derived_classes_agree_with_every_declaration(results):
+    for r in results.values():
+        assert r.disagreements == [], [(i.name, i.disagreement()) for i in r.disagreements]
+
+
+def test_system_calls_and_innocuous_instructions_are_neither(results):
+    r = results["pgm-x86"]
+    for name in ("svc", "vmtrap", "ld", "st", "push", "call", "jmpr", "add", "ret"):
+        ic = r.by_name(name)
+        assert not (ic.privileged or ic.sensitive or ic.user_sensitive), name
+    assert "trapped" in r.by_name("svc").not_privileged_because
+
+
+def test_mutated_user_mode_behaviour_changes_the_verdict(tmp_path):
+    # pgm-x86 with srr made to trap in user mode (its declarations left as they were):
+    # the classifier must notice srr is now privileged and drop it from the violators.
+    (tmp_path / "pgm-mut.toml").write_text(
+        '[isa]\nname = "pgm-mut"\nextends = "pgm-x86"\n\n[instructions]\nsrr = { user_mode = "trap" }\n'
+    )
+    r = classify_isa(str(tmp_path / "pgm-mut.toml"), samples=SAMPLES, seed=1)
+    srr = r.by_name("srr")
+    assert srr.privileged and not srr.user_sensitive
+    assert set(r.theorem3.violations) == {"pushf", "rdtime"}
+    assert "srr" not in r.theorem1.violations
+    assert [i.name for i in r.disagreements] == ["srr"]
+    assert "derived but not declared: privileged" in srr.disagreement()
+
+
+def _mov_reads_ie(m, ins, env):
+    regs, ra, nxt = m.regs, ins.operands["ra"], ins.next_address
+
+    def mov_ie() -> int:
+        regs[ra] = int(m.ie)
+        return nxt
+    return mov_ie
+
+
+def test_mutated_semantics_make_an_innocuous_instruction_sensitive():
+    # The spec still declares mov innocuous; only its semantics changed (it now reads IE).
+    isa = load_isa("pgm-virt")
+    probe = PgmProbe(isa, semantics={"mov": Semantic(_mov_reads_ie, system=True)})
+    r = classify_isa(isa, samples=SAMPLES, seed=1, probe=probe)
+    mov = r.by_name("mov")
+    assert mov.behavior_sensitive and mov.user_sensitive and not mov.privileged
+    assert not r.theorem1.holds and r.theorem1.violations == ["mov"]
+    assert r.theorem3.violations == ["mov"]
+    assert not mov.agrees_with_spec
+    assert "IE" in mov.witnesses[BEHAVIOR].explanation
+
+
+def test_witnesses_replay(results):
+    replayed = 0
+    for variant, r in results.items():
+        for ic in r.instructions:
+            for witness in ic.witnesses.values():
+                assert replay(variant, witness), (variant, ic.name, witness.explanation)
+                replayed += 1
+    assert replayed > 50
+
+
+def test_witness_words(results):
+    r = results["pgm-hybrid"]
+    popf = r.by_name("popf")
+    assert popf.witnesses[CONTROL].explanation.startswith("`popf` is control-sensitive: in supervisor mode with IE=")
+    assert popf.not_privileged_because == "in user mode it did not trap"
+    assert "R.base" in results["pgm-x86"].by_name("srr").witnesses[USER].explanation
+    assert "trapped (privileged)" in results["pgm-virt"].by_name("halt").witnesses[PRIVILEGED].explanation
+
+
+def test_same_seed_same_output_and_json_shape(cli):
+    first = cli("classify", "--isa", "pgm-hybrid", "--samples", "12", "--seed", "7", "--json")
+    second = cli("classify", "--isa", "pgm-hybrid", "--samples", "12", "--seed", "7", "--json")
+    assert first.code == 0 and first.out == second.out
+    data = json.loads(first.out)
+    assert set(data) >= {"isa", "theorem1", "theorem3", "instructions"}
+    assert data["theorem1"] == {"holds": False, "violations": ["popf", "jrstu"]}
+    entry = next(i for i in data["instructions"] if i["name"] == "popf")
+    assert set(entry) >= {"name", "privileged", "control_sensitive", "behavior_sensitive", "user_sensitive", "agrees_with_spec", "witness"}
+
+
+def test_text_report_and_svg(cli, tmp_path):
+    svg = tmp_path / "fig.svg"
+    result = cli("classify", "--isa", "pgm-x86", "--samples", "12", "--svg", str(svg))
+    assert result.code == 0
+    assert "Theorem 1 (sensitive ⊆ privileged): FAILS — pushf, popf, srr, rdtime, jrstu" in result.out
+    assert "Theorem 3 (user-sensitive ⊆ privileged): FAILS — pushf, srr, rdtime" in result.out
+    text = svg.read_text()
+    assert text.startswith("<svg") and "Theorem 3" in text and "srr *" in text
+
+
+def test_bad_input(cli):
+    assert cli("classify", "--isa", "z80").code == 2
+    bad = cli("classify", "--isa", "pgm", "--samples", "0")
+    assert bad.code == 2 and "at least 1" in bad.err
+    rv = cli("classify", "--isa", "rv32")
+    assert rv.code == 2 and "no system model" in rv.err
