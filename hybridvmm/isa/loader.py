@@ -42,7 +42,13 @@ def specs_dir() -> Path:
     here = Path(__file__).resolve().parent.parent.parent / "isa_specs"
     if here.is_dir() and any(here.glob("*.toml")):
         return here
-    return Path(str(resources.files("hybridvmm.isa_specs")))
+    return installed_specs_dir()
+
+
+def installed_specs_dir() -> Path:
+    """The specs shipped as package data ``hybridvmm.isa_specs`` (a regular package, so
+    ``resources.files`` gives a real directory, not a namespace ``MultiplexedPath``)."""
+    return Path(str(resources.files("hybridvmm.isa_specs").joinpath("FORMAT.md"))).parent
 
 
 def available_isas() -> list[str]:

@@ -26,3 +26,16 @@ def test_every_package_directory_is_packaged():
     }
     missing = on_disk - listed
     assert not missing, f"add these packages to pyproject.toml: {sorted(missing)}"
+
+
+def test_installed_package_data_finds_the_specs():
+    import importlib.util
+
+    import pytest
+
+    from hybridvmm.isa.loader import installed_specs_dir
+
+    if importlib.util.find_spec("hybridvmm.isa_specs") is None:
+        pytest.skip("not installed (pip install -e . maps hybridvmm.isa_specs)")
+    directory = installed_specs_dir()
+    assert (directory / "pgm.toml").is_file() and (directory / "FORMAT.md").is_file()

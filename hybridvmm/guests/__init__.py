@@ -1,0 +1,185 @@
+"""Bundled guests: pgm assembly sources shipped as package data, assembled on demand.
+
+Every guest is addressable as ``guest:NAME`` wherever an image is accepted (``run``,
+``disasm``, ``info``, ``scan``, ``patch``, ``compare``; see :mod:`hybridvmm.loading`) and
+listed by ``python -m hybridvmm guests``.
+
+* ``minios`` is a small preemptive kernel (``minios_kernel.s``) plus seven demo tasks
+  (``minios_tasks.s``).
+* The user-heavy workloads ``sieve``, ``fib``, ``sort`` and ``checksum`` are the same
+  kernel followed by a different task file: the registry concatenates the sources, so
+  the kernel exists once.
+* The micro-guests ``syscalls``, ``privileged``, ``timer`` and ``kcompute`` are small
+  standalone kernels, each stressing one kind of event a monitor must handle.
+
+Sizes are ``.equ`` constants in the sources; :func:`build_guest` can override any of
+them (``defines={"FIB_N": 15}``), which the tests use to keep runs short.  On the command
+line the same is written ``guest:fib:FIB_N=15`` (several as ``guest:sort:SORT_N=100,SORT_SEED=1``).
+Every guest has a test-sized set of constants (``build_guest(name, small=True)``, or
+``guest:NAME:small``) that runs in well under a second, for tests of the monitor too.  One source
+assembles for every pgm variant: the variant decides only which sensitive instructions
+trap in user mode, and the guests are written to behave identically on all of them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+from hybridvmm.asm import assemble
+from hybridvmm.errors import UserError
+from hybridvmm.image import FLAG_CODE, FLAG_DATA, FLAG_WRITE, Image
+
+VARIANTS = ("pgm-virt", "pgm-hybrid", "pgm-x86")
+"""The pgm variants every bundled guest runs on (with identical console output)."""
+
+DEFAULT_ISA = "pgm-x86"
+"""The default variant: the one where user-mode sensitive instructions do not trap, so
+that a monitor must scan and patch (the most interesting case for ``compare``)."""
+
+KERNEL = "minios_kernel.s"
+SHARED = (KERNEL, "klib.s")
+"""Sources shared by several guests (the minios kernel, the micro-guests' output routines)."""
+
+
+@dataclass(frozen=True)
+class Guest:
+    """One bundled guest: its name, description and the source files it is made of."""
+
+    name: str
+    description: str
+    sources: tuple[str, ...]
+    isa: str = DEFAULT_ISA
+    kind: str = "micro"  # "os" | "workload" | "micro"
+    small: tuple[tuple[str, int], ...] = ()
+    """``.equ`` overrides for a test-sized run (well under a second on the bare machine)."""
+
+
+GUESTS: dict[str, Guest] = {
+    g.name: g
+    for g in (
+        Guest("minios", "preemptive mini OS: 7 user tasks, round robin, syscalls, srr/pushf/rdtime/jrstu/popf demos, kills",
+              (KERNEL, "minios_tasks.s"), kind="os"),
+        Guest("sieve", "minios + sieve of Eratosthenes task: counts the primes below SIEVE_N (user-heavy)",
+              (KERNEL, "sieve.s"), kind="workload", small=(("SIEVE_N", 3000), ("QUANTUM", 500))),
+        Guest("fib", "minios + recursive fibonacci task: prints fib(FIB_N) (user-heavy, call/ret)",
+              (KERNEL, "fib.s"), kind="workload", small=(("FIB_N", 15), ("QUANTUM", 500))),
+        Guest("sort", "minios + quicksort task: sorts SORT_N pseudo-random words, prints a checksum (user-heavy)",
+              (KERNEL, "sort.s"), kind="workload", small=(("SORT_N", 300), ("QUANTUM", 500))),
+        Guest("checksum", "minios + checksum task: CRC-32 and Adler-32 of a generated buffer (user-heavy)",
+              (KERNEL, "checksum.s"), kind="workload", small=(("CHECKSUM_LEN", 1500), ("QUANTUM", 500))),
+        Guest("syscalls", "micro: a user loop making 2*SYSCALLS_N system calls into a tiny kernel (svc-heavy)",
+              ("syscalls.s", "klib.s"), small=(("SYSCALLS_N", 300),)),
+        Guest("privileged", "micro: PRIV_N supervisor rounds of di/ei/pushf/popf/srr/setr/settimer/rdtime (privileged-heavy)",
+              ("privileged.s", "klib.s"), small=(("PRIV_N", 300),)),
+        Guest("timer", "micro: a user loop interrupted every TIMER_PERIOD instructions, TIMER_TICKS times (interrupt-heavy)",
+              ("timer.s", "klib.s"), small=(("TIMER_TICKS", 300),)),
+        Guest("kcompute", "micro: the kernel itself computing QUEENS_N-queens and Collatz chains, no user mode (supervisor-compute-heavy)",
+              ("kcompute.s", "klib.s"), small=(("QUEENS_N", 6), ("COLLATZ_N", 200))),
+    )
+}
+
+_EQU = re.compile(r"^(\s*\.(?:equ|set)\s+)([A-Za-z_.$][A-Za-z0-9_.$]*)(\s*,\s*)([^;#\n]*?)(\s*(?:[;#].*)?)$", re.MULTILINE)
+
+
+def list_guests() -> list[tuple[str, str]]:
+    """(name, one-line description) of every bundled guest, in a stable order."""
+    return [(g.name, g.description) for g in GUESTS.values()]
+
+
+def guest_info(name: str) -> Guest:
+    """The :class:`Guest` called ``name`` (UserError listing the names if there is none)."""
+    guest = GUESTS.get(name)
+    if guest is None:
+        raise UserError(f"no bundled guest '{name}' (guests: {', '.join(GUESTS)})")
+    return guest
+
+
+def read_source(filename: str) -> str:
+    """The text of one bundled source file."""
+    return resources.files(__name__).joinpath(filename).read_text(encoding="utf-8")
+
+
+def guest_source(name: str, defines: dict[str, int] | None = None) -> str:
+    """The complete assembly source of a guest (its files concatenated), with ``defines``
+    replacing the values of the named ``.equ`` constants."""
+    guest = guest_info(name)
+    text = "".join(_with_newline(read_source(f)) for f in guest.sources)
+    if defines:
+        text = _override(text, defines, name)
+    return text
+
+
+def parse_name(spec: str) -> tuple[str, dict[str, int]]:
+    """Split ``NAME`` or ``NAME:CONST=VALUE,CONST=VALUE`` (the part after ``guest:``);
+    the item ``small`` stands for the guest's test-sized constants."""
+    name, sep, rest = spec.partition(":")
+    defines: dict[str, int] = {}
+    if sep:
+        for item in rest.split(","):
+            if item.strip() == "small":
+                defines.update(guest_info(name).small)
+                continue
+            key, eq, value = item.partition("=")
+            key = key.strip()
+            try:
+                if not eq or not key:
+                    raise ValueError
+                defines[key] = int(value.strip().replace("_", ""), 0)
+            except ValueError:
+                raise UserError(f"guest:{spec}: expected guest:NAME:CONST=VALUE[,CONST=VALUE...], got '{item}'") from None
+    return name, defines
+
+
+def build_guest(name: str, isa: str | None = None, defines: dict[str, int] | None = None, *, small: bool = False) -> Image:
+    """Assemble bundled guest ``name`` for pgm variant ``isa`` (default: the guest's own).
+
+    ``small`` selects the guest's test-sized constants (:attr:`Guest.small`);
+    ``defines`` overrides ``.equ`` constants of the sources (e.g. ``{"SIEVE_N": 1000}``);
+    ``name`` may carry overrides too, as ``"sieve:SIEVE_N=1000"`` (what ``guest:`` on
+    the command line passes).  Naming a constant the guest does not have is a UserError.
+    """
+    spec = name
+    name, inline = parse_name(name)
+    if small:
+        inline = {**dict(guest_info(name).small), **inline}
+    if defines:
+        inline.update(defines)
+    guest = guest_info(name)
+    variant = isa or guest.isa
+    image = assemble(guest_source(name, inline or None), variant, f"guest:{spec}")
+    image.source = f"guest:{spec}"
+    # Task regions hold code and data together: mark them so that tools that look at
+    # "code" sections (disassembler, scanner) see the task code too.
+    for section in image.sections:
+        if section.name not in ("text", "data"):
+            section.flags = FLAG_CODE | FLAG_DATA | FLAG_WRITE
+    return image
+
+
+def _with_newline(text: str) -> str:
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _override(text: str, defines: dict[str, int], name: str) -> str:
+    wanted = dict(defines)
+    seen: set[str] = set()
+
+    def replace(m: re.Match) -> str:
+        key = m.group(2)
+        if key not in wanted:
+            return m.group(0)
+        seen.add(key)
+        return f"{m.group(1)}{key}{m.group(3)}{int(wanted[key])}{m.group(5)}"
+
+    text = _EQU.sub(replace, text)
+    unknown = sorted(set(wanted) - seen)
+    if unknown:
+        own = "".join(read_source(f) for f in guest_info(name).sources if f not in SHARED)
+        available = [m.group(2) for m in _EQU.finditer(own)]
+        raise UserError(f"guest '{name}' has no constant {', '.join(unknown)} (its own constants: {', '.join(available)})")
+    return text
+
+
+__all__ = ["DEFAULT_ISA", "GUESTS", "VARIANTS", "Guest", "build_guest", "guest_info", "guest_source", "list_guests", "parse_name", "read_source"]

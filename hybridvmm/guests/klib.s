@@ -1,0 +1,67 @@
+; =====================================================================================
+;  klib — console output routines shared by the micro-guests (supervisor mode only)
+; =====================================================================================
+;  Assembled after a micro-guest's own source.  All routines write the console port
+;  directly with `out`, so they must run in supervisor mode.  Calling convention:
+;  argument in r1; r1..r4 clobbered; every other register preserved.
+
+        .equ KLIB_CONSOLE, 0
+
+; kputc: r1 = character
+kputc:
+        out     r1, KLIB_CONSOLE
+        ret
+
+; kputs: r1 = NUL-terminated string
+kputs:
+        mov     r2, r1
+kputs_loop:
+        ldb     r1, 0(r2)
+        cmpi    r1, 0
+        beq     kputs_done
+        out     r1, KLIB_CONSOLE
+        inc     r2
+        br      kputs_loop
+kputs_done:
+        ret
+
+; kputdec: r1 = unsigned number, in decimal
+kputdec:
+        mov     r4, sp                  ; digits go on the stack, least significant first
+        movi    r3, 10
+kputdec_digit:
+        mov     r2, r1
+        remu    r2, r3
+        addi    r2, r2, '0'
+        push    r2
+        divu    r1, r3
+        bne     kputdec_digit
+kputdec_out:
+        pop     r1
+        out     r1, KLIB_CONSOLE
+        cmp     sp, r4
+        bne     kputdec_out
+        ret
+
+; kputhex: r1 = number, as 0x%08x
+kputhex:
+        mov     r2, r1
+        movi    r3, 8
+        movi    r1, '0'
+        out     r1, KLIB_CONSOLE
+        movi    r1, 'x'
+        out     r1, KLIB_CONSOLE
+kputhex_digit:
+        shri    r1, r2, 28
+        cmpi    r1, 10
+        blt     kputhex_num
+        addi    r1, r1, 'a' - 10
+        br      kputhex_put
+kputhex_num:
+        addi    r1, r1, '0'
+kputhex_put:
+        out     r1, KLIB_CONSOLE
+        shli    r2, r2, 4
+        dec     r3
+        bne     kputhex_digit
+        ret

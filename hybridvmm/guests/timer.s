@@ -1,0 +1,123 @@
+; =====================================================================================
+;  timer — micro-guest: a user loop interrupted every TIMER_PERIOD instructions
+; =====================================================================================
+;  The kernel arms the interval timer, enables interrupts and drops to a user-mode loop
+;  that only counts (`inc r1; br`).  Each timer interrupt swaps the PSW into the
+;  kernel, which counts it, re-arms the timer and returns with rti; after TIMER_TICKS
+;  interrupts it prints how far the user loop got and halts.
+;
+;  The count is exact: the timer counts completed instructions, so after the first
+;  slice (TIMER_PERIOD - 2 user instructions: ei and jrstu count) every slice gives the
+;  user TIMER_PERIOD - 1 instructions (the handler's rti counts).  A monitor must deliver
+;  its virtual timer interrupts at exactly those instructions to print the same number.
+;  (Assembled with klib.s for the output routines.)
+
+        .equ TIMER_TICKS, 5000
+        .equ TIMER_PERIOD, 40
+
+        .equ OLD_STATUS, 0x00
+        .equ OLD_PC, 0x04
+        .equ NEW_PSW, 0x20
+        .equ PSW_SIZE, 16
+        .equ CAUSE_TIMER, 6
+
+        .org 0x100
+        .entry boot
+boot:
+        movl    sp, kstack_top
+        ; --- new PSWs: timer -> tick, anything else -> unexpected
+        srr     r1, r2
+        movl    r3, NEW_PSW + PSW_SIZE
+        movi    r4, 1
+        clr     r6
+boot_vec:
+        movl    r5, unexpected
+        cmpi    r4, CAUSE_TIMER
+        bne     boot_set
+        movl    r5, tick
+boot_set:
+        st      r6, 0(r3)
+        st      r5, 4(r3)
+        st      r1, 8(r3)
+        st      r2, 12(r3)
+        addi    r3, r3, PSW_SIZE
+        inc     r4
+        cmpi    r4, 7
+        blt     boot_vec
+        movl    r1, s_boot
+        call    kputs
+        movl    r1, TIMER_TICKS
+        call    kputdec
+        movl    r1, s_boot2
+        call    kputs
+        movl    r1, TIMER_PERIOD
+        call    kputdec
+        movl    r1, s_boot3
+        call    kputs
+        clr     r1
+        movl    r2, TIMER_PERIOD
+        settimer r2
+        ei                              ; jrstu keeps IE: the loop runs interruptible
+        jrstu   user_loop
+
+; ---- user mode ---------------------------------------------------------------------------
+user_loop:
+        inc     r1
+        br      user_loop
+
+; ---- the timer interrupt: r12/r13 only, the user's r1 stays live -------------------------
+tick:
+        movl    r13, ticks
+        ld      r12, 0(r13)
+        inc     r12
+        st      r12, 0(r13)
+        cmpi    r12, TIMER_TICKS
+        beq     done
+        movl    r12, TIMER_PERIOD
+        settimer r12
+        rti
+
+done:
+        movl    sp, kstack_top
+        mov     r8, r1
+        movl    r1, s_done
+        call    kputs
+        movl    r1, ticks
+        ld      r1, 0(r1)
+        call    kputdec
+        movl    r1, s_done2
+        call    kputs
+        mov     r1, r8
+        call    kputdec
+        movl    r1, s_done3
+        call    kputs
+        halt
+
+unexpected:
+        movl    sp, kstack_top
+        movl    r1, s_unexpected
+        call    kputs
+        clr     r1
+        ld      r1, OLD_STATUS(r1)
+        call    kputhex
+        movl    r1, s_at
+        call    kputs
+        clr     r1
+        ld      r1, OLD_PC(r1)
+        call    kputhex
+        movi    r1, '\n'
+        call    kputc
+        halt
+
+s_boot:         .asciz "timer: "
+s_boot2:        .asciz " interrupts, one every "
+s_boot3:        .asciz " instructions\n"
+s_done:         .asciz "timer: after "
+s_done2:        .asciz " interrupts the user loop had counted to "
+s_done3:        .asciz "\n"
+s_unexpected:   .asciz "timer: unexpected trap, status "
+s_at:           .asciz " at pc "
+        .align 4
+ticks:          .word 0
+                .space 256
+kstack_top:

@@ -1,0 +1,1 @@
+"""The bundled ISA descriptions (TOML), shipped as package data ``hybridvmm.isa_specs``."""
