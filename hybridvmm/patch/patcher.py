@@ -1,0 +1,124 @@
+"""Static scan-and-patch (DESIGN §5, the seed's Figure 8.11): sites become traps in place.
+
+The patcher scans the image's *original* bytes (through any patch table already present),
+picks the sites the policy asks for, and replaces each with the ISA's trap instruction
+padded to the site's length, recording the original in the patch table.  It writes only
+inside sites — which are reached instructions, never data — and it is idempotent: a site
+already patched is left as it is, so patching twice is patching once, and patching with
+``all-sensitive`` after ``user-sensitive`` adds just the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hybridvmm.errors import UserError
+from hybridvmm.image import Image, PatchRecord
+from hybridvmm.isa import ISA, load_isa
+from hybridvmm.patch.table import check_table
+from hybridvmm.patch.trap import TrapPatch
+from hybridvmm.scan import Site, Space, decoder_for, find_sites, scan_image
+from hybridvmm.scan.scanner import Scanner
+from hybridvmm.scan.sites import ClassesOf, declared_classes
+
+POLICIES = ("all-sensitive", "user-sensitive")
+"""``all-sensitive`` (the default; what scan-and-patch needs): every sensitive-unprivileged
+site.  ``user-sensitive``: only those that misbehave in user mode (what a hybrid monitor,
+which interprets all supervisor code anyway, needs for user code)."""
+
+
+def wanted(site: Site, policy: str) -> bool:
+    """Does ``policy`` patch ``site``?"""
+    if policy not in POLICIES:
+        raise UserError(f"unknown patch policy '{policy}' (known: {', '.join(POLICIES)})")
+    return policy == "all-sensitive" or site.user_sensitive
+
+
+def patch_kind(site: Site) -> str:
+    return "user-sensitive" if site.user_sensitive else "sensitive"
+
+
+@dataclass
+class PatchResult:
+    """What a patch run did: the new image and the sites by outcome."""
+
+    image: Image
+    isa: ISA
+    policy: str
+    scanner: Scanner
+    sites: list[Site]
+    added: list[PatchRecord] = field(default_factory=list)
+    kept: list[PatchRecord] = field(default_factory=list)
+    skipped: list[Site] = field(default_factory=list)
+    spaces: list[Scanner] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added)
+
+
+def plan(sites: list[Site], image: Image, trap: TrapPatch | None, policy: str) -> tuple[list[PatchRecord], list[PatchRecord], list[Site]]:
+    """(new patches, patches already present, sites the policy leaves alone)."""
+    existing = {p.address: p for p in image.patches}
+    added: dict[int, PatchRecord] = {}
+    kept, skipped = [], []
+    for site in sites:
+        if not wanted(site, policy):
+            skipped.append(site)
+            continue
+        if site.physical in existing:
+            kept.append(existing[site.physical])
+            continue
+        if site.physical in added:  # the same storage scanned through two spaces
+            continue
+        assert trap is not None
+        raw = site.instruction.raw
+        added[site.physical] = PatchRecord(site.physical, bytes(raw), trap.replacement(len(raw)), patch_kind(site))
+    return list(added.values()), kept, skipped
+
+
+def apply(image: Image, patches: list[PatchRecord]) -> Image:
+    """A copy of ``image`` with ``patches`` written and added to its table."""
+    out = image.copy()
+    for p in patches:
+        if out.read(p.address, len(p.original)) != p.original:
+            raise UserError(f"refusing to patch 0x{p.address:x}: the bytes there are not the scanned instruction")
+        out.write(p.address, p.replacement)
+    out.patches = sorted(list(image.patches) + list(patches), key=lambda p: p.address)
+    check_table(out)
+    return out
+
+
+def patch_image(
+    image: Image,
+    isa: ISA | str | None = None,
+    policy: str = "all-sensitive",
+    roots: tuple = (),
+    classes_of: ClassesOf = declared_classes,
+    spaces: tuple[Space, ...] = (),
+) -> PatchResult:
+    """Scan ``image`` for ``isa`` (default: the image's) and patch the sites ``policy`` picks.
+
+    ``spaces`` are relocated regions (user tasks) scanned as well; their sites are
+    patched at their storage addresses.  The returned image keeps the input's ISA name,
+    so :func:`unpatch_image` gives the input back byte for byte; run it with the variant
+    it was patched for.
+    """
+    if isinstance(isa, str) or isa is None:
+        isa = load_isa(isa or image.isa)
+    if policy not in POLICIES:
+        raise UserError(f"unknown patch policy '{policy}' (known: {', '.join(POLICIES)})")
+    check_table(image)
+    scanner = scan_image(image, isa, roots=roots)
+    specs = isa.instructions.values()
+    sites = find_sites(scanner.cfg, specs, classes_of)
+    extra = [scan_image(image, isa, space=space) for space in spaces]
+    for sub in extra:
+        sites += find_sites(sub.cfg, specs, classes_of, base=sub.base)
+    sites.sort(key=lambda s: s.physical)
+    patched = {p.address for p in image.patches}
+    needs_trap = any(wanted(s, policy) and s.physical not in patched for s in sites)
+    trap = TrapPatch.for_isa(isa, decoder_for(isa)) if needs_trap else None
+    added, kept, skipped = plan(sites, image, trap, policy)
+    out = apply(image, added) if added else image.copy()
+    return PatchResult(out, isa, policy, scanner, sites, added, kept, skipped, extra)

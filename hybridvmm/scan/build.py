@@ -1,0 +1,113 @@
+"""Scanning a whole image: its roots (entry, trap vectors, symbols, addresses) and a run.
+
+Roots: the entry point, every trap vector the image holds, the vectors its code installs
+(:class:`~hybridvmm.scan.vectors.VectorStoreFinder`), and any symbols or addresses given.
+A :class:`Space` scans a relocated region instead — code that runs under R = (base,
+bound), such as a user task — with virtual addresses, as that code sees itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from hybridvmm.errors import UserError
+from hybridvmm.image import Image
+from hybridvmm.isa import ISA, Decoder, load_isa
+from hybridvmm.scan.memory import ImageMemory
+from hybridvmm.scan.resolvers import Resolver
+from hybridvmm.scan.scanner import Scanner
+from hybridvmm.scan.vectors import vector_roots, vector_store_finder
+
+_DECODERS: dict[int, tuple[ISA, Decoder]] = {}
+
+
+def decoder_for(isa: ISA) -> Decoder:
+    """One decoder per ISA object (building the construct codecs is not free)."""
+    entry = _DECODERS.get(id(isa))
+    if entry is None or entry[0] is not isa:
+        entry = (isa, Decoder(isa))
+        _DECODERS[id(isa)] = entry
+    return entry[1]
+
+
+@dataclass(frozen=True)
+class Space:
+    """A relocated region to scan: storage ``[base, base + bound)`` seen at ``[0, bound)``,
+    entered at the virtual ``roots`` (numbers, or symbols of the image taken as storage
+    addresses and translated)."""
+
+    base: int
+    bound: int
+    roots: tuple[int | str, ...]
+    name: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> "Space":
+        """``BASE:BOUND:ROOT[,ROOT...]`` (numbers in any base; roots may be symbols)."""
+        parts = text.split(":")
+        try:
+            if len(parts) != 3:
+                raise ValueError
+            base, bound = (int(p.replace("_", ""), 0) for p in parts[:2])
+            roots = tuple(_number_or_name(r) for r in parts[2].split(",") if r)
+        except ValueError:
+            raise UserError(f"--space {text}: want BASE:BOUND:ROOT[,ROOT...]") from None
+        if not roots or bound <= 0:
+            raise UserError(f"--space {text}: want BASE:BOUND:ROOT[,ROOT...] with a bound > 0")
+        return cls(base, bound, roots, text)
+
+
+def _number_or_name(text: str) -> int | str:
+    try:
+        return int(text.replace("_", ""), 0)
+    except ValueError:
+        return text
+
+
+def resolve_root(image: Image, root: int | str, base: int = 0) -> tuple[int, str, str]:
+    """A root given as a number or a symbol of the image; (address, kind, name)."""
+    if isinstance(root, int):
+        return root, "address", ""
+    if root in image.symbols:
+        return image.symbols[root] - base, "symbol", root
+    value = _number_or_name(root)
+    if isinstance(value, int):
+        return value, "address", ""
+    raise UserError(f"root '{root}': neither a symbol of the image nor a number")
+
+
+def scan_image(
+    image: Image,
+    isa: ISA | None = None,
+    roots: Iterable[str | int] = (),
+    resolvers: Iterable[Resolver] | None = None,
+    vectors: bool = True,
+    space: Space | None = None,
+) -> Scanner:
+    """Scan ``image`` (its original bytes, through any patch table) from all its roots.
+
+    Without ``space``: from the entry point, the trap vectors (held or installed, unless
+    ``vectors`` is false) and ``roots``.  With ``space``: the relocated region alone,
+    from its roots and ``roots``.
+    """
+    isa = isa or load_isa(image.isa)
+    base = space.base if space else 0
+    memory = ImageMemory(image, decoder_for(isa), base=base, bound=space.bound if space else None)
+    labels = [a - base for a in image.symbols.values() if space is None or 0 <= a - base < space.bound]
+    finder = vector_store_finder(isa) if vectors and space is None else None
+    scanner = Scanner(isa, memory, resolvers=resolvers, read=memory.read,
+                      root_finders=[finder] if finder else [], labels=labels, base=base)
+    if space is None:
+        scanner.add_root(image.entry, "entry")
+        if vectors:
+            for address, cause in vector_roots(isa, memory.read):
+                scanner.add_root(address, "vector", cause)
+    for r in space.roots if space else ():
+        address, kind, name = resolve_root(image, r, base)
+        scanner.add_root(address, "entry" if kind == "address" else kind, name)
+    for r in roots:
+        address, kind, name = resolve_root(image, r, base)
+        scanner.add_root(address, kind, name)
+    scanner.run()
+    return scanner

@@ -1,0 +1,56 @@
+"""Helpers for the scanner/patcher tests: assemble a guest, scan it, read its CFG as sets."""
+
+from __future__ import annotations
+
+import pytest
+
+from hybridvmm.asm import assemble
+from hybridvmm.image import Image
+from hybridvmm.scan import Scanner, scan_image
+
+
+class CFGTools:
+    """Small helpers handed to tests as the ``tools`` fixture."""
+
+    @staticmethod
+    def build(source: str, isa: str = "pgm") -> Image:
+        return assemble(source, isa)
+
+    @staticmethod
+    def scan(image: Image, **kw) -> Scanner:
+        return scan_image(image, **kw)
+
+    @staticmethod
+    def nodes(scanner: Scanner) -> set[int]:
+        return set(scanner.graph.nodes)
+
+    @staticmethod
+    def edges(scanner: Scanner) -> set[tuple[int, int, str]]:
+        return {(e.src, e.dst, e.kind) for e in scanner.cfg.edges()}
+
+    @staticmethod
+    def sym(image: Image, *names: str) -> list[int]:
+        return [image.symbols[n] for n in names]
+
+
+@pytest.fixture
+def tools() -> type[CFGTools]:
+    return CFGTools
+
+
+def task_spaces(image: Image) -> tuple:
+    """minios's user tasks as relocated spaces, read from its task table
+    (name, R.base, R.bound, limit per task), each entered at USER_ENTRY."""
+    from hybridvmm.scan import Space
+
+    table, entry = image.symbols["task_table"], image.symbols["trampoline_end"]
+    spaces = []
+    for i in range(7):
+        _, base, bound, _ = (int.from_bytes(image.read(table + 16 * i + 4 * k, 4), "little") for k in range(4))
+        spaces.append(Space(base, bound, (entry,)))
+    return tuple(spaces)
+
+
+@pytest.fixture
+def minios_spaces():
+    return task_spaces
