@@ -3,7 +3,7 @@
 Covers pgm ``movl r1, label; jmpr r1``, RISC-V ``auipc/lui + addi + jalr``, switch-like
 code where each predecessor loads a different address, and jump tables (``table + k*i``,
 loaded, jumped through).  What instructions compute comes from
-:mod:`hybridvmm.scan.dataflow_tables` (or a spec's ``[system] dataflow``) via
+the spec's ``[system.dataflow]`` table via
 :class:`~hybridvmm.scan.dataflow.Evaluator`; what each operand *means* comes from the spec's
 field kinds.  Every path of :func:`~hybridvmm.scan.resolvers.block_paths` is evaluated from
 an unknown register state, so a target found holds whatever came before the path.
@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-from hybridvmm.isa import ISA, load_isa
+from hybridvmm.isa import ISA
 from hybridvmm.scan.dataflow import Entry, Evaluator, Value
-from hybridvmm.scan.dataflow_tables import TABLES
 from hybridvmm.scan.memory import FetchError
 from hybridvmm.scan.resolvers import Resolution, ResolveContext, block_paths
 
@@ -29,18 +28,8 @@ MAX_TABLE = 256
 
 
 def dataflow_facts(isa: ISA) -> dict | None:
-    """The data-flow table for ``isa``: its spec's ``[system] dataflow``, or the bundled
-    table of its name or of the ISA it extends."""
-    current: ISA | None = isa
-    seen: set[str] = set()
-    while current is not None and current.name not in seen:
-        seen.add(current.name)
-        if "dataflow" in current.system:
-            return current.system["dataflow"]
-        if current.name in TABLES:
-            return TABLES[current.name]
-        current = load_isa(current.extends) if current.extends else None
-    return None
+    """The data-flow table of ``isa``: its spec's ``[system.dataflow]`` (variants inherit it)."""
+    return isa.system.get("dataflow")
 
 
 def plausible_address(ctx: ResolveContext):

@@ -1,6 +1,6 @@
 """Abstract evaluation of instructions for the resolvers: constants, table indexing, stores.
 
-The per-ISA table (:mod:`hybridvmm.scan.dataflow_tables`) says what an instruction computes
+The per-ISA table (a spec's ``[system.dataflow]``, documented in ``isa_specs/FORMAT.md``) says what an instruction computes
 in a tiny expression language over field names; this module compiles it against the spec
 and evaluates it over an abstract register state.  Values are
 
