@@ -183,3 +183,22 @@ def _override(text: str, defines: dict[str, int], name: str) -> str:
 
 
 __all__ = ["DEFAULT_ISA", "GUESTS", "VARIANTS", "Guest", "build_guest", "guest_info", "guest_source", "list_guests", "parse_name", "read_source"]
+
+
+TASK_TABLE_ENTRIES = 7
+"""Task slots in the minios family's ``task_table`` (name, R.base, R.bound, CPU limit)."""
+
+
+def task_regions(image: Image) -> list[tuple[int, int, int]]:
+    """(R.base, R.bound, entry) of each user task of a minios-family image, read from its
+    ``task_table``; tasks run relocated, so a scanner sees their code only through these
+    (``scan --space BASE:BOUND:ENTRY``).  Empty for images without a task table."""
+    if "task_table" not in image.symbols or "trampoline_end" not in image.symbols:
+        return []
+    table, entry = image.symbols["task_table"], image.symbols["trampoline_end"]
+    regions = []
+    for i in range(TASK_TABLE_ENTRIES):
+        base, bound = (int.from_bytes(image.read(table + 16 * i + 4 * k, 4), "little") for k in (1, 2))
+        if bound:
+            regions.append((base, bound, entry))
+    return regions

@@ -41,14 +41,10 @@ def tools() -> type[CFGTools]:
 def task_spaces(image: Image) -> tuple:
     """minios's user tasks as relocated spaces, read from its task table
     (name, R.base, R.bound, limit per task), each entered at USER_ENTRY."""
+    from hybridvmm.guests import task_regions
     from hybridvmm.scan import Space
 
-    table, entry = image.symbols["task_table"], image.symbols["trampoline_end"]
-    spaces = []
-    for i in range(7):
-        _, base, bound, _ = (int.from_bytes(image.read(table + 16 * i + 4 * k, 4), "little") for k in range(4))
-        spaces.append(Space(base, bound, (entry,)))
-    return tuple(spaces)
+    return tuple(Space(base, bound, (entry,)) for base, bound, entry in task_regions(image))
 
 
 @pytest.fixture
