@@ -55,5 +55,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"  0x{sym['address']:08x}  {sym['name']}")
     print(f"patches  {len(data['patches'])}")
     for p in data["patches"]:
-        print(f"  0x{p['address']:08x}  {p['kind']:<12} {p['original']} -> {p['replacement']}")
+        print(f"  0x{p['address']:08x}  {p['kind']:<14} {p['original']:<12} -> {p['replacement']}")
     return 0

@@ -115,8 +115,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.image}: {len(result.sites)} sensitive-unprivileged sites for {isa.name}, policy {policy}")
     for label, rows in (("patched", data["patched"]), ("already", data["already_patched"])):
         for r in rows:
-            print(f"  {label:<8} 0x{r['address']:x}  {r['instruction']:<24} -> {r['replacement_text']:<24} {r['kind']}")
+            print(f"  {label:<8} {'0x%x' % r['address']:<8}  {r['instruction']:<24} -> {r['replacement_text']:<24} {r['kind']}")
     for s in data["skipped"]:
-        print(f"  {'skipped':<8} 0x{s['address']:x}  {s['instruction']:<24} (not user-sensitive)")
+        print(f"  {'skipped':<8} {'0x%x' % s['address']:<8}  {s['instruction']:<24} (not user-sensitive)")
     print(f"wrote {output}: {len(result.added)} new patches, {data['table']} in its patch table")
     return 0

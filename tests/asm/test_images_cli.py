@@ -36,7 +36,7 @@ def test_info_text_and_json(cli, image_file):
     assert "text       0x00000100-0x0000010e" in r.out and "code" in r.out
     assert "data,write" in r.out
     assert "0x00000104  loop" in r.out
-    assert "0x00000108  vmtrap       009af8ff -> 0109ffff" in r.out
+    assert "0x00000108  vmtrap         009af8ff     -> 0109ffff" in r.out
     r = cli("info", str(image_file), "--json")
     data = json.loads(r.out)
     assert data["isa"] == "pgm" and data["entry"] == 0x100
