@@ -145,21 +145,6 @@ queens_try:
 queens_done:
         ret
 
-unexpected:
-        movl    sp, kstack_top
-        movl    r1, s_unexpected
-        call    kputs
-        clr     r1
-        ld      r1, OLD_STATUS(r1)
-        call    kputhex
-        movl    r1, s_at
-        call    kputs
-        clr     r1
-        ld      r1, OLD_PC(r1)
-        call    kputhex
-        movi    r1, '\n'
-        call    kputc
-        halt
 
 s_queens:       .asciz "kcompute: "
 s_queens2:      .asciz "-queens has "
@@ -170,7 +155,6 @@ s_collatz2:     .asciz " the longest Collatz chain starts at "
 s_collatz3:     .asciz " ("
 s_collatz4:     .asciz " steps)\n"
 s_unexpected:   .asciz "kcompute: unexpected trap, status "
-s_at:           .asciz " at pc "
         .align 4
                 .space 512
 kstack_top:

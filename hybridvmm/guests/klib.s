@@ -65,3 +65,24 @@ kputhex_put:
         dec     r3
         bne     kputhex_digit
         ret
+
+; unexpected: where every trap a micro-guest does not expect is vectored.  Prints the
+; guest's own s_unexpected message, then the old PSW's status and pc, and halts.  The
+; guest defines s_unexpected and kstack_top.
+unexpected:
+        movl    sp, kstack_top
+        movl    r1, s_unexpected
+        call    kputs
+        clr     r1
+        ld      r1, 0x00(r1)            ; old PSW status (absolute 0x00)
+        call    kputhex
+        movl    r1, klib_s_at
+        call    kputs
+        clr     r1
+        ld      r1, 0x04(r1)            ; old PSW pc (absolute 0x04)
+        call    kputhex
+        movi    r1, '\n'
+        call    kputc
+        halt
+
+klib_s_at:      .asciz " at pc "

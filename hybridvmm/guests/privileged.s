@@ -138,21 +138,6 @@ round_off:
         call    kputc
         halt
 
-unexpected:
-        movl    sp, kstack_top
-        movl    r1, s_unexpected
-        call    kputs
-        clr     r1
-        ld      r1, OLD_STATUS(r1)
-        call    kputhex
-        movl    r1, s_at
-        call    kputs
-        clr     r1
-        ld      r1, OLD_PC(r1)
-        call    kputhex
-        movi    r1, '\n'
-        call    kputc
-        halt
 
 s_boot:         .asciz "privileged: supervisor only, R = ("
 s_comma:        .asciz ", "
@@ -164,7 +149,6 @@ s_popf:         .asciz ", IE=0 after popf: "
 s_srr:          .asciz ", srr as set: "
 s_rdtime:       .asciz ", rdtime right after settimer: "
 s_unexpected:   .asciz "privileged: unexpected trap, status "
-s_at:           .asciz " at pc "
         .align 4
                 .space 256
 kstack_top:

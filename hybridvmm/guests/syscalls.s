@@ -141,21 +141,6 @@ sys_exit:                               ; r1 = the user's xor, r2 (saved) = its 
         call    kputc
         halt
 
-unexpected:
-        movl    sp, kstack_top
-        movl    r1, s_unexpected
-        call    kputs
-        clr     r1
-        ld      r1, OLD_STATUS(r1)
-        call    kputhex
-        movl    r1, s_at
-        call    kputs
-        clr     r1
-        ld      r1, OLD_PC(r1)
-        call    kputhex
-        movi    r1, '\n'
-        call    kputc
-        halt
 
 s_boot:         .asciz "syscalls: user mode will make "
 s_boot2:        .asciz " system calls\n"
@@ -165,7 +150,6 @@ s_eq:           .asciz " = "
 s_user:         .asciz ", user saw "
 s_xor:          .asciz ", xor of the counts "
 s_unexpected:   .asciz "syscalls: unexpected trap, status "
-s_at:           .asciz " at pc "
         .align 4
 ksave:          .word 0
 ncalls:         .word 0

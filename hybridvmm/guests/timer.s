@@ -93,21 +93,6 @@ done:
         call    kputs
         halt
 
-unexpected:
-        movl    sp, kstack_top
-        movl    r1, s_unexpected
-        call    kputs
-        clr     r1
-        ld      r1, OLD_STATUS(r1)
-        call    kputhex
-        movl    r1, s_at
-        call    kputs
-        clr     r1
-        ld      r1, OLD_PC(r1)
-        call    kputhex
-        movi    r1, '\n'
-        call    kputc
-        halt
 
 s_boot:         .asciz "timer: "
 s_boot2:        .asciz " interrupts, one every "
@@ -116,7 +101,6 @@ s_done:         .asciz "timer: after "
 s_done2:        .asciz " interrupts the user loop had counted to "
 s_done3:        .asciz "\n"
 s_unexpected:   .asciz "timer: unexpected trap, status "
-s_at:           .asciz " at pc "
         .align 4
 ticks:          .word 0
                 .space 256
