@@ -152,10 +152,13 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"unknown workload(s) {', '.join(missing)} (known: {', '.join(known)})")
         workloads = [known[n] for n in args.workloads]
     results = []
+    progress = not args.json and sys.stderr.isatty()  # a live status line, for terminals only
     for w in workloads:
-        if not args.json:
-            print(f"  running {w.name} ...", end="\r", file=sys.stderr, flush=True)
+        if progress:
+            print(f"  running {w.name} ...".ljust(40), end="\r", file=sys.stderr, flush=True)
         results.append(measure(w, args.repeat))
+    if progress:
+        print(" " * 40, end="\r", file=sys.stderr, flush=True)
     if args.json:
         print_json({"mode": "bare", "repeat": args.repeat, "python": sys.version.split()[0],
                     "workloads": [r.as_dict() for r in results]})
