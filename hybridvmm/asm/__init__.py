@@ -18,7 +18,7 @@ Assembler syntax (the same for every ISA; operand syntax comes from the spec's t
   ``.align N`` / ``.balign N`` (N-byte boundary), ``.p2align N`` (2**N), both with an
   optional fill byte, ``.byte/.half/.word`` lists, ``.ascii/.asciz`` (``.string``) strings
   with C escapes, ``.space N[, FILL]`` (``.skip``), ``.text``, ``.data``,
-  ``.section NAME``, ``.entry EXPR``, ``.global/.globl NAMES`` (no effect).
+  ``.section NAME[, "FLAGS"]`` (GNU letters: ``x`` code, ``w`` writable, ``a`` accepted), ``.entry EXPR``, ``.global/.globl NAMES`` (no effect).
 - layout: ``.text`` starts at the spec's ``system.load_address`` (else 0) unless ``.org``;
   other sections without ``.org`` follow the previous one on a 4-byte boundary (or their
   own ``.align``); entry is ``.entry``, else ``_start``, else ``start``, else ``.text``.

@@ -53,6 +53,7 @@ class _Section:
     origin: int | None = None
     size: int = 0
     align: int = 1
+    flags: int | None = None  # from `.section NAME, "FLAGS"`; None: the default for its name
 
 
 def _base(sec: _Section) -> int:
@@ -366,7 +367,7 @@ class Assembler:
         for name, sec in self.sections.items():
             if not sec.size:
                 continue
-            flags = FLAG_CODE if name == TEXT else FLAG_DATA | FLAG_WRITE
+            flags = sec.flags if sec.flags is not None else FLAG_CODE if name == TEXT else FLAG_DATA | FLAG_WRITE
             sections.append(Section(name, _base(sec), blobs[name], flags))
         symbols = {name: resolve(name) for name, sym in self.symbols.items() if sym.section is not None}
         return Image(self.isa.name, entry, sections, symbols, source=self.filename)
@@ -545,11 +546,21 @@ class Assembler:
         self._switch(DATA)
 
     def d_section(self, rest: str) -> None:
+        """``.section NAME[, "FLAGS"[, ...]]`` as GNU writes it: ``x`` marks the section as
+        code, ``w`` as writable (``a`` is accepted); further arguments are ignored."""
         args = self._args(rest, ".section", 1, 4)
         name = args[0].strip('"').lstrip(".")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.$]*", name):
             raise self.error(f"bad section name '{args[0]}'")
         self._switch(name)
+        if len(args) > 1:
+            letters = args[1].strip()
+            if not re.fullmatch(r'"[awx]*"', letters):
+                raise self.error(f"bad section flags {letters} (want a string of a, w, x)")
+            flags = FLAG_DATA | (FLAG_CODE if "x" in letters else 0) | (FLAG_WRITE if "w" in letters else 0)
+            if self.cur.flags is not None and self.cur.flags != flags:
+                raise self.error(f"section '{name}' was given other flags before (line {self.cur.first_line})")
+            self.cur.flags = flags
 
     def d_entry(self, rest: str) -> None:
         (arg,) = self._args(rest, ".entry", 1, 1)

@@ -1,7 +1,7 @@
 """Bundled guests: pgm assembly sources shipped as package data, assembled on demand.
 
 Every guest is addressable as ``guest:NAME`` wherever an image is accepted (``run``,
-``disasm``, ``info``, ``scan``, ``patch``, ``compare``; see :mod:`hybridvmm.loading`) and
+``disasm``, ``info``, ``scan``, ``patch``; see :mod:`hybridvmm.loading`) and
 listed by ``python -m hybridvmm guests``.
 
 * ``minios`` is a small preemptive kernel (``minios_kernel.s``) plus seven demo tasks
@@ -29,14 +29,14 @@ from importlib import resources
 
 from hybridvmm.asm import assemble
 from hybridvmm.errors import UserError
-from hybridvmm.image import FLAG_CODE, FLAG_DATA, FLAG_WRITE, Image
+from hybridvmm.image import Image
 
 VARIANTS = ("pgm-virt", "pgm-hybrid", "pgm-x86")
 """The pgm variants every bundled guest runs on (with identical console output)."""
 
 DEFAULT_ISA = "pgm-x86"
 """The default variant: the one where user-mode sensitive instructions do not trap, so
-that a monitor must scan and patch (the most interesting case for ``compare``)."""
+that a monitor must scan and patch (the most interesting case)."""
 
 KERNEL = "minios_kernel.s"
 SHARED = (KERNEL, "klib.s")
@@ -150,11 +150,6 @@ def build_guest(name: str, isa: str | None = None, defines: dict[str, int] | Non
     variant = isa or guest.isa
     image = assemble(guest_source(name, inline or None), variant, f"guest:{spec}")
     image.source = f"guest:{spec}"
-    # Task regions hold code and data together: mark them so that tools that look at
-    # "code" sections (disassembler, scanner) see the task code too.
-    for section in image.sections:
-        if section.name not in ("text", "data"):
-            section.flags = FLAG_CODE | FLAG_DATA | FLAG_WRITE
     return image
 
 

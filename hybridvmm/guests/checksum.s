@@ -28,7 +28,7 @@ task_table:
         .word   tn_checksum, CHECKSUM, CHECKSUM_BOUND, 0
 tn_checksum:    .asciz "checksum"
 
-        .section checksum
+        .section checksum, "awx"
         .org CHECKSUM + USER_ENTRY
 cks_main:
         movl    r8, cks_buffer - CHECKSUM

@@ -26,7 +26,7 @@ task_table:
         .word   tn_fib, FIB, FIB_BOUND, 0
 tn_fib:         .asciz "fib"
 
-        .section fib
+        .section fib, "awx"
         .org FIB + USER_ENTRY
 fib_main:
         ; --- "fib: 0 1 1 2 3 5 8 13 21 34 55"

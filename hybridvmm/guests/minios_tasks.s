@@ -70,7 +70,7 @@ tn_spinner:     .asciz "spinner"
 ; =====================================================================================
 ;  1 alpha: step k prints 1^2 + 2^2 + ... + (k*ALPHA_N)^2
 ; =====================================================================================
-        .section alpha
+        .section alpha, "awx"
         .org ALPHA + USER_ENTRY
 alpha_main:
         movi    r8, 1                   ; step
@@ -112,7 +112,7 @@ alpha_s3:       .asciz " = "
 ; =====================================================================================
 ;  2 beta: step k prints the number of primes below k*BETA_N (trial division)
 ; =====================================================================================
-        .section beta
+        .section beta, "awx"
         .org BETA + USER_ENTRY
 beta_main:
         movi    r8, 1                   ; step
@@ -167,7 +167,7 @@ beta_s3:        .asciz ": "
 ; =====================================================================================
 ;  3 gamma: Collatz chain lengths of a few starting values; yields after each line
 ; =====================================================================================
-        .section gamma
+        .section gamma, "awx"
         .org GAMMA + USER_ENTRY
 gamma_main:
         movl    r8, gamma_starts - GAMMA
@@ -223,7 +223,7 @@ gamma_s3:       .asciz " steps; yielding\n"
 ;  task must see the same thing - that is the test of the kernel (and, later, of a VMM
 ;  that runs this kernel: a monitor that lets srr reveal the *real* R, or rdtime the
 ;  real timer, or jrstu/popf act on the real mode and IE, changes these lines).
-        .section sysinfo
+        .section sysinfo, "awx"
         .org SYSINFO + USER_ENTRY
 sysinfo_main:
         svc     SYS_GETID
@@ -346,7 +346,7 @@ si_popf3:       .asciz " times\n"
 ; =====================================================================================
 ;  5 rogue: tries to stop the machine
 ; =====================================================================================
-        .section rogue
+        .section rogue, "awx"
         .org ROGUE + USER_ENTRY
 rogue_main:
         movl    r1, rogue_s1 - ROGUE
@@ -363,7 +363,7 @@ rogue_s2:       .asciz "rogue: the machine did not stop me\n"
 ; =====================================================================================
 ;  6 snoop: reads the word just above its stack, i.e. outside its region
 ; =====================================================================================
-        .section snoop
+        .section snoop, "awx"
         .org SNOOP + USER_ENTRY
 snoop_main:
         movl    r1, snoop_s1 - SNOOP
@@ -387,7 +387,7 @@ snoop_s2:       .asciz "snoop: read "
 ;  7 spinner: never ends on its own; the kernel takes the CPU back every time slice
 ;  and kills it after SPINNER_LIMIT ticks
 ; =====================================================================================
-        .section spinner
+        .section spinner, "awx"
         .org SPINNER + USER_ENTRY
 spinner_main:
         movl    r1, spinner_s1 - SPINNER

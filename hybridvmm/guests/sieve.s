@@ -27,7 +27,7 @@ task_table:
         .word   tn_sieve, SIEVE, SIEVE_BOUND, 0
 tn_sieve:       .asciz "sieve"
 
-        .section sieve
+        .section sieve, "awx"
         .org SIEVE + USER_ENTRY
 sieve_main:
         movl    r8, sieve_flags - SIEVE ; r8 = flags[0] (virtual); flags[i] = 1: composite

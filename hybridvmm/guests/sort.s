@@ -29,7 +29,7 @@ task_table:
         .word   tn_sort, SORT, SORT_BOUND, 0
 tn_sort:        .asciz "sort"
 
-        .section sort
+        .section sort, "awx"
         .org SORT + USER_ENTRY
 sort_main:
         movl    r8, sort_array - SORT   ; a[0]

@@ -215,3 +215,33 @@ def test_guest_layout_with_vectors_below_the_code():
     assert img.symbols["handler"] == 0x10A and img.symbols["vectors"] == 0x20
     assert text_sec.data[0x24:0x28] == (0x10A).to_bytes(4, "little")
     assert data_sec.address == 0x10C
+
+
+def test_section_flags_as_gnu_writes_them():
+    image = assemble(
+        ".text\n nop\n.section task, \"awx\"\n nop\n.section table\n .word 1\n.section ro, \"a\"\n .byte 2\n",
+        "pgm",
+    )
+    flags = {s.name: s.flags for s in image.sections}
+    assert flags == {
+        "text": FLAG_CODE,
+        "task": FLAG_CODE | FLAG_DATA | FLAG_WRITE,
+        "table": FLAG_DATA | FLAG_WRITE,
+        "ro": FLAG_DATA,
+    }
+
+
+@pytest.mark.parametrize("bad, message", [
+    ('.section s, "rwz"\n', "bad section flags"),
+    ('.section s, "x"\n nop\n.section s, "w"\n', "was given other flags before"),
+])
+def test_bad_section_flags(bad, message):
+    with pytest.raises(AsmError, match=message):
+        assemble(bad, "pgm")
+
+
+def test_guest_task_sections_are_code_from_their_source():
+    from hybridvmm.guests import build_guest
+
+    flags = {s.name: s.flags for s in build_guest("minios", small=True).sections}
+    assert flags["alpha"] == flags["spinner"] == FLAG_CODE | FLAG_DATA | FLAG_WRITE
