@@ -1,6 +1,6 @@
 """ISA descriptions: the spec model, its loader/validator, construct codecs and decoder."""
 
-from hybridvmm.isa.decoder import DecodeCache, Decoder, Instruction
+from hybridvmm.isa.decoder import DecodeCache, Decoder, Instruction, overlapping
 from hybridvmm.isa.loader import available_isas, load_isa, specs_dir
 from hybridvmm.isa.spec import ISA, InstructionSpec
 
@@ -12,5 +12,6 @@ __all__ = [
     "InstructionSpec",
     "available_isas",
     "load_isa",
+    "overlapping",
     "specs_dir",
 ]

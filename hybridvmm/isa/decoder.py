@@ -8,7 +8,7 @@ written (self-modifying code, patching).  Hot loops never call construct.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 from hybridvmm.errors import DecodeError, EncodeError
 from hybridvmm.isa.codec import FIXED, build_codecs
@@ -143,6 +143,18 @@ class Decoder:
         return self._finish(spec, address, raw, self.codecs[spec.format.name].parse(raw))
 
 
+def overlapping(entries: Mapping[int, Instruction], start: int, end: int, max_length: int) -> list[int]:
+    """Addresses of the instructions in ``entries`` whose bytes overlap ``[start, end)``.
+
+    Every cache of decoded code needs this when storage is written.  A small range looks
+    up the few addresses an instruction of at most ``max_length`` bytes could start at; a
+    large one walks the entries instead.
+    """
+    if end - start + max_length > len(entries):
+        return [a for a, ins in entries.items() if a < end and a + len(ins.raw) > start]
+    return [a for a in range(start - max_length + 1, end) if a in entries and a + len(entries[a].raw) > start]
+
+
 class DecodeCache:
     """Per-address cache of decoded instructions over a byte reader.
 
@@ -169,13 +181,7 @@ class DecodeCache:
 
     def invalidate(self, start: int, end: int) -> list[int]:
         """Forget instructions overlapping ``[start, end)``; return their addresses."""
-        if end - start + self._max > len(self.entries):
-            dropped = [a for a, i in self.entries.items() if a < end and a + i.length > start]
-        else:
-            dropped = [
-                a for a in range(start - self._max + 1, end)
-                if a in self.entries and a + self.entries[a].length > start
-            ]
+        dropped = overlapping(self.entries, start, end, self._max)
         for a in dropped:
             del self.entries[a]
         return dropped

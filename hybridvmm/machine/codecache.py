@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Callable, Hashable
 
-from hybridvmm.isa import Instruction
+from hybridvmm.isa import Instruction, overlapping
 from hybridvmm.machine.storage import Storage
 
 Handler = Callable[[], int]
@@ -65,35 +65,26 @@ class CodeCache:
         ctx.fast[vaddr] = fast
         ctx.real[vaddr] = real
         ctx.insns[vaddr] = ins
-        marks = self.storage.marks
-        p = ctx.pbase + vaddr
-        for w in range(p >> 2, ((p + len(ins.raw) - 1) >> 2) + 1):
-            marks[w] += 1
+        self._mark(ctx.pbase + vaddr, len(ins.raw), 1)
 
     def _drop(self, ctx: Context, vaddr: int) -> None:
         ins = ctx.insns.pop(vaddr)
         ctx.fast.pop(vaddr, None)
         ctx.real.pop(vaddr, None)
+        self._mark(ctx.pbase + vaddr, len(ins.raw), -1)
+
+    def _mark(self, p: int, length: int, delta: int) -> None:
+        """Count a translation in (or out of) the marks of the storage words it covers."""
         marks = self.storage.marks
-        p = ctx.pbase + vaddr
-        for w in range(p >> 2, ((p + len(ins.raw) - 1) >> 2) + 1):
-            marks[w] -= 1
+        for w in range(p >> 2, ((p + length - 1) >> 2) + 1):
+            marks[w] += delta
 
     def drop_physical(self, start: int, end: int) -> None:
         """Forget every translation (in every context) overlapping root ``[start, end)``."""
-        span = end - start + self.max_length
         for ctx in self.contexts.values():
-            insns = ctx.insns
-            if not insns:
-                continue
-            lo = start - ctx.pbase
-            hi = end - ctx.pbase
-            if span > len(insns):
-                victims = [v for v, i in insns.items() if v < hi and v + len(i.raw) > lo]
-            else:
-                victims = [v for v in range(lo - self.max_length + 1, hi) if v in insns and v + len(insns[v].raw) > lo]
-            for v in victims:
-                self._drop(ctx, v)
+            if ctx.insns:
+                for v in overlapping(ctx.insns, start - ctx.pbase, end - ctx.pbase, self.max_length):
+                    self._drop(ctx, v)
 
     def _clear_context(self, ctx: Context) -> None:
         for v in list(ctx.insns):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hybridvmm.isa import overlapping
+
 if TYPE_CHECKING:
     from hybridvmm.scan.scanner import Scanner
 
@@ -26,11 +28,7 @@ class Maintenance:
         are kept for :meth:`rescan`; indirect branches whose resolution read the written
         bytes (a jump table) are asked again.  Returns the starts of the dropped blocks.
         """
-        insns = self.cfg.instructions
-        if end - start + self._maxlen > len(insns):
-            hit = [a for a, i in insns.items() if a < end and a + len(i.raw) > start]
-        else:
-            hit = [a for a in range(start - self._maxlen + 1, end) if a in insns and a + len(insns[a].raw) > start]
+        hit = overlapping(self.cfg.instructions, start, end, self._maxlen)
         invalidate = getattr(self.memory, "invalidate", None)
         if invalidate is not None:
             invalidate(start, end)

@@ -116,3 +116,24 @@ def test_cache_decodes_once_and_invalidates_by_range(pgm):
     assert cache.get(2).operands["imm32"] == 0x01000007
     # a range covering everything empties it (the large-range path)
     assert sorted(cache.invalidate(0, 1 << 20)) == [0, 2, 8]
+
+
+def test_overlapping_small_and_large_range_strategies_agree(pgm):
+    from hybridvmm.isa import overlapping
+
+    isa = pgm.isa
+    program = [("nop", {}), ("movl", {"ra": 1, "imm32": 7}), ("addi", {"ra": 1, "rb": 1, "simm": 1}), ("nop", {})]
+    entries, address = {}, 0x100
+    for name, ops in program:
+        ins = pgm.decode(pgm.encode(isa.instructions[name], ops), address)
+        entries[address] = ins
+        address += ins.length
+    # movl covers [0x102, 0x108), addi [0x108, 0x10c)
+    assert overlapping(entries, 0x107, 0x108, 6) == [0x102]            # the small-range path
+    assert overlapping(entries, 0x107, 0x109, 6) == [0x102, 0x108]
+    assert overlapping(entries, 0x10e, 0x110, 6) == []
+    assert sorted(overlapping(entries, 0, 0x1000, 6)) == [0x100, 0x102, 0x108, 0x10c]  # the walk
+    for lo in range(0xFC, 0x112):
+        for hi in range(lo + 1, 0x114):
+            brute = sorted(a for a, i in entries.items() if a < hi and a + i.length > lo)
+            assert sorted(overlapping(entries, lo, hi, 6)) == brute
