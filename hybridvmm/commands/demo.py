@@ -16,7 +16,7 @@ from hybridvmm.guests import build_guest, task_regions
 from hybridvmm.isa import load_isa
 from hybridvmm.isas import build_machine
 from hybridvmm.patch import patch_image
-from hybridvmm.scan import Space, find_sites, scan_image
+from hybridvmm.scan import Space, scan_program
 
 ORDER = 1
 VARIANTS = ("pgm-virt", "pgm-hybrid", "pgm-x86")
@@ -89,13 +89,10 @@ def show_patching() -> None:
         image = build_guest("minios", name)
         isa = load_isa(name)
         spaces = [Space(base, bound, (entry,)) for base, bound, entry in task_regions(image)]
-        kernel = scan_image(image, isa)
-        sites = find_sites(kernel.cfg, isa.instructions.values())
-        task_sites = []
-        for space in spaces:
-            scanned = scan_image(image, isa, space=space)
-            task_sites += find_sites(scanned.cfg, isa.instructions.values(), base=space.base)
-        every = sites + task_sites
+        scanned = scan_program(image, isa, spaces=spaces)
+        kernel, sites = scanned.main, scanned.main_sites
+        task_sites = [site for _, _, space_sites in scanned.spaces for site in space_sites]
+        every = scanned.sites
         names = sorted({s.name for s in every})
         user = sum(1 for s in every if s.user_sensitive)
         print(f"  {name:<11} kernel: {len(kernel.blocks)} blocks, {len(sites)} sites; {len(spaces)} relocated tasks: "

@@ -10,7 +10,7 @@ from hybridvmm.cli_support import add_image_arguments, add_json_flag, open_image
 from hybridvmm.errors import UserError
 from hybridvmm.image import write_file_atomic
 from hybridvmm.isa import load_isa
-from hybridvmm.scan import Space, find_sites, scan_image, to_dot
+from hybridvmm.scan import Space, scan_program, to_dot
 from hybridvmm.scan.report import render_text, scan_report
 
 ORDER = 70
@@ -43,13 +43,8 @@ def run(args: argparse.Namespace) -> int:
     image = open_image(args)
     isa = load_isa(image.isa)
     spaces = [Space.parse(s) for s in args.space]
-    scanner = scan_image(image, isa, roots=args.root, vectors=not args.no_vectors)
-    specs = isa.instructions.values()
-    sites = find_sites(scanner.cfg, specs)
-    subs = []
-    for space in spaces:
-        sub = scan_image(image, isa, space=space)
-        subs.append((space, sub, find_sites(sub.cfg, specs, base=space.base)))
+    scanned = scan_program(image, isa, roots=args.root, spaces=spaces, vectors=not args.no_vectors)
+    scanner, sites, subs = scanned.main, scanned.main_sites, scanned.spaces
     if args.dot:
         text = to_dot(scanner, sites, name=Path(args.image).name,
                       spaces=[(f"space 0x{sp.base:x}+0x{sp.bound:x}", sub, ss) for sp, sub, ss in subs])

@@ -17,7 +17,7 @@ from hybridvmm.image import Image, PatchRecord
 from hybridvmm.isa import ISA, load_isa
 from hybridvmm.patch.table import check_table
 from hybridvmm.patch.trap import TrapPatch
-from hybridvmm.scan import Site, Space, decoder_for, find_sites, scan_image
+from hybridvmm.scan import Site, Space, decoder_for, scan_program
 from hybridvmm.scan.scanner import Scanner
 from hybridvmm.scan.sites import ClassesOf, declared_classes
 
@@ -109,16 +109,11 @@ def patch_image(
     if policy not in POLICIES:
         raise UserError(f"unknown patch policy '{policy}' (known: {', '.join(POLICIES)})")
     check_table(image)
-    scanner = scan_image(image, isa, roots=roots)
-    specs = isa.instructions.values()
-    sites = find_sites(scanner.cfg, specs, classes_of)
-    extra = [scan_image(image, isa, space=space) for space in spaces]
-    for sub in extra:
-        sites += find_sites(sub.cfg, specs, classes_of, base=sub.base)
-    sites.sort(key=lambda s: s.physical)
+    scanned = scan_program(image, isa, roots=roots, spaces=spaces, classes_of=classes_of)
+    sites = scanned.sites
     patched = {p.address for p in image.patches}
     needs_trap = any(wanted(s, policy) and s.physical not in patched for s in sites)
     trap = TrapPatch.for_isa(isa, decoder_for(isa)) if needs_trap else None
     added, kept, skipped = plan(sites, image, trap, policy)
     out = apply(image, added) if added else image.copy()
-    return PatchResult(out, isa, policy, scanner, sites, added, kept, skipped, extra)
+    return PatchResult(out, isa, policy, scanned.main, sites, added, kept, skipped, [sub for _, sub, _ in scanned.spaces])

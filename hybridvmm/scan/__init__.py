@@ -1,11 +1,12 @@
 """Scanning guest code into basic blocks and a control-flow graph (networkx), and finding
 the sensitive-unprivileged instructions a monitor has to patch.
 
-Entry points: :func:`scan_image` (a whole image), :class:`Scanner` (incremental: ``scan``,
+Entry points: :func:`scan_image` (a whole image), :func:`scan_program` (an image and its
+relocated spaces, with their sites), :class:`Scanner` (incremental: ``scan``,
 ``invalidate``, ``rescan``), :func:`find_sites`, :func:`data_ranges`, :func:`to_dot`.
 """
 
-from hybridvmm.scan.build import Space, decoder_for, scan_image
+from hybridvmm.scan.build import ProgramScan, Space, decoder_for, scan_image, scan_program
 from hybridvmm.scan.cfg import ControlFlowGraph
 from hybridvmm.scan.constprop import ConstantPropagationResolver, dataflow_facts
 from hybridvmm.scan.dot import to_dot
@@ -29,6 +30,7 @@ __all__ = [
     "ImageMemory",
     "IndirectBranch",
     "Problem",
+    "ProgramScan",
     "Resolution",
     "ResolveContext",
     "Resolver",
@@ -47,6 +49,7 @@ __all__ = [
     "find_sites",
     "is_site_class",
     "scan_image",
+    "scan_program",
     "to_dot",
     "vector_roots",
     "vector_slots",

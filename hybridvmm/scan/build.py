@@ -8,7 +8,7 @@ bound), such as a user task — with virtual addresses, as that code sees itself
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
 from hybridvmm.errors import UserError
@@ -17,6 +17,7 @@ from hybridvmm.isa import ISA, Decoder, load_isa
 from hybridvmm.scan.memory import ImageMemory
 from hybridvmm.scan.resolvers import Resolver
 from hybridvmm.scan.scanner import Scanner
+from hybridvmm.scan.sites import ClassesOf, Site, declared_classes, find_sites
 from hybridvmm.scan.vectors import vector_roots, vector_store_finder
 
 _DECODERS: dict[int, tuple[ISA, Decoder]] = {}
@@ -111,3 +112,41 @@ def scan_image(
         scanner.add_root(address, kind, name)
     scanner.run()
     return scanner
+
+
+@dataclass
+class ProgramScan:
+    """An image scanned whole: the scan from its roots, one scan per relocated space, and
+    the sensitive sites found in each."""
+
+    main: Scanner
+    main_sites: list[Site]
+    spaces: list[tuple[Space, Scanner, list[Site]]] = field(default_factory=list)
+
+    @property
+    def sites(self) -> list[Site]:
+        """Every site of every view, in storage order (storage reached through two views
+        yields a site from each)."""
+        every = list(self.main_sites)
+        for _, _, sites in self.spaces:
+            every += sites
+        return sorted(every, key=lambda s: s.physical)
+
+
+def scan_program(
+    image: Image,
+    isa: ISA | None = None,
+    roots: Iterable[str | int] = (),
+    spaces: Iterable[Space] = (),
+    vectors: bool = True,
+    classes_of: ClassesOf = declared_classes,
+) -> ProgramScan:
+    """Scan ``image`` from its roots and each relocated ``space``, and find the sites of each."""
+    isa = isa or load_isa(image.isa)
+    specs = list(isa.instructions.values())
+    main = scan_image(image, isa, roots=roots, vectors=vectors)
+    result = ProgramScan(main, find_sites(main.cfg, specs, classes_of))
+    for space in spaces:
+        sub = scan_image(image, isa, space=space)
+        result.spaces.append((space, sub, find_sites(sub.cfg, specs, classes_of, base=space.base)))
+    return result
