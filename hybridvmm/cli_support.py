@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
-from hybridvmm.image import Image
+from hybridvmm.errors import UserError
+from hybridvmm.image import Image, write_file_atomic
 from hybridvmm.loading import load_program
 
 
@@ -38,3 +40,14 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=False)
     sys.stdout.write("\n")
+
+
+def write_output(path: str | Path, data: bytes) -> None:
+    """Write a file the user named, atomically; any failure is a one-line error (exit 2)."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory")
+    try:
+        write_file_atomic(path, data)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from None

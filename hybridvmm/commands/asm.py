@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from hybridvmm.asm import assemble_file
-from hybridvmm.cli_support import add_json_flag, print_json
+from hybridvmm.cli_support import add_json_flag, print_json, write_output
 from hybridvmm.errors import UserError
 
 ORDER = 20
@@ -35,10 +35,7 @@ def run(args: argparse.Namespace) -> int:
     source = Path(args.source)
     out = output_path(source, args.output)
     image = assemble_file(source, args.isa)
-    try:
-        image.save(out)
-    except OSError as exc:
-        raise UserError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    write_output(out, image.to_bytes())
     total = sum(len(s.data) for s in image.sections)
     if args.json:
         print_json({

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from hybridvmm.classify import DEFAULT_SAMPLES, Classification, classify_isa
 from hybridvmm.classify.figure import render_svg
-from hybridvmm.cli_support import add_json_flag, print_json
+from hybridvmm.cli_support import add_json_flag, print_json, write_output
 from hybridvmm.errors import UserError
-from hybridvmm.image import write_file_atomic
 
 ORDER = 50
 
@@ -70,10 +68,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--samples must be at least 1")
     result = classify_isa(args.isa, samples=args.samples, seed=args.seed)
     if args.svg:
-        path = Path(args.svg)
-        if not path.parent.exists() and str(path.parent):
-            raise UserError(f"{args.svg}: directory does not exist")
-        write_file_atomic(path, render_svg(result).encode())
+        write_output(args.svg, render_svg(result).encode())
     if args.json:
         print_json(result.as_dict())
     else:

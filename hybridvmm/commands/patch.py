@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 
 from hybridvmm.asm.disassembler import format_instruction
-from hybridvmm.cli_support import add_image_arguments, add_json_flag, print_json
-from hybridvmm.errors import UserError
+from hybridvmm.cli_support import add_image_arguments, add_json_flag, print_json, write_output
 from hybridvmm.image import MAGIC, Image, PatchRecord
 from hybridvmm.isa import ISA, load_isa
 from hybridvmm.loading import GUEST_PREFIX, load_program
@@ -93,10 +92,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.image, output, args.force)
     spaces = tuple(Space.parse(s) for s in args.space)
     result = patch_image(image, isa, policy, roots=tuple(args.root), spaces=spaces)
-    try:
-        result.image.save(output)
-    except OSError as exc:
-        raise UserError(f"{output}: cannot write: {exc.strerror or exc}") from None
+    write_output(output, result.image.to_bytes())
     data = {
         "input": args.image,
         "output": str(output),

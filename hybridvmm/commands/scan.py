@@ -6,9 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hybridvmm.cli_support import add_image_arguments, add_json_flag, open_image, print_json
-from hybridvmm.errors import UserError
-from hybridvmm.image import write_file_atomic
+from hybridvmm.cli_support import add_image_arguments, add_json_flag, open_image, print_json, write_output
 from hybridvmm.isa import load_isa
 from hybridvmm.scan import Space, scan_program, to_dot
 from hybridvmm.scan.report import render_text, scan_report
@@ -51,10 +49,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dot == "-":
             sys.stdout.write(text)
             return 0
-        try:
-            write_file_atomic(Path(args.dot), text.encode())
-        except OSError as exc:
-            raise UserError(f"{args.dot}: cannot write: {exc.strerror or exc}") from None
+        write_output(args.dot, text.encode())
     patched = {p.address for p in image.patches}
     report = {"image": args.image, **scan_report(scanner, sites, patched)}
     report["spaces"] = [

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hybridvmm.cli_support import add_json_flag, print_json
-from hybridvmm.errors import UserError
+from hybridvmm.cli_support import add_json_flag, print_json, write_output
 from hybridvmm.loading import load_program
 from hybridvmm.patch import unpatch_image
 from hybridvmm.patch.output import check_output, default_unpatched
@@ -35,10 +34,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.image, output, args.force)
     restored = sorted(image.patches, key=lambda p: p.address)
     clean = unpatch_image(image)
-    try:
-        clean.save(output)
-    except OSError as exc:
-        raise UserError(f"{output}: cannot write: {exc.strerror or exc}") from None
+    write_output(output, clean.to_bytes())
     if args.json:
         print_json({"input": args.image, "output": str(output), "restored": [
             {"address": p.address, "original": p.original.hex(), "replacement": p.replacement.hex(), "kind": p.kind}

@@ -138,3 +138,11 @@ def test_bad_input(cli):
     assert bad.code == 2 and "at least 1" in bad.err
     rv = cli("classify", "--isa", "rv32")
     assert rv.code == 2 and "no system model" in rv.err
+
+
+def test_svg_to_an_unwritable_path_is_a_one_line_error(cli, tmp_path):
+    # regression: a directory given as the figure's path raised IsADirectoryError
+    result = cli("classify", "--isa", "pgm-hybrid", "--samples", "2", "--svg", str(tmp_path))
+    assert result.code == 2 and "is a directory" in result.err and "Traceback" not in result.err
+    result = cli("classify", "--isa", "pgm-hybrid", "--samples", "2", "--svg", str(tmp_path / "missing" / "fig.svg"))
+    assert result.code == 2 and "cannot write" in result.err

@@ -190,3 +190,8 @@ def test_help(cli):
     for cmd in ("scan", "patch", "unpatch"):
         r = cli(cmd, "--help")
         assert r.code == 0 and cmd in r.out
+
+
+def test_dot_output_to_a_directory_is_a_one_line_error(cli, tmp_path):
+    result = cli("scan", "guest:syscalls:small", "--dot", str(tmp_path))
+    assert result.code == 2 and "is a directory" in result.err
