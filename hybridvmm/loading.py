@@ -6,10 +6,10 @@ Every subcommand that takes an image goes through :func:`load_program`, so raw b
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from hybridvmm.errors import ImageError, UserError
+from hybridvmm.guests import build_guest
 from hybridvmm.image import MAGIC, Image, raw_image
 from hybridvmm.isa import load_isa
 
@@ -19,11 +19,7 @@ GUEST_PREFIX = "guest:"
 def load_program(name: str, isa: str | None = None, base: int | None = None, entry: int | None = None) -> Image:
     """The image ``name`` refers to; ``isa`` overrides the image's ISA (e.g. a variant)."""
     if name.startswith(GUEST_PREFIX):
-        try:
-            guests = importlib.import_module("hybridvmm.guests")
-        except ModuleNotFoundError:
-            raise UserError("this installation has no bundled guests") from None
-        image = guests.build_guest(name[len(GUEST_PREFIX):], isa)
+        image = build_guest(name[len(GUEST_PREFIX):], isa)
     else:
         path = Path(name)
         try:

@@ -1,8 +1,8 @@
 """``bench``: guest instructions per second of the machine, median of N runs per workload.
 
-Workloads are the bundled guests (``hybridvmm.guests``) when that package is installed,
-otherwise the machine's own benchmark programs (:mod:`hybridvmm.isas.pgm_bench`; also
-selectable with ``--builtin``).  Every run starts from a freshly loaded machine; only
+Workloads are the bundled guests (``hybridvmm.guests``), or with ``--builtin`` the
+machine's own benchmark programs (:mod:`hybridvmm.isas.pgm_bench`), whose results are
+checked against the same computation in Python.  Every run starts from a freshly loaded machine; only
 ``run`` is timed (assembling and loading are not).  All workloads are measured in one
 invocation, so their ratios are meaningful even on a noisy machine.  Exit 1 if a
 workload does not halt or (builtin programs) computes a wrong result.
@@ -11,7 +11,6 @@ workload does not halt or (builtin programs) computes a wrong result.
 from __future__ import annotations
 
 import argparse
-import importlib
 import statistics
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any, Callable
 
 from hybridvmm.cli_support import add_json_flag, number, print_json
 from hybridvmm.errors import UserError
+from hybridvmm.guests import build_guest, list_guests
 from hybridvmm.image import Image
 from hybridvmm.isas import build_machine
 from hybridvmm.machine import Machine
@@ -79,7 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("workloads", nargs="*", metavar="WORKLOAD", help="workload names (default: all)")
     p.add_argument("--isa", metavar="VARIANT", help="pgm variant to run the workloads on (default: each workload's own)")
     p.add_argument("--repeat", metavar="N", type=number, default=DEFAULT_REPEAT, help=f"runs per workload (default {DEFAULT_REPEAT})")
-    p.add_argument("--builtin", action="store_true", help="use the machine's own benchmark programs even when bundled guests exist")
+    p.add_argument("--builtin", action="store_true", help="run the machine's own benchmark programs (results checked against Python) instead of the bundled guests")
     p.add_argument("--small", action="store_true", help="bundled guests at their test sizes (a quick smoke run)")
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
     add_json_flag(p)
@@ -101,16 +101,10 @@ def builtin_workloads(isa: str | None) -> list[Workload]:
     return out
 
 
-def guest_workloads(isa: str | None, small: bool) -> list[Workload] | None:
-    """The bundled guests, or None when the guests package is not installed."""
-    try:
-        guests = importlib.import_module("hybridvmm.guests")
-    except ModuleNotFoundError:
-        return None
-    out = []
-    for name, description in guests.list_guests():
-        out.append(Workload(name, description, "guest", guests.build_guest(name, isa, small=small)))
-    return out
+def guest_workloads(isa: str | None, small: bool) -> list[Workload]:
+    """The bundled guests."""
+    return [Workload(name, description, "guest", build_guest(name, isa, small=small))
+            for name, description in list_guests()]
 
 
 def measure(w: Workload, repeat: int) -> Measurement:
@@ -138,9 +132,7 @@ def measure(w: Workload, repeat: int) -> Measurement:
 def run(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         raise UserError("--repeat must be at least 1")
-    workloads = None if args.builtin else guest_workloads(args.isa, args.small)
-    if workloads is None:
-        workloads = builtin_workloads(args.isa)
+    workloads = builtin_workloads(args.isa) if args.builtin else guest_workloads(args.isa, args.small)
     if args.list:
         for w in workloads:
             print(f"{w.name:<10} {w.origin:<8} {w.description}")

@@ -16,7 +16,8 @@ from hybridvmm.cli_support import add_image_arguments, add_json_flag, number, op
 from hybridvmm.errors import UserError
 from hybridvmm.isas import build_machine
 from hybridvmm.machine import HALTED, MAX_STEPS, Machine, RunResult
-from hybridvmm.machine.trace import formatter, trace_line, trap_line
+from hybridvmm.asm.disassembler import format_instruction
+from hybridvmm.machine.trace import trace_line, trap_line
 
 ORDER = 60
 
@@ -73,11 +74,11 @@ def print_stats(data: dict[str, Any]) -> None:
 
 
 def _install_trace(m: Machine) -> None:
-    fmt = formatter(m.isa)
+    isa = m.isa
     err = sys.stderr
 
     def on_instruction(machine: Machine, ins) -> None:
-        print(trace_line(machine.stats.instructions, machine.user, ins, fmt(ins)), file=err)
+        print(trace_line(machine.stats.instructions, machine.user, ins, format_instruction(ins, isa)), file=err)
 
     m.tracer = on_instruction
     m.hook_trap(lambda machine, trap: print(trap_line(trap), file=err))

@@ -1,4 +1,4 @@
-"""The machine benchmark's own pgm programs (used when no bundled guests are installed).
+"""The machine benchmark's own pgm programs (``bench --builtin``), each checked against Python.
 
 Four compute-heavy user-mode tasks — a sieve, recursive fibonacci, an insertion sort and
 a checksum loop — each run under a tiny kernel that enters user mode with a relocated
