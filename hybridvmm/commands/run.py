@@ -38,13 +38,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def psw_data(m: Machine) -> dict[str, Any]:
-    """The final PSW as data (the machine model's own rendering when it has one)."""
-    module = sys.modules[type(m).__module__]
-    render = getattr(module, "final_psw", None)
-    return render(m) if render else {"pc": m.pc, "mode": "user" if m.user else "supervisor"}
-
-
 def report(m: Machine, result: RunResult, args: argparse.Namespace) -> dict[str, Any]:
     return {
         "image": args.image,
@@ -57,7 +50,7 @@ def report(m: Machine, result: RunResult, args: argparse.Namespace) -> dict[str,
         "max_steps": args.max_steps,
         "output": m.console.text(),
         "stats": m.stats.as_dict(),
-        "final_psw": psw_data(m),
+        "final_psw": m.psw_summary(),
     }
 
 

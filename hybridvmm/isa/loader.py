@@ -203,7 +203,8 @@ def _build(path: Path) -> ISA:
             if isinstance(table, dict):
                 for key in table:
                     origin[(top, key)] = src
-    return _Validator(data, origin, chain[-1]).build()
+    lineage = tuple(str(src.data.get("isa", {}).get("name", src.path.stem)) for src in reversed(chain))
+    return _Validator(data, origin, chain[-1]).build(lineage)
 
 
 class _Validator:
@@ -508,7 +509,7 @@ class _Validator:
             out[name] = AliasSpec(name, " ".join(spec["asm"].split()), spec["expands"], self.where(*where))
         return out
 
-    def build(self) -> ISA:
+    def build(self, lineage: tuple[str, ...]) -> ISA:
         header = self.header()
         registers = self.registers()
         csrs = self.csrs()
@@ -541,6 +542,7 @@ class _Validator:
             instructions=instructions,
             aliases=aliases,
             files=files,
+            lineage=lineage,
             **header,
         )
 

@@ -248,6 +248,8 @@ class ISA:
     aliases: dict[str, AliasSpec]
     target_prefix: str = "0x"
     extends: str | None = None
+    lineage: tuple[str, ...] = ()
+    """This ISA's name, then the ISA it extends, and so on to the base."""
     system: dict = field(default_factory=dict)
     files: tuple[str, ...] = ()
 

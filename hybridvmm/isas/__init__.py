@@ -21,14 +21,8 @@ MODELS: dict[str, str] = {
 
 
 def _base_in(isa: ISA, table: dict[str, str]) -> str | None:
-    """The first ISA in ``isa``'s ``extends`` chain that ``table`` names, or None."""
-    seen = isa
-    while True:
-        if seen.name in table:
-            return seen.name
-        if not seen.extends:
-            return None
-        seen = load_isa(seen.extends)
+    """The first ISA in ``isa``'s lineage (itself, then what it extends) that ``table`` names."""
+    return next((name for name in isa.lineage if name in table), None)
 
 
 def family(isa: ISA) -> str | None:
@@ -48,12 +42,12 @@ def machine_class(isa: ISA | str) -> type[Machine]:
 def build_machine(isa: ISA | str, *, storage_size: int | None = None, image: Image | None = None, **kwargs: Any) -> Machine:
     """A machine for ``isa``; with ``image``, storage large enough for it and the image loaded.
 
-    ``storage_size`` defaults to the model's default (1 MiB for pgm), grown in 64 KiB steps
-    to hold the image.
+    ``storage_size`` defaults to the model's ``default_storage`` (1 MiB for pgm), grown in
+    64 KiB steps to hold the image.
     """
     isa = load_isa(isa) if isinstance(isa, str) else isa
     cls = machine_class(isa)
-    size = storage_size if storage_size is not None else getattr(importlib.import_module(cls.__module__), "DEFAULT_STORAGE", 1 << 20)
+    size = storage_size if storage_size is not None else cls.default_storage
     if image is not None and storage_size is None and image.high > size:
         size = (image.high + 0xFFFF) & ~0xFFFF
     m = cls(isa, size, **kwargs)

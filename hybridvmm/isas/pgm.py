@@ -169,18 +169,10 @@ class PgmState:
         return {f.name: (list(getattr(self, f.name)) if f.name == "regs" else getattr(self, f.name)) for f in fields(self)}
 
 
-def _is_pgm(isa: ISA) -> bool:
-    seen = isa
-    while True:
-        if seen.name == "pgm":
-            return True
-        if not seen.extends:
-            return False
-        seen = load_isa(seen.extends)
-
-
 class PgmMachine(Machine):
     """The pgm machine (any variant).  See the module docstring for the API."""
+
+    default_storage = DEFAULT_STORAGE
 
     def __init__(
         self,
@@ -192,7 +184,7 @@ class PgmMachine(Machine):
         semantics: dict[str, Semantic] | None = None,
     ):
         isa = load_isa(isa) if isinstance(isa, str) else isa
-        if not _is_pgm(isa):
+        if "pgm" not in isa.lineage:
             raise UserError(f"{isa.name} is not a pgm variant")
         if storage is None:
             storage = Storage(max(storage_size, MIN_STORAGE))
@@ -336,6 +328,22 @@ class PgmMachine(Machine):
         self.write_psw(self.old_psw, self.psw(trap.cause, trap.code))
         self.load_psw(*self.read_psw(self.vector_address(trap.cause)))
 
+    def psw_summary(self) -> dict[str, Any]:
+        """The PSW as data, flags spelled out (for ``run --stats/--json``)."""
+        status, pc, base, bound = self.psw()
+        f = self.flags
+        return {
+            "status": status,
+            "pc": pc,
+            "base": base,
+            "bound": bound,
+            "mode": self.mode,
+            "ie": self.ie,
+            "flags": "".join(ch if f >> (3 - i) & 1 else "-" for i, ch in enumerate("NZCV")),
+            "timer": self.timer,
+            "timer_pending": self.timer_pending,
+        }
+
     # --- timer ----------------------------------------------------------------------------------
     def _expired(self) -> None:
         self.timer_pending = True
@@ -394,21 +402,4 @@ class PgmMachine(Machine):
         if traps:
             real = _privileged(self, real, ins)
         self._install(ctx, vaddr, ins, real, sem.system or traps)
-
-
-def final_psw(m: PgmMachine) -> dict[str, Any]:
-    """The PSW as data (for ``run --stats/--json``)."""
-    status, pc, base, bound = m.psw()
-    f = m.flags
-    return {
-        "status": status,
-        "pc": pc,
-        "base": base,
-        "bound": bound,
-        "mode": m.mode,
-        "ie": m.ie,
-        "flags": "".join(ch if f >> (3 - i) & 1 else "-" for i, ch in enumerate("NZCV")),
-        "timer": m.timer,
-        "timer_pending": m.timer_pending,
-    }
 

@@ -62,6 +62,8 @@ class Machine:
     """Base class of every ISA's machine (see the module docstring for the contract)."""
 
     cause_names: dict[int, str] = {}
+    default_storage: int = 1 << 20
+    """Storage bytes a machine of this model gets unless told otherwise."""
 
     def __init__(self, isa: ISA, storage: Storage):
         self.isa = isa
@@ -414,6 +416,10 @@ class Machine:
 
     def cpu_state(self) -> dict[str, Any]:
         raise NotImplementedError
+
+    def psw_summary(self) -> dict[str, Any]:
+        """The machine's final program status as data (``run --stats/--json``)."""
+        return {"pc": self.pc, "mode": "user" if self.user else "supervisor"}
 
     def set_cpu_state(self, state: dict[str, Any]) -> None:
         raise NotImplementedError
