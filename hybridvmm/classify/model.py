@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-PRIVILEGED = "privileged"
-CONTROL = "control-sensitive"
-BEHAVIOR = "behavior-sensitive"
-USER = "user-sensitive"
-TAGS = (PRIVILEGED, CONTROL, BEHAVIOR, USER)
+from hybridvmm.isa.spec import BEHAVIOR, CLASS_TAGS as TAGS, CONTROL, PRIVILEGED, USER
+
+__all__ = [
+    "BEHAVIOR", "CONTROL", "PRIVILEGED", "TAGS", "USER",
+    "Classification", "InstructionClass", "Verdict", "Witness",
+]
 
 
 @dataclass

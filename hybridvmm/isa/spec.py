@@ -27,8 +27,19 @@ FIELD_KINDS = ("reg", "imm", "pcrel", "abs", "csr", "fence")
 """What an operand field means: a register, an immediate, a PC-relative target, an
 absolute target, a control/status register number, or a RISC-V fence set."""
 
-CLASS_TAGS = ("privileged", "control-sensitive", "behavior-sensitive", "user-sensitive")
-"""Declared Popek–Goldberg classes.  No tag means innocuous and unprivileged."""
+PRIVILEGED = "privileged"
+CONTROL = "control-sensitive"
+BEHAVIOR = "behavior-sensitive"
+USER = "user-sensitive"
+CLASS_TAGS = (PRIVILEGED, CONTROL, BEHAVIOR, USER)
+"""Popek–Goldberg classes, as specs declare them and the classifier derives them.  No tag
+means innocuous and unprivileged."""
+SENSITIVE_TAGS = frozenset({CONTROL, BEHAVIOR})
+
+
+def is_sensitive_unprivileged(classes: frozenset[str]) -> bool:
+    """Sensitive and not privileged: what breaks trap-and-emulate (a patch site)."""
+    return bool(classes & SENSITIVE_TAGS) and PRIVILEGED not in classes
 
 USER_MODES = ("trap", "execute")
 """What a mode-dependent instruction does in user mode."""
@@ -170,15 +181,15 @@ class InstructionSpec:
 
     @property
     def privileged(self) -> bool:
-        return "privileged" in self.classes
+        return PRIVILEGED in self.classes
 
     @property
     def sensitive(self) -> bool:
-        return bool(self.classes & {"control-sensitive", "behavior-sensitive"})
+        return bool(self.classes & SENSITIVE_TAGS)
 
     @property
     def user_sensitive(self) -> bool:
-        return "user-sensitive" in self.classes
+        return USER in self.classes
 
     @property
     def traps_in_user_mode(self) -> bool:

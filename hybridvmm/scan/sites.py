@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from hybridvmm.isa import Instruction, InstructionSpec
+from hybridvmm.isa.spec import USER, is_sensitive_unprivileged
 from hybridvmm.scan.cfg import ControlFlowGraph
 
 ClassesOf = Callable[[InstructionSpec], frozenset[str]]
-
-SENSITIVE = frozenset({"control-sensitive", "behavior-sensitive"})
 
 
 def declared_classes(spec: InstructionSpec) -> frozenset[str]:
@@ -31,7 +30,7 @@ def declared_classes(spec: InstructionSpec) -> frozenset[str]:
 
 def is_site_class(classes: frozenset[str]) -> bool:
     """Sensitive and not privileged."""
-    return bool(classes & SENSITIVE) and "privileged" not in classes
+    return is_sensitive_unprivileged(classes)
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class Site:
 
     @property
     def user_sensitive(self) -> bool:
-        return "user-sensitive" in self.classes
+        return USER in self.classes
 
 
 def site_specs(specs: Iterable[InstructionSpec], classes_of: ClassesOf = declared_classes) -> dict[str, frozenset[str]]:
