@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hybridvmm.isa import load_isa  # noqa: E402
-from hybridvmm.scan import decoder_for, scan_image  # noqa: E402
+from hybridvmm.isa import Decoder, load_isa  # noqa: E402
+from hybridvmm.scan import scan_image  # noqa: E402
 from hybridvmm.scan.synth import Generator  # noqa: E402
 
 
@@ -50,7 +50,7 @@ def _median_time(fn, runs: int) -> float:
 def bench(isa_name: str, sizes: list[int], runs: int, seed: int) -> list[dict]:
     isa = load_isa(isa_name)
     gen = Generator(isa)
-    decoder = decoder_for(isa)
+    decoder = Decoder(isa)
     rows = []
     for n in sizes:
         program = gen.program(n, random.Random(seed), data_chance=0.3)

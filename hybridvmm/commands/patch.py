@@ -8,11 +8,11 @@ from pathlib import Path
 from hybridvmm.asm.disassembler import format_instruction
 from hybridvmm.cli_support import add_image_arguments, add_json_flag, print_json, write_output
 from hybridvmm.image import MAGIC, Image, PatchRecord
-from hybridvmm.isa import ISA, load_isa
+from hybridvmm.isa import ISA, Decoder, load_isa
 from hybridvmm.loading import GUEST_PREFIX, load_program
 from hybridvmm.patch import patch_image
 from hybridvmm.patch.output import check_output, default_patched
-from hybridvmm.scan import Space, decoder_for
+from hybridvmm.scan import Space
 
 ORDER = 71
 
@@ -61,8 +61,7 @@ def load_for_patching(args: argparse.Namespace) -> tuple[Image, ISA]:
     return image, load_isa(args.isa or image.isa)
 
 
-def replacement_text(p: PatchRecord, isa: ISA) -> str:
-    decoder = decoder_for(isa)
+def replacement_text(p: PatchRecord, isa: ISA, decoder: Decoder) -> str:
     parts, off = [], 0
     while off < len(p.replacement):
         ins = decoder.decode(p.replacement, p.address + off, off)
@@ -71,8 +70,7 @@ def replacement_text(p: PatchRecord, isa: ISA) -> str:
     return "; ".join(parts)
 
 
-def _row(p: PatchRecord, isa: ISA) -> dict:
-    decoder = decoder_for(isa)
+def _row(p: PatchRecord, isa: ISA, decoder: Decoder) -> dict:
     original = format_instruction(decoder.decode(p.original, p.address), isa)
     return {
         "address": p.address,
@@ -80,7 +78,7 @@ def _row(p: PatchRecord, isa: ISA) -> dict:
         "instruction": original,
         "original": p.original.hex(),
         "replacement": p.replacement.hex(),
-        "replacement_text": replacement_text(p, isa),
+        "replacement_text": replacement_text(p, isa, decoder),
         "kind": p.kind,
     }
 
@@ -93,14 +91,15 @@ def run(args: argparse.Namespace) -> int:
     spaces = tuple(Space.parse(s) for s in args.space)
     result = patch_image(image, isa, policy, roots=tuple(args.root), spaces=spaces)
     write_output(output, result.image.to_bytes())
+    decoder = Decoder(isa)
     data = {
         "input": args.image,
         "output": str(output),
         "isa": isa.name,
         "policy": policy,
         "sites": len(result.sites),
-        "patched": [_row(p, isa) for p in result.added],
-        "already_patched": [_row(p, isa) for p in result.kept],
+        "patched": [_row(p, isa, decoder) for p in result.added],
+        "already_patched": [_row(p, isa, decoder) for p in result.kept],
         "skipped": [{"address": s.physical, "instruction": format_instruction(s.instruction, isa),
                      "classes": sorted(s.classes)} for s in result.skipped],
         "table": len(result.image.patches),

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image, PatchRecord
-from hybridvmm.isa import ISA, load_isa
+from hybridvmm.isa import ISA, Decoder, load_isa
 from hybridvmm.patch.table import check_table
 from hybridvmm.patch.trap import TrapPatch
-from hybridvmm.scan import Site, Space, decoder_for, scan_program
+from hybridvmm.scan import Site, Space, scan_program
 from hybridvmm.scan.scanner import Scanner
 from hybridvmm.scan.sites import ClassesOf, declared_classes
 
@@ -113,7 +113,7 @@ def patch_image(
     sites = scanned.sites
     patched = {p.address for p in image.patches}
     needs_trap = any(wanted(s, policy) and s.physical not in patched for s in sites)
-    trap = TrapPatch.for_isa(isa, decoder_for(isa)) if needs_trap else None
+    trap = TrapPatch.for_isa(isa, Decoder(isa)) if needs_trap else None
     added, kept, skipped = plan(sites, image, trap, policy)
     out = apply(image, added) if added else image.copy()
     return PatchResult(out, isa, policy, scanned.main, sites, added, kept, skipped, [sub for _, sub, _ in scanned.spaces])

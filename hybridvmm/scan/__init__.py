@@ -6,7 +6,7 @@ relocated spaces, with their sites), :class:`Scanner` (incremental: ``scan``,
 ``invalidate``, ``rescan``), :func:`find_sites`, :func:`data_ranges`, :func:`to_dot`.
 """
 
-from hybridvmm.scan.build import ProgramScan, Space, decoder_for, scan_image, scan_program
+from hybridvmm.scan.build import ProgramScan, Space, scan_image, scan_program
 from hybridvmm.scan.cfg import ControlFlowGraph
 from hybridvmm.scan.constprop import ConstantPropagationResolver, dataflow_facts
 from hybridvmm.scan.dot import to_dot
@@ -44,7 +44,6 @@ __all__ = [
     "data_ranges",
     "dataflow_facts",
     "declared_classes",
-    "decoder_for",
     "default_resolvers",
     "find_sites",
     "is_site_class",

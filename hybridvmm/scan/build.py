@@ -20,18 +20,6 @@ from hybridvmm.scan.scanner import Scanner
 from hybridvmm.scan.sites import ClassesOf, Site, declared_classes, find_sites
 from hybridvmm.scan.vectors import vector_roots, vector_store_finder
 
-_DECODERS: dict[int, tuple[ISA, Decoder]] = {}
-
-
-def decoder_for(isa: ISA) -> Decoder:
-    """One decoder per ISA object (building the construct codecs is not free)."""
-    entry = _DECODERS.get(id(isa))
-    if entry is None or entry[0] is not isa:
-        entry = (isa, Decoder(isa))
-        _DECODERS[id(isa)] = entry
-    return entry[1]
-
-
 @dataclass(frozen=True)
 class Space:
     """A relocated region to scan: storage ``[base, base + bound)`` seen at ``[0, bound)``,
@@ -94,7 +82,7 @@ def scan_image(
     """
     isa = isa or load_isa(image.isa)
     base = space.base if space else 0
-    memory = ImageMemory(image, decoder_for(isa), base=base, bound=space.bound if space else None)
+    memory = ImageMemory(image, Decoder(isa), base=base, bound=space.bound if space else None)
     labels = [a - base for a in image.symbols.values() if space is None or 0 <= a - base < space.bound]
     finder = vector_store_finder(isa) if vectors and space is None else None
     scanner = Scanner(isa, memory, resolvers=resolvers, read=memory.read,

@@ -8,8 +8,8 @@ import random
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from hybridvmm.isa import load_isa
-from hybridvmm.scan import ImageMemory, Scanner, decoder_for, scan_image
+from hybridvmm.isa import Decoder, load_isa
+from hybridvmm.scan import ImageMemory, Scanner, scan_image
 from hybridvmm.scan.synth import Generator
 
 
@@ -65,7 +65,7 @@ def test_scan_more_into_an_existing_graph(tools):
 def test_lazy_scanning_from_nothing(tools):
     image = tools.build(SOURCE)
     isa = load_isa("pgm")
-    sc = Scanner(isa, ImageMemory(image, decoder_for(isa)))
+    sc = Scanner(isa, ImageMemory(image, Decoder(isa)))
     assert sc.blocks == {} and sc.block_at(image.entry) is None
     block = sc.scan(image.entry)
     assert block.start == image.entry
@@ -79,7 +79,7 @@ def test_self_modifying_write_invalidate_and_rescan(tools):
     start, tail, later, other = tools.sym(image, "start", "tail", "later", "other")
     # rewrite "movl r2, later" into "movl r2, other": the resolved target changes
     movl = start + 8
-    dec = decoder_for(isa)
+    dec = Decoder(isa)
     new = dec.encode(isa.instructions["movl"], {"ra": 2, "imm32": other})
     image.write(movl, new)
     dropped = sc.invalidate(movl, movl + len(new))
@@ -148,14 +148,14 @@ def test_scanning_through_a_shared_decode_cache(tools):
 
     image = tools.build(SOURCE)
     isa = load_isa("pgm")
-    cache = DecodeCache(decoder_for(isa), image.read)
+    cache = DecodeCache(Decoder(isa), image.read)
     regions = [(s.address, s.end) for s in image.sections]
     sc = Scanner(isa, CachedMemory(cache, regions))
     sc.scan(image.entry)
     assert canonical(sc)["blocks"] == canonical(scan_image(image, isa, vectors=False))["blocks"]
     assert set(sc.instructions) <= set(cache.entries)
     tail = image.symbols["tail"]
-    image.write(tail, decoder_for(isa).encode(isa.instructions["halt"], {}) * 2)
+    image.write(tail, Decoder(isa).encode(isa.instructions["halt"], {}) * 2)
     sc.invalidate(tail, tail + 4)
     assert tail not in cache.entries
     sc.rescan()
@@ -198,7 +198,7 @@ def test_a_write_over_undecodable_bytes_is_retried(tools):
     sc = scan_image(image, isa)
     hole = image.symbols["hole"]
     assert [p.reason for p in sc.problems.values()] == ["undecodable"]
-    image.write(hole, decoder_for(isa).encode(isa.instructions["nop"], {}))
+    image.write(hole, Decoder(isa).encode(isa.instructions["nop"], {}))
     assert sc.invalidate(hole, hole + 2) == []
     sc.rescan()
     assert canonical(sc) == canonical(fresh(image, isa)) and not sc.problems

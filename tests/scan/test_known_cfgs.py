@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hybridvmm.isa import Decoder
 from hybridvmm.scan import data_ranges, scan_image
 
 
@@ -133,11 +134,11 @@ def test_instruction_covering_a_known_start_is_reported(tools):
     assert set(sc.instructions) == {img.entry, img.entry + 6}
     (p,) = sc.problems.values()
     assert (p.address, p.reason, p.source, p.conflicts_with) == (img.entry + 2, "overlap", None, img.entry)
-    from hybridvmm.scan import Scanner, ImageMemory, decoder_for
+    from hybridvmm.scan import Scanner, ImageMemory
     from hybridvmm.isa import load_isa
 
     isa = load_isa("pgm")
-    other = Scanner(isa, ImageMemory(img, decoder_for(isa)))
+    other = Scanner(isa, ImageMemory(img, Decoder(isa)))
     other.add_root(img.entry + 2)  # the inner instructions first: the movl now overlaps them
     other.add_root(img.entry, "entry")
     other.run()

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from hybridvmm.errors import ImageError
 from hybridvmm.guests import build_guest
 from hybridvmm.image import Image, PatchRecord
-from hybridvmm.isa import load_isa
+from hybridvmm.isa import Decoder, load_isa
 from hybridvmm.patch import PatchSpecError, TrapPatch, patch_at, patch_image, read_original, unpatch_image
-from hybridvmm.scan import data_ranges, decoder_for, scan_image
+from hybridvmm.scan import data_ranges, scan_image
 from hybridvmm.scan.synth import Generator
 
 SOURCE = """
@@ -39,7 +39,7 @@ def test_sites_become_vmtrap_padded_with_nops(tools):
     image = tools.build(SOURCE, "pgm-x86")
     result = patch_image(image)
     isa = load_isa("pgm-x86")
-    decoder = decoder_for(isa)
+    decoder = Decoder(isa)
     assert [(p.address, p.kind) for p in result.added] == [
         (image.entry, "user-sensitive"),
         (image.entry + 4, "sensitive"),
@@ -125,14 +125,14 @@ def test_a_changed_patched_byte_is_refused(tools):
 
 def test_the_trap_comes_from_the_spec():
     pgm = load_isa("pgm-x86")
-    trap = TrapPatch.for_isa(pgm, decoder_for(pgm))
+    trap = TrapPatch.for_isa(pgm, Decoder(pgm))
     assert (trap.trap.name, trap.pad.name) == tuple(pgm.system["patch"][k] for k in ("trap", "pad"))
     assert trap.replacement(6) == trap.trap_bytes + trap.pad_bytes * 2
     with pytest.raises(PatchSpecError):
         trap.replacement(3)
     rv32 = load_isa("rv32")
     with pytest.raises(PatchSpecError, match="does not say how to patch"):
-        TrapPatch.for_isa(rv32, decoder_for(rv32))
+        TrapPatch.for_isa(rv32, Decoder(rv32))
 
 
 def test_an_isa_without_sites_needs_no_trap(tools):

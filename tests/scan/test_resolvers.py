@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from hybridvmm.isa import available_isas, load_isa
+from hybridvmm.isa import Decoder, available_isas, load_isa
 from hybridvmm.scan import (
     ConstantPropagationResolver,
     ImageMemory,
     Resolution,
     Scanner,
     dataflow_facts,
-    decoder_for,
+
     default_resolvers,
 )
 from hybridvmm.scan.dataflow import Entry, Evaluator, Indexed, compile_expr
@@ -41,7 +41,7 @@ def test_tables_are_checked_against_the_spec():
 def test_abstract_values():
     isa = load_isa("pgm")
     ev = Evaluator(isa, dataflow_facts(isa))
-    dec = decoder_for(isa)
+    dec = Decoder(isa)
     regs: dict = {}
     enc = lambda name, **ops: dec.decode(dec.encode(isa.instructions[name], ops), 0x100)
     ctx = ev.context(lambda a: 0x100 <= a < 0x200, stores=[])
@@ -145,12 +145,12 @@ def test_a_resolver_plugs_in(tools):
             return Resolution(frozenset({there}), True, frozenset({ctx.block.start}))
 
     isa = load_isa("pgm")
-    sc = Scanner(isa, ImageMemory(img, decoder_for(isa)), resolvers=[Oracle()])
+    sc = Scanner(isa, ImageMemory(img, Decoder(isa)), resolvers=[Oracle()])
     sc.scan(img.entry)
     b = sc.indirect[there - 2]
     assert b.targets == {there} and b.resolved and b.resolver == "oracle"
     assert (img.entry, there, "indirect") in tools.edges(sc)
-    plain = Scanner(isa, ImageMemory(img, decoder_for(isa)), resolvers=[])
+    plain = Scanner(isa, ImageMemory(img, Decoder(isa)), resolvers=[])
     plain.scan(img.entry)
     assert plain.unresolved()[0].address == there - 2
 
@@ -171,7 +171,7 @@ def test_a_root_finder_plugs_in(tools):
             return [(hidden, "address", "found")]
 
     isa = load_isa("pgm")
-    sc = Scanner(isa, ImageMemory(img, decoder_for(isa)), root_finders=[Finder()])
+    sc = Scanner(isa, ImageMemory(img, Decoder(isa)), root_finders=[Finder()])
     sc.scan(img.entry)
     assert hidden in sc.blocks and sc.roots[hidden] == ("address", "found")
 
