@@ -15,12 +15,12 @@ import re
 from dataclasses import dataclass, field
 
 from hybridvmm.errors import DecodeError
-from hybridvmm.image import FLAG_CODE, Image, Section
+from hybridvmm.asm.expr import IDENT
+from hybridvmm.image import FLAG_CODE, FLAG_WRITE, Image, Section, raw_image
 from hybridvmm.isa.decoder import Decoder, Instruction
 from hybridvmm.isa.loader import load_isa
-from hybridvmm.isa.spec import ISA
+from hybridvmm.isa.spec import ISA, TEMPLATE_OPERAND
 
-_OPERAND = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _FENCE_LETTERS = (("i", 8), ("o", 4), ("r", 2), ("w", 1))
 _DATA_DIRECTIVE = {1: ".byte", 2: ".half", 4: ".word"}
 
@@ -79,7 +79,7 @@ def format_operand(ins: Instruction, name: str, isa: ISA, target_prefix: str | N
 
 def format_instruction(ins: Instruction, isa: ISA, target_prefix: str | None = None) -> str:
     """``mnemonic operands`` exactly per the instruction's asm template."""
-    return _OPERAND.sub(lambda m: format_operand(ins, m.group(1), isa, target_prefix), ins.spec.asm)
+    return TEMPLATE_OPERAND.sub(lambda m: format_operand(ins, m.group(1), isa, target_prefix), ins.spec.asm)
 
 
 def data_line(raw: bytes, isa: ISA) -> str:
@@ -113,7 +113,7 @@ def _sweep(section: Section, decoder: Decoder, isa: ISA, symbols: dict[int, list
 def _as_image(image_or_bytes: Image | bytes | bytearray, isa: ISA, base: int) -> Image:
     if isinstance(image_or_bytes, Image):
         return image_or_bytes
-    return Image(isa.name, base, [Section("raw", base, bytearray(image_or_bytes))])
+    return raw_image(bytes(image_or_bytes), isa.name, base)
 
 
 def _symbol_table(image: Image) -> dict[int, list[str]]:
@@ -167,7 +167,7 @@ def to_source(image: Image, isa: ISA | str | None = None) -> str:
     symbols = _symbol_table(image)
     out = [f".isa {isa_obj.name}", f".entry 0x{image.entry:x}"]
     for section in sorted(image.sections, key=lambda s: s.address):
-        header = ".text" if section.name == "text" else f".section {section.name}"
+        header = ".text" if section.name == "text" else f".section {section.name}{_flags(section)}"
         out += ["", header, f".org 0x{section.address:x}"]
         if section.flags & FLAG_CODE or not any(s.flags & FLAG_CODE for s in image.sections):
             lines = _sweep(section, decoder, isa_obj, symbols, target_prefix="0x")
@@ -197,8 +197,14 @@ def _data_lines(section: Section, symbols: dict[int, list[str]], per_line: int =
     return lines
 
 
+def _flags(section: Section) -> str:
+    """The GNU flags string that gives a named section its flags back (none: the default)."""
+    letters = ("x" if section.flags & FLAG_CODE else "") + ("w" if section.flags & FLAG_WRITE else "")
+    return "" if letters == "w" else f', "a{letters}"'
+
+
 def _plain_label(name: str, isa: ISA) -> bool:
     """Can ``name:`` be read back as a label (an identifier, not a register name)?"""
-    if re.fullmatch(r"[A-Za-z_.$][A-Za-z0-9_.$]*", name) is None or name == ".":
+    if re.fullmatch(IDENT, name) is None or name == ".":
         return False
     return all(rf.lookup(name) is None for rf in isa.registers.values())

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 
 from hybridvmm.asm.expr import CHAR_LITERAL, ESCAPES, ExprError
+from hybridvmm.isa.spec import TEMPLATE_OPERAND
 
-_OPERAND = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _skip_quoted(text: str, pos: int) -> int:
@@ -125,7 +125,7 @@ class Template:
         mnemonic, _, rest = asm.partition(" ")
         pieces: list[tuple[str, str]] = []
         pos = 0
-        for m in _OPERAND.finditer(rest):
+        for m in TEMPLATE_OPERAND.finditer(rest):
             lit = "".join(rest[pos:m.start()].split())
             if lit:
                 pieces.append(("lit", lit))
@@ -144,7 +144,7 @@ class Template:
 
     def display(self) -> str:
         """The template as users read it: ``addi <rd>,<rs1>,<imm_i>``."""
-        return _OPERAND.sub(lambda m: f"<{m.group(1)}>", self.text)
+        return TEMPLATE_OPERAND.sub(lambda m: f"<{m.group(1)}>", self.text)
 
     def match(self, text: str) -> dict[str, str] | None:
         """Operand texts by name when ``text`` (after the mnemonic) fits, else None."""

@@ -30,9 +30,9 @@ from hybridvmm.isa.spec import (
     LengthRule,
     RegisterFile,
     Segment,
+    TEMPLATE_OPERAND,
 )
 
-OPERAND_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _HEADER_RE = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")
 _KEY_RE = re.compile(r'^\s*("(?:[^"\\]|\\.)*"|[A-Za-z0-9_.-]+)\s*=')
 
@@ -419,7 +419,7 @@ class _Validator:
             self.problem(where, f"instruction '{name}': length bits {seg} must be fixed in the pattern")
         elif rule.length_of(match) != fmt.length:
             self.problem(where, f"instruction '{name}': its length bits say {rule.length_of(match)} bytes, the pattern is {fmt.length}")
-        operands = OPERAND_RE.findall(spec["asm"])
+        operands = TEMPLATE_OPERAND.findall(spec["asm"])
         for op in operands:
             if op not in fmt.fields:
                 self.problem(where, f"instruction '{name}': asm template names unknown operand '{op}'")
@@ -502,8 +502,8 @@ class _Validator:
                 target = line.split(None, 1)[0] if line.strip() else ""
                 if target not in mnemonics:
                     self.problem(where, f"alias '{name}' expands to unknown instruction '{target}'")
-            alias_ops = set(OPERAND_RE.findall(spec["asm"]))
-            for op in OPERAND_RE.findall(spec["expands"]):
+            alias_ops = set(TEMPLATE_OPERAND.findall(spec["asm"]))
+            for op in TEMPLATE_OPERAND.findall(spec["expands"]):
                 if op not in alias_ops:
                     self.problem(where, f"alias '{name}': expansion names operand '{op}' its template lacks")
             out[name] = AliasSpec(name, " ".join(spec["asm"].split()), spec["expands"], self.where(*where))

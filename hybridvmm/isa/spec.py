@@ -7,8 +7,12 @@ scanner, patcher, monitor and classifier never name a particular ISA.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterable
+
+TEMPLATE_OPERAND = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+"""An operand in an assembly template: ``{field}``."""
 
 FLOW_KINDS = (
     "none",
