@@ -25,14 +25,13 @@ from hybridvmm.errors import AsmError, UnknownISAError, UserError
 from hybridvmm.image import FLAG_CODE, FLAG_DATA, FLAG_WRITE, Image, Section
 from hybridvmm.isa.decoder import Decoder
 from hybridvmm.isa.loader import load_isa
-from hybridvmm.isa.spec import ISA, AliasSpec, InstructionSpec
+from hybridvmm.isa.spec import FENCE_BITS, ISA, TEMPLATE_OPERAND, AliasSpec, InstructionSpec
 
 TEXT = "text"
 DATA = "data"
 FLOATING_ALIGN = 4
 """Sections without ``.org`` (other than ``.text``) start on this boundary after the previous one."""
 
-FENCE_BITS = {"i": 8, "o": 4, "r": 2, "w": 1}
 """Fence-set letters (RISC-V ``pred``/``succ``): device input/output, memory read/write."""
 
 _LABEL = re.compile(rf"\s*({IDENT})\s*:(?!=)")
@@ -311,7 +310,7 @@ class Assembler:
         if depth >= _MAX_ALIAS_DEPTH:
             raise self.error(f"alias '{alias.name}' expands too deeply (a cycle?)")
         out: list[_Parsed] = []
-        expanded = re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: texts[m.group(1)], alias.expands)
+        expanded = TEMPLATE_OPERAND.sub(lambda m: texts[m.group(1)], alias.expands)
         for piece in expanded.split(";"):
             m = _STATEMENT.match(piece)
             if not m:

@@ -19,9 +19,8 @@ from hybridvmm.asm.expr import IDENT
 from hybridvmm.image import FLAG_CODE, FLAG_WRITE, Image, Section, raw_image
 from hybridvmm.isa.decoder import Decoder, Instruction
 from hybridvmm.isa.loader import load_isa
-from hybridvmm.isa.spec import ISA, TEMPLATE_OPERAND
+from hybridvmm.isa.spec import FENCE_BITS, ISA, TEMPLATE_OPERAND
 
-_FENCE_LETTERS = (("i", 8), ("o", 4), ("r", 2), ("w", 1))
 _DATA_DIRECTIVE = {1: ".byte", 2: ".half", 4: ".word"}
 
 
@@ -67,7 +66,7 @@ def format_operand(ins: Instruction, name: str, isa: ISA, target_prefix: str | N
         found = isa.csr_names.get(value)
         return found if found is not None else _hex(value)
     if fs.kind == "fence":
-        letters = "".join(c for c, bit in _FENCE_LETTERS if value & bit)
+        letters = "".join(c for c, bit in FENCE_BITS.items() if value & bit)
         return letters or "0"
     if fs.kind in ("pcrel", "abs"):
         mask = (1 << isa.word_bits) - 1

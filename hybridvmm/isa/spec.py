@@ -28,6 +28,8 @@ FLOW_KINDS = (
 """How an instruction changes the flow of control (what the scanner needs)."""
 
 FIELD_KINDS = ("reg", "imm", "pcrel", "abs", "csr", "fence")
+FENCE_BITS = {"i": 8, "o": 4, "r": 2, "w": 1}
+"""The letters of a ``fence`` field's set (RISC-V device input/output, memory read/write)."""
 """What an operand field means: a register, an immediate, a PC-relative target, an
 absolute target, a control/status register number, or a RISC-V fence set."""
 
