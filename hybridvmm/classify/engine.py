@@ -78,93 +78,98 @@ class _Classifier:
         rng = random.Random(f"{self.seed}:{spec.name}")
         ic = InstructionClass(spec.name, spec.classes)
         instances = probe.instances(spec, rng, max(8, self.samples // 4))
-        states = probe.sample_states(rng, self.samples)
         pairs = 0
         refuted = False
-        for k, base in enumerate(states):
+        for k, base in enumerate(probe.sample_states(rng, self.samples)):
             ops = instances[k % len(instances)]
             sup, usr = probe.with_mode(base, False), probe.with_mode(base, True)
             o_sup, o_usr = probe.execute(sup, spec, ops), probe.execute(usr, spec, ops)
             ic.states_sampled += 2
-            # privileged
             if not refuted and not o_sup.storage_fault:
                 pairs += 1
-                if o_sup.trap is not None or o_usr.trap is None:
-                    refuted = True
-                    ic.not_privileged_because = (
-                        f"in supervisor mode it trapped ({o_sup.trap})" if o_sup.trap is not None
-                        else "in user mode it did not trap"
-                    )
-                    ic.witnesses["not-privileged"] = self.witness(
-                        "not-privileged", spec, ops, [sup, usr],
-                        {"supervisor": o_sup.trap or "no trap", "user": o_usr.trap or "no trap"},
-                        f"`{spec.name}` is not privileged: {ic.not_privileged_because}",
-                    )
-                elif PRIVILEGED not in ic.witnesses:
-                    ic.witnesses[PRIVILEGED] = self.witness(
-                        PRIVILEGED, spec, ops, [sup, usr],
-                        {"supervisor": "no trap", "user": o_usr.trap},
-                        f"`{spec.name}` is privileged: in user mode it trapped ({o_usr.trap}), "
-                        f"in supervisor mode it did not",
-                    )
-            # control-sensitive
+                refuted = not self.check_privileged(ic, spec, ops, sup, usr, o_sup, o_usr)
             for state, out in ((sup, o_sup), (usr, o_usr)):
                 if out.trap is None and not (ic.control_sensitive and (ic.user_sensitive or not state["user"])):
                     self.check_control(ic, spec, ops, state, out)
-            # behavior-sensitive: the mode pair
             if o_sup.trap is None and o_usr.trap is None and not ic.behavior_sensitive:
                 key = _first_difference(o_sup.visible, o_usr.visible)
                 if key is not None:
                     ic.behavior_sensitive = True
                     ic.witnesses[BEHAVIOR] = self.behavior_witness(
                         BEHAVIOR, spec, ops, sup, usr, o_sup, o_usr, key, "M supervisor vs user")
-            # behavior-sensitive: other system state, in each mode
             for state, out in ((sup, o_sup), (usr, o_usr)):
-                if out.trap is not None:
-                    continue
-                if ic.behavior_sensitive and (ic.user_sensitive or not state["user"]):
-                    continue
-                for label, alt in probe.system_variants(state, rng):
-                    o_alt = probe.execute(alt, spec, ops)
-                    ic.states_sampled += 1
-                    if o_alt.trap is not None:
-                        continue
-                    key = _first_difference(out.visible, o_alt.visible)
-                    if key is None:
-                        continue
-                    if not ic.behavior_sensitive:
-                        ic.behavior_sensitive = True
-                        ic.witnesses[BEHAVIOR] = self.behavior_witness(BEHAVIOR, spec, ops, state, alt, out, o_alt, key, label)
-                    if state["user"] and not ic.user_sensitive:
-                        ic.user_sensitive = True
-                        ic.witnesses[USER] = self.behavior_witness(USER, spec, ops, state, alt, out, o_alt, key, label)
-                    break
+                if out.trap is None and not (ic.behavior_sensitive and (ic.user_sensitive or not state["user"])):
+                    self.check_system_variants(ic, spec, ops, state, out, rng)
         ic.privileged = pairs > 0 and not refuted
         if pairs == 0:
             ic.not_privileged_because = "no sampled state let it run in supervisor mode without a storage fault"
         return ic
 
+    def check_privileged(self, ic: InstructionClass, spec: InstructionSpec, ops: dict[str, int], sup: State,
+                         usr: State, o_sup: Outcome, o_usr: Outcome) -> bool:
+        """One pair of states differing only in M: does it agree with "privileged"?"""
+        if o_sup.trap is not None or o_usr.trap is None:
+            ic.not_privileged_because = (
+                f"in supervisor mode it trapped ({o_sup.trap})" if o_sup.trap is not None
+                else "in user mode it did not trap"
+            )
+            ic.witnesses["not-privileged"] = self.witness(
+                "not-privileged", spec, ops, [sup, usr],
+                {"supervisor": o_sup.trap or "no trap", "user": o_usr.trap or "no trap"},
+                f"`{spec.name}` is not privileged: {ic.not_privileged_because}",
+            )
+            return False
+        if PRIVILEGED not in ic.witnesses:
+            ic.witnesses[PRIVILEGED] = self.witness(
+                PRIVILEGED, spec, ops, [sup, usr],
+                {"supervisor": "no trap", "user": o_usr.trap},
+                f"`{spec.name}` is privileged: in user mode it trapped ({o_usr.trap}), in supervisor mode it did not",
+            )
+        return True
+
     def check_control(self, ic: InstructionClass, spec: InstructionSpec, ops: dict[str, int], state: State, out: Outcome) -> None:
+        """Did the instruction change the system state beyond the passage of time?"""
         ref = self.probe.passage_of_time(state)
         key = _first_difference(out.system, ref.system)
         if key is None:
             return
         before, after = state.get(key), out.system[key]
-        explanation = (
-            f"`{spec.name}` is control-sensitive: in {_mode(state)} mode with "
-            f"{self.probe.describe(key, before)} it set {self.probe.describe(key, after)}"
-        )
         outputs = {"changed": key, "before": before, "after": after, "time_alone_gives": ref.system[key]}
+
+        def explanation(word: str) -> str:
+            return (f"`{spec.name}` is {word}: in {_mode(state)} mode with "
+                    f"{self.probe.describe(key, before)} it set {self.probe.describe(key, after)}")
+
         if not ic.control_sensitive:
             ic.control_sensitive = True
-            ic.witnesses[CONTROL] = self.witness(CONTROL, spec, ops, [state], outputs, explanation)
+            ic.witnesses[CONTROL] = self.witness(CONTROL, spec, ops, [state], outputs, explanation(CONTROL))
         if state["user"] and not ic.user_sensitive:
             ic.user_sensitive = True
-            ic.witnesses[USER] = self.witness(USER, spec, ops, [state], outputs, explanation.replace("control-sensitive", "user-sensitive"))
+            ic.witnesses[USER] = self.witness(USER, spec, ops, [state], outputs, explanation(USER))
+
+    def check_system_variants(self, ic: InstructionClass, spec: InstructionSpec, ops: dict[str, int], state: State,
+                              out: Outcome, rng: random.Random) -> None:
+        """Do states differing from ``state`` only in IE, the timer or R's location give
+        other program-visible results?"""
+        for label, alt in self.probe.system_variants(state, rng):
+            o_alt = self.probe.execute(alt, spec, ops)
+            ic.states_sampled += 1
+            if o_alt.trap is not None:
+                continue
+            key = _first_difference(out.visible, o_alt.visible)
+            if key is None:
+                continue
+            if not ic.behavior_sensitive:
+                ic.behavior_sensitive = True
+                ic.witnesses[BEHAVIOR] = self.behavior_witness(BEHAVIOR, spec, ops, state, alt, out, o_alt, key, label)
+            if state["user"] and not ic.user_sensitive:
+                ic.user_sensitive = True
+                ic.witnesses[USER] = self.behavior_witness(USER, spec, ops, state, alt, out, o_alt, key, label)
+            return
 
     def behavior_witness(self, tag: str, spec: InstructionSpec, ops: dict[str, int], s1: State, s2: State,
                          o1: Outcome, o2: Outcome, key: str, label: str) -> Witness:
-        word = "user-sensitive" if tag == USER else "behavior-sensitive"
+        word = USER if tag == USER else BEHAVIOR
         first, second = self.probe.contrast(key, o1.visible[key], o2.visible[key])
         mode = "in user mode, " if tag == USER else ""
         explanation = f"`{spec.name}` is {word}: {mode}two states differing only in {label} gave {first} vs {second}"

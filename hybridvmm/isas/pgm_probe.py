@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from hybridvmm.asm import format_instruction
 from hybridvmm.classify.probe import Outcome, State
 from hybridvmm.isa import Decoder, ISA, InstructionSpec
 from hybridvmm.isas.pgm import PgmMachine, Semantic
@@ -170,8 +171,6 @@ class PgmProbe:
 
     # --- words ---------------------------------------------------------------------------
     def encode(self, spec: InstructionSpec, operands: dict[str, int]) -> tuple[str, str]:
-        from hybridvmm.asm import format_instruction
-
         raw = self.decoder.encode(spec, operands)
         return format_instruction(self.decoder.decode(raw, 0), self.isa), raw.hex()
 
