@@ -106,9 +106,6 @@ class Storage:
         p = self.offset + address
         return int.from_bytes(self.data[p:p + 4], "little")
 
-    def write_word(self, address: int, value: int) -> None:
-        self.write(address, (value & 0xFFFFFFFF).to_bytes(4, "little"))
-
     def read_words(self, address: int, count: int) -> tuple[int, ...]:
         """``count`` little-endian words at ``address`` (a PSW, a vector)."""
         self.check(address, 4 * count)
@@ -120,11 +117,8 @@ class Storage:
         self.check(address, n)
         p = self.offset + address
         struct.pack_into(f"<{len(values)}I", self.data, p, *(v & 0xFFFFFFFF for v in values))
-        marks = self.marks
-        for w in range(p >> 2, ((p + n - 1) >> 2) + 1):
-            if marks[w]:
-                self.invalidate_physical(p, p + n)
-                break
+        if n and self.touches_code(address, address + n):
+            self.invalidate_physical(p, p + n)
 
     def snapshot(self) -> bytes:
         return bytes(self.data[self.offset:self.offset + self.size])
