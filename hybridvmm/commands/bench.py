@@ -1,11 +1,10 @@
 """``bench``: guest instructions per second of the machine, median of N runs per workload.
 
-Workloads are the bundled guests (``hybridvmm.guests``), or with ``--builtin`` the
-machine's own benchmark programs (:mod:`hybridvmm.isas.pgm_bench`), whose results are
-checked against the same computation in Python.  Every run starts from a freshly loaded machine; only
+Workloads are the bundled guests (``hybridvmm.guests``; their results are checked by the
+guest tests).  Every run starts from a freshly loaded machine; only
 ``run`` is timed (assembling and loading are not).  All workloads are measured in one
 invocation, so their ratios are meaningful even on a noisy machine.  Exit 1 if a
-workload does not halt or (builtin programs) computes a wrong result.
+workload does not halt or is not deterministic.
 """
 
 from __future__ import annotations
@@ -15,14 +14,13 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from hybridvmm.cli_support import add_json_flag, number, print_json
 from hybridvmm.errors import UserError
 from hybridvmm.guests import build_guest, list_guests
 from hybridvmm.image import Image
 from hybridvmm.isas import build_machine
-from hybridvmm.machine import Machine
 
 ORDER = 90
 
@@ -32,14 +30,11 @@ MAX_STEPS = 500_000_000
 
 @dataclass
 class Workload:
-    """Something to benchmark: an image, and how to check the finished machine."""
+    """Something to benchmark: a named image."""
 
     name: str
     description: str
-    origin: str  # "guest" | "builtin"
     image: Image
-    check: Callable[[Machine], str | None] = lambda m: None
-    """Returns a problem description, or None when the result is right."""
 
 
 @dataclass
@@ -61,7 +56,6 @@ class Measurement:
     def as_dict(self) -> dict[str, Any]:
         return {
             "workload": self.workload.name,
-            "origin": self.workload.origin,
             "description": self.workload.description,
             "isa": self.workload.image.isa,
             "instructions": self.instructions,
@@ -79,31 +73,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("workloads", nargs="*", metavar="WORKLOAD", help="workload names (default: all)")
     p.add_argument("--isa", metavar="VARIANT", help="pgm variant to run the workloads on (default: each workload's own)")
     p.add_argument("--repeat", metavar="N", type=number, default=DEFAULT_REPEAT, help=f"runs per workload (default {DEFAULT_REPEAT})")
-    p.add_argument("--builtin", action="store_true", help="run the machine's own benchmark programs (results checked against Python) instead of the bundled guests")
     p.add_argument("--small", action="store_true", help="bundled guests at their test sizes (a quick smoke run)")
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
-def builtin_workloads(isa: str | None) -> list[Workload]:
-    from hybridvmm.isas import pgm_bench
-
-    out = []
-    for name in pgm_bench.PROGRAMS:
-        want = pgm_bench.expected(name)
-
-        def check(m: Machine, want: int = want) -> str | None:
-            got = pgm_bench.result_of(m)
-            return None if got == want else f"result {got} (expected {want})"
-
-        out.append(Workload(name, pgm_bench.DESCRIPTIONS[name], "builtin", pgm_bench.build(name, isa or "pgm"), check))
-    return out
-
-
 def guest_workloads(isa: str | None, small: bool) -> list[Workload]:
     """The bundled guests."""
-    return [Workload(name, description, "guest", build_guest(name, isa, small=small))
+    return [Workload(name, description, build_guest(name, isa, small=small))
             for name, description in list_guests()]
 
 
@@ -122,20 +100,16 @@ def measure(w: Workload, repeat: int) -> Measurement:
             break
         result.instructions, result.user = m.stats.instructions, m.stats.user
         result.seconds.append(elapsed)
-        problem = w.check(m)
-        if problem:
-            result.problem = problem
-            break
     return result
 
 
 def run(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         raise UserError("--repeat must be at least 1")
-    workloads = builtin_workloads(args.isa) if args.builtin else guest_workloads(args.isa, args.small)
+    workloads = guest_workloads(args.isa, args.small)
     if args.list:
         for w in workloads:
-            print(f"{w.name:<10} {w.origin:<8} {w.description}")
+            print(f"{w.name:<10} {w.description}")
         return 0
     if args.workloads:
         known = {w.name: w for w in workloads}
