@@ -14,11 +14,6 @@
         .equ CHECKSUM, 0x10000          ; region base
         .equ STACK_SIZE, 0x400
 
-        .equ SYS_EXIT, 0
-        .equ SYS_PUTC, 1
-        .equ SYS_PUTS, 2
-        .equ SYS_PUTDEC, 5
-        .equ SYS_PUTHEX, 6
 
         .text
         .align 4

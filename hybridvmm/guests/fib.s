@@ -13,10 +13,6 @@
         .equ FIB, 0x10000               ; region base
         .equ FIB_BOUND, 0x1000
 
-        .equ SYS_EXIT, 0
-        .equ SYS_PUTC, 1
-        .equ SYS_PUTS, 2
-        .equ SYS_PUTDEC, 5
 
         .text
         .align 4

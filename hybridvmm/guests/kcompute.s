@@ -11,10 +11,6 @@
         .equ QUEENS_N, 10
         .equ COLLATZ_N, 3000
 
-        .equ OLD_STATUS, 0x00
-        .equ OLD_PC, 0x04
-        .equ NEW_PSW, 0x20
-        .equ PSW_SIZE, 16
 
         .org 0x100
         .entry boot

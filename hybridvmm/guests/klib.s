@@ -1,11 +1,18 @@
 ; =====================================================================================
-;  klib — console output routines shared by the micro-guests (supervisor mode only)
+;  klib — what the micro-guests share: the PSW layout, console output routines and the
+;  unexpected-trap reporter (supervisor mode only)
 ; =====================================================================================
 ;  Assembled after a micro-guest's own source.  All routines write the console port
 ;  directly with `out`, so they must run in supervisor mode.  Calling convention:
 ;  argument in r1; r1..r4 clobbered; every other register preserved.
 
         .equ KLIB_CONSOLE, 0
+
+; The PSW layout of isa_specs/pgm.toml [system], for every micro-guest.
+        .equ OLD_STATUS, 0x00           ; old PSW: status word
+        .equ OLD_PC, 0x04               ; old PSW: pc
+        .equ NEW_PSW, 0x20              ; new PSW of cause c at NEW_PSW + PSW_SIZE * c
+        .equ PSW_SIZE, 16
 
 ; kputc: r1 = character
 kputc:
@@ -74,12 +81,12 @@ unexpected:
         movl    r1, s_unexpected
         call    kputs
         clr     r1
-        ld      r1, 0x00(r1)            ; old PSW status (absolute 0x00)
+        ld      r1, OLD_STATUS(r1)      ; old PSW status (absolute)
         call    kputhex
         movl    r1, klib_s_at
         call    kputs
         clr     r1
-        ld      r1, 0x04(r1)            ; old PSW pc (absolute 0x04)
+        ld      r1, OLD_PC(r1)          ; old PSW pc (absolute)
         call    kputhex
         movi    r1, '\n'
         call    kputc

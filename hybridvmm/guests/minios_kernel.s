@@ -680,6 +680,16 @@ syscall_table:
         .word   sys_exit, sys_putc, sys_puts, sys_yield
         .word   sys_getid, sys_putdec, sys_puthex, sys_getticks
         .equ NSYSCALLS, 8
+; The system-call numbers (the kernel's ABI: indexes into the table above), for the
+; task sources that are assembled after this file.
+        .equ SYS_EXIT, 0
+        .equ SYS_PUTC, 1
+        .equ SYS_PUTS, 2
+        .equ SYS_YIELD, 3
+        .equ SYS_GETID, 4
+        .equ SYS_PUTDEC, 5
+        .equ SYS_PUTHEX, 6
+        .equ SYS_GETTICKS, 7
 
 syscall_return:
         ; Leaving the kernel: interrupts off until rti loads the task's PSW.  If the

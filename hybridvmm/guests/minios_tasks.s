@@ -38,14 +38,6 @@
         .equ SPIN, 1500                 ; sysinfo's busy loop after popf, in instructions
 
 ; system call numbers (see minios_kernel.s)
-        .equ SYS_EXIT, 0
-        .equ SYS_PUTC, 1
-        .equ SYS_PUTS, 2
-        .equ SYS_YIELD, 3
-        .equ SYS_GETID, 4
-        .equ SYS_PUTDEC, 5
-        .equ SYS_PUTHEX, 6
-        .equ SYS_GETTICKS, 7
 
         .text                           ; (kernel data: the table and the names)
         .align 4

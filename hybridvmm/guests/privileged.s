@@ -19,10 +19,6 @@
         .equ TIMER_SET, 12345           ; never expires: turned off right after the read
         .equ PSW_IE, 2
 
-        .equ OLD_STATUS, 0x00
-        .equ OLD_PC, 0x04
-        .equ NEW_PSW, 0x20
-        .equ PSW_SIZE, 16
 
         .org 0x100
         .entry boot

@@ -15,11 +15,6 @@
         .equ SORT, 0x10000              ; region base
         .equ STACK_SIZE, 0x1000         ; recursion depth ~ 2 log2 N frames of 12 bytes
 
-        .equ SYS_EXIT, 0
-        .equ SYS_PUTC, 1
-        .equ SYS_PUTS, 2
-        .equ SYS_PUTDEC, 5
-        .equ SYS_PUTHEX, 6
 
         .text
         .align 4

@@ -17,10 +17,6 @@
         .equ SYS_ADD, 1
         .equ SYS_COUNT, 2
 
-        .equ OLD_STATUS, 0x00
-        .equ OLD_PC, 0x04
-        .equ NEW_PSW, 0x20
-        .equ PSW_SIZE, 16
         .equ CAUSE_SVC, 5
 
         .org 0x100

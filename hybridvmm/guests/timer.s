@@ -15,10 +15,6 @@
         .equ TIMER_TICKS, 5000
         .equ TIMER_PERIOD, 40
 
-        .equ OLD_STATUS, 0x00
-        .equ OLD_PC, 0x04
-        .equ NEW_PSW, 0x20
-        .equ PSW_SIZE, 16
         .equ CAUSE_TIMER, 6
 
         .org 0x100
