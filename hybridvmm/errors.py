@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class UserError(Exception):
     """Bad input from the user: a file, an option, a spec, an image.
@@ -50,3 +52,16 @@ class AsmError(UserError):
 
 class ImageError(UserError):
     """A truncated, corrupt or unusable image file."""
+
+
+def read_input(path: str | Path) -> bytes:
+    """The bytes of a file the user named; any failure is a one-line :class:`UserError`."""
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a directory") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None

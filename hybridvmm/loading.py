@@ -6,9 +6,8 @@ Every subcommand that takes an image goes through :func:`load_program`, so raw b
 
 from __future__ import annotations
 
-from pathlib import Path
 
-from hybridvmm.errors import ImageError, UserError
+from hybridvmm.errors import ImageError, UserError, read_input
 from hybridvmm.guests import build_guest
 from hybridvmm.image import MAGIC, Image, raw_image
 from hybridvmm.isa import load_isa
@@ -21,15 +20,7 @@ def load_program(name: str, isa: str | None = None, base: int | None = None, ent
     if name.startswith(GUEST_PREFIX):
         image = build_guest(name[len(GUEST_PREFIX):], isa)
     else:
-        path = Path(name)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise UserError(f"{name}: no such file") from None
-        except IsADirectoryError:
-            raise UserError(f"{name}: is a directory") from None
-        except OSError as exc:
-            raise UserError(f"{name}: cannot read: {exc.strerror or exc}") from None
+        data = read_input(name)
         if data.startswith(MAGIC):
             if base is not None:
                 raise UserError(f"{name}: --base applies to raw binaries only; this is an image")

@@ -21,7 +21,7 @@ from typing import Callable
 
 from hybridvmm.asm.expr import IDENT, Expr, ExprError, UndefinedSymbol
 from hybridvmm.asm.syntax import Template, parse_string, split_top, strip_comment
-from hybridvmm.errors import AsmError, UnknownISAError, UserError
+from hybridvmm.errors import AsmError, UnknownISAError, UserError, read_input
 from hybridvmm.image import FLAG_CODE, FLAG_DATA, FLAG_WRITE, Image, Section
 from hybridvmm.isa.decoder import Decoder
 from hybridvmm.isa.loader import load_isa
@@ -631,13 +631,9 @@ def assemble_file(path: str | Path, isa: str | None = None) -> Image:
     """Assemble a file; without ``isa``, its first line must say ``.isa NAME``."""
     path = Path(path)
     try:
-        source = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
+        source = read_input(path).decode("utf-8")
     except UnicodeDecodeError:
         raise UserError(f"{path}: not a UTF-8 text file") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if isa is None:
         found = isa_directive(source)
         if found is None:

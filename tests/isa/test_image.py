@@ -88,3 +88,10 @@ def test_load_program_image_raw_and_errors(tmp_path):
 def test_raw_image_helper():
     img = raw_image(b"\x00" * 8, "rv32", 0x8000_0000)
     assert img.low == 0x8000_0000 and img.high == 0x8000_0008
+
+
+def test_a_directory_is_not_a_program_or_a_source(tmp_path, cli):
+    result = cli("info", str(tmp_path))
+    assert result.code == 2 and "is a directory" in result.err
+    result = cli("asm", str(tmp_path), "--isa", "pgm", "-o", str(tmp_path / "x.img"))
+    assert result.code == 2 and "is a directory" in result.err and "Traceback" not in result.err
