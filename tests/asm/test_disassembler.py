@@ -47,6 +47,20 @@ def test_operand_kinds_rv32(rv32):
     assert fmt(rv32, "srai", {"rd": 5, "rs1": 6, "shamt": 31}) == "srai t0,t1,0x1f"
 
 
+def test_atomics_rv32(rv32):
+    words = {  # what objdump -d -M no-aliases prints for these words
+        0x1005A52F: "lr.w a0,(a1)",
+        0x1605A52F: "lr.w.aqrl a0,(a1)",
+        0x1EC5A52F: "sc.w.aqrl a0,a2,(a1)",
+        0x0CC5A52F: "amoswap.w.aq a0,a2,(a1)",
+        0x02C5A02F: "amoadd.w.rl zero,a2,(a1)",
+        0xE663A2AF: "amomaxu.w.aqrl t0,t1,(t2)",
+        0x1025A52F: ".word 0x1025a52f",  # lr.w with rs2 != 0 is not an instruction
+    }
+    for word, text in words.items():
+        assert disassemble(word.to_bytes(4, "little"), rv32)[0].text == text
+
+
 def test_undecodable_parcels_print_as_data(pgm, rv32):
     # 0xc0ff: a 6-byte length code with an unknown opcode, then a 6-byte instruction cut short
     raw = bytes.fromhex("ffc0" "0001" "00c1" "0001")

@@ -1,4 +1,4 @@
-# Every RV32I/M/Zicsr/Zifencei/privileged instruction of isa_specs/rv32.toml, in syntax
+# Every RV32I/M/A/Zicsr/Zifencei/privileged instruction of isa_specs/rv32.toml, in syntax
 # that both GNU as and the hybridvmm assembler accept.  The test appends one line per
 # CSR named in the spec, then assembles with both and disassembles with both.
     .text
@@ -67,6 +67,51 @@ fwd:
     divu s9,s10,s11
     rem t3,t4,t5
     remu t6,zero,ra
+# --- A: lr/sc and every AMO, each with its four aq/rl orderings ------------------------------
+    lr.w a0,(a1)
+    sc.w a0,a2,(a1)
+    lr.w.aq t0,(t1)
+    sc.w.aq t0,t2,(t1)
+    lr.w.rl zero,(s11)
+    sc.w.rl zero,sp,(s11)
+    lr.w.aqrl ra,(t6)
+    sc.w.aqrl ra,a7,(t6)
+    amoswap.w a0,a2,(a1)
+    amoswap.w.aq t0,t2,(t1)
+    amoswap.w.rl zero,sp,(s11)
+    amoswap.w.aqrl ra,a7,(t6)
+    amoadd.w t0,t2,(t1)
+    amoadd.w.aq zero,sp,(s11)
+    amoadd.w.rl ra,a7,(t6)
+    amoadd.w.aqrl a0,a2,(a1)
+    amoxor.w zero,sp,(s11)
+    amoxor.w.aq ra,a7,(t6)
+    amoxor.w.rl a0,a2,(a1)
+    amoxor.w.aqrl t0,t2,(t1)
+    amoand.w ra,a7,(t6)
+    amoand.w.aq a0,a2,(a1)
+    amoand.w.rl t0,t2,(t1)
+    amoand.w.aqrl zero,sp,(s11)
+    amoor.w a0,a2,(a1)
+    amoor.w.aq t0,t2,(t1)
+    amoor.w.rl zero,sp,(s11)
+    amoor.w.aqrl ra,a7,(t6)
+    amomin.w t0,t2,(t1)
+    amomin.w.aq zero,sp,(s11)
+    amomin.w.rl ra,a7,(t6)
+    amomin.w.aqrl a0,a2,(a1)
+    amomax.w zero,sp,(s11)
+    amomax.w.aq ra,a7,(t6)
+    amomax.w.rl a0,a2,(a1)
+    amomax.w.aqrl t0,t2,(t1)
+    amominu.w ra,a7,(t6)
+    amominu.w.aq a0,a2,(a1)
+    amominu.w.rl t0,t2,(t1)
+    amominu.w.aqrl zero,sp,(s11)
+    amomaxu.w a0,a2,(a1)
+    amomaxu.w.aq t0,t2,(t1)
+    amomaxu.w.rl zero,sp,(s11)
+    amomaxu.w.aqrl ra,a7,(t6)
 # --- fences ------------------------------------------------------------------------------
     fence iorw,iorw
     fence r,w
