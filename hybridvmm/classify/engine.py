@@ -58,10 +58,6 @@ def _first_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
     return None
 
 
-def _mode(state: State) -> str:
-    return "user" if state["user"] else "supervisor"
-
-
 class _Classifier:
     def __init__(self, probe: Probe, samples: int, seed: int):
         self.probe = probe
@@ -82,14 +78,14 @@ class _Classifier:
         refuted = False
         for k, base in enumerate(probe.sample_states(rng, self.samples)):
             ops = instances[k % len(instances)]
-            sup, usr = probe.with_mode(base, False), probe.with_mode(base, True)
+            sup, usr = probe.with_mode(base, probe.supervisor_mode), probe.with_mode(base, probe.user_mode)
             o_sup, o_usr = probe.execute(sup, spec, ops), probe.execute(usr, spec, ops)
             ic.states_sampled += 2
             if not refuted and not o_sup.storage_fault:
                 pairs += 1
                 refuted = not self.check_privileged(ic, spec, ops, sup, usr, o_sup, o_usr)
             for state, out in ((sup, o_sup), (usr, o_usr)):
-                if out.trap is None and not (ic.control_sensitive and (ic.user_sensitive or not state["user"])):
+                if out.trap is None and not (ic.control_sensitive and (ic.user_sensitive or probe.mode_of(state) != probe.user_mode)):
                     self.check_control(ic, spec, ops, state, out)
             if o_sup.trap is None and o_usr.trap is None and not ic.behavior_sensitive:
                 key = _first_difference(o_sup.visible, o_usr.visible)
@@ -98,7 +94,7 @@ class _Classifier:
                     ic.witnesses[BEHAVIOR] = self.behavior_witness(
                         BEHAVIOR, spec, ops, sup, usr, o_sup, o_usr, key, "M supervisor vs user")
             for state, out in ((sup, o_sup), (usr, o_usr)):
-                if out.trap is None and not (ic.behavior_sensitive and (ic.user_sensitive or not state["user"])):
+                if out.trap is None and not (ic.behavior_sensitive and (ic.user_sensitive or probe.mode_of(state) != probe.user_mode)):
                     self.check_system_variants(ic, spec, ops, state, out, rng)
         ic.privileged = pairs > 0 and not refuted
         if pairs == 0:
@@ -137,13 +133,13 @@ class _Classifier:
         outputs = {"changed": key, "before": before, "after": after, "time_alone_gives": ref.system[key]}
 
         def explanation(word: str) -> str:
-            return (f"`{spec.name}` is {word}: in {_mode(state)} mode with "
+            return (f"`{spec.name}` is {word}: in {self.probe.mode_of(state)} mode with "
                     f"{self.probe.describe(key, before)} it set {self.probe.describe(key, after)}")
 
         if not ic.control_sensitive:
             ic.control_sensitive = True
             ic.witnesses[CONTROL] = self.witness(CONTROL, spec, ops, [state], outputs, explanation(CONTROL))
-        if state["user"] and not ic.user_sensitive:
+        if self.probe.mode_of(state) == self.probe.user_mode and not ic.user_sensitive:
             ic.user_sensitive = True
             ic.witnesses[USER] = self.witness(USER, spec, ops, [state], outputs, explanation(USER))
 
@@ -162,7 +158,7 @@ class _Classifier:
             if not ic.behavior_sensitive:
                 ic.behavior_sensitive = True
                 ic.witnesses[BEHAVIOR] = self.behavior_witness(BEHAVIOR, spec, ops, state, alt, out, o_alt, key, label)
-            if state["user"] and not ic.user_sensitive:
+            if self.probe.mode_of(state) == self.probe.user_mode and not ic.user_sensitive:
                 ic.user_sensitive = True
                 ic.witnesses[USER] = self.behavior_witness(USER, spec, ops, state, alt, out, o_alt, key, label)
             return

@@ -39,6 +39,10 @@ class Probe(Protocol):
     """One ISA family's system model, as the classifier sees it."""
 
     isa: ISA
+    supervisor_mode: str
+    """Name of the most privileged mode the probe compares (pgm: ``supervisor``)."""
+    user_mode: str
+    """Name of the least privileged mode (``user``)."""
 
     def instances(self, spec: InstructionSpec, rng: random.Random, count: int) -> list[dict[str, int]]:
         """Operand values for ``count`` instances of ``spec`` (edge values included)."""
@@ -46,8 +50,11 @@ class Probe(Protocol):
     def sample_states(self, rng: random.Random, count: int) -> list[State]:
         """``count`` machine states (edge cases first), mode unset."""
 
-    def with_mode(self, state: State, user: bool) -> State:
-        """The same state in user or supervisor mode."""
+    def with_mode(self, state: State, mode: str) -> State:
+        """The same state in the named mode."""
+
+    def mode_of(self, state: State) -> str:
+        """The name of the mode ``state`` is in."""
 
     def system_variants(self, state: State, rng: random.Random) -> list[tuple[str, State]]:
         """States differing from ``state`` only in system state other than the mode, each

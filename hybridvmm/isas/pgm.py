@@ -146,7 +146,10 @@ from hybridvmm.isas.pgm_env import (
     flags_from_cells,
     set_flag_cells,
 )
-from hybridvmm.isas.pgm_semantics import SEMANTICS, Semantic, _privileged  # noqa: F401 (re-exported)
+from hybridvmm.isas.pgm_semantics import SEMANTICS, Semantic, privileged_guard
+
+SUPERVISOR, USER = 0, 1
+"""pgm's privilege levels (``Machine.priv``)."""
 
 
 # --- state and the machine ---------------------------------------------------------------------------
@@ -173,6 +176,7 @@ class PgmMachine(Machine):
     """The pgm machine (any variant).  See the module docstring for the API."""
 
     default_storage = DEFAULT_STORAGE
+    MODES = {SUPERVISOR: "supervisor", USER: "user"}
 
     def __init__(
         self,
@@ -206,10 +210,15 @@ class PgmMachine(Machine):
             raise UserError(f"{isa.name}: no semantics for {', '.join(missing)}")
         if share_registers_with is not None:
             self.regs = share_registers_with.regs
-            self._f = share_registers_with._f
+            self.flag_cells = share_registers_with.flag_cells
         else:
             self.regs = [0] * REGISTERS
-            self._f = [0, (0, 0, 0)]
+            self.flag_cells: list = [0, (0, 0, 0)]
+            """NZCV kept lazily (see :mod:`hybridvmm.isas.pgm_env`); shared by every handler."""
+        self.load_overlay: Any = None
+        """A monitor's view of the original bytes under its patches (see
+        :class:`~hybridvmm.isas.pgm_env.PgmEnv`): when set, mappings that cover a patched
+        word serve loads from it the original bytes.  None costs nothing."""
         self.ie = False
         self.base = 0
         self.bound = self.storage.size
@@ -218,24 +227,29 @@ class PgmMachine(Machine):
 
     # --- registers and system state ------------------------------------------------------
     @property
+    def user(self) -> bool:
+        """M: True in user mode."""
+        return self.priv == USER
+
+    @user.setter
+    def user(self, value: bool) -> None:
+        self.priv = USER if value else SUPERVISOR
+
+    @property
     def flags(self) -> int:
-        return flags_from_cells(self._f)
+        return flags_from_cells(self.flag_cells)
 
     @flags.setter
     def flags(self, nzcv: int) -> None:
-        set_flag_cells(self._f, nzcv)
+        set_flag_cells(self.flag_cells, nzcv)
 
     @property
     def timer(self) -> int:
-        return self._countdown
+        return self.countdown
 
     @timer.setter
     def timer(self, value: int) -> None:
-        self._countdown = value & M32
-
-    @property
-    def mode(self) -> str:
-        return "user" if self.user else "supervisor"
+        self.arm_countdown(value & M32)
 
     @property
     def R(self) -> tuple[int, int]:
@@ -250,19 +264,18 @@ class PgmMachine(Machine):
         """Power-on state: supervisor, IE = 0, R = (0, storage size), timer off, registers
         and flags zero, pc = ``entry`` (default: the spec's load address)."""
         self.regs[:] = [0] * REGISTERS
-        set_flag_cells(self._f, 0)
+        set_flag_cells(self.flag_cells, 0)
         self.pc = self.load_address if entry is None else entry & M32
         self.user = False
         self.ie = False
-        self._countdown = 0
-        self._loaded_countdown = False
+        self.arm_countdown(0)
         self.timer_pending = False
         self.halted = False
         self.set_r(0, self.storage.size)
 
     def state(self) -> PgmState:
         return PgmState(tuple(self.regs), self.flags, self.pc, self.user, self.ie, self.base, self.bound,
-                        self._countdown, self.timer_pending, self.halted)
+                        self.countdown, self.timer_pending, self.halted)
 
     def set_state(self, **values: Any) -> None:
         """Set any subset of the :class:`PgmState` fields (``regs`` may be partial: a dict
@@ -307,13 +320,19 @@ class PgmMachine(Machine):
         """Load a PSW: M, IE and NZCV from the status (cause/code bits ignored), pc and R."""
         self.user = bool(status & STATUS_M)
         self.ie = bool(status & STATUS_IE)
-        set_flag_cells(self._f, status >> FLAGS_SHIFT & 0xF)
+        set_flag_cells(self.flag_cells, status >> FLAGS_SHIFT & 0xF)
         self.pc = pc & M32
         self.set_r(base, bound)
 
     def read_psw(self, address: int) -> tuple[int, int, int, int]:
-        """A PSW stored at absolute ``address``."""
-        return self.storage.read_words(address, len(PSW_WORDS))  # type: ignore[return-value]
+        """A PSW stored at absolute ``address`` (as the guest stored it, under a load overlay)."""
+        words = self.storage.read_words(address, len(PSW_WORDS))
+        overlay = self.load_overlay
+        if overlay is not None:
+            p = self.storage.offset + address
+            words = tuple(overlay.original_word(p + 4 * i) if overlay.patched[(p >> 2) + i] else w
+                          for i, w in enumerate(words))
+        return words  # type: ignore[return-value]
 
     def write_psw(self, address: int, psw: tuple[int, int, int, int]) -> None:
         """Store a PSW at absolute ``address``."""
@@ -377,29 +396,46 @@ class PgmMachine(Machine):
 
     # --- translation ------------------------------------------------------------------------------
     def _context_key(self) -> Hashable:
-        return (self.base, self.bound)
+        overlay = self.load_overlay
+        if overlay is not None:
+            lo = self.storage.offset + self.base
+            hi = lo + max(0, min(self.bound, self.storage.size - self.base))
+            if not overlay.touches(lo, hi):
+                overlay = None
+        return (self.base, self.bound, overlay)
 
     def _new_context(self, key: Hashable) -> Context:
-        base, bound = key  # type: ignore[misc]
-        env = PgmEnv(self, base, bound)
+        base, bound, overlay = key  # type: ignore[misc]
+        env = PgmEnv(self, base, bound, overlay)
         return Context(key, env.pb, env)
+
+    def refresh_mapping(self) -> None:
+        """Pick the translations for the current R again (a monitor's load overlay started
+        or stopped covering it)."""
+        self._remap()
 
     def _translate(self, ctx: Context, vaddr: int) -> None:
         env: PgmEnv = ctx.env
         if vaddr % self.alignment:
             raise TrapSignal(self.cause["misaligned"], vaddr, vaddr, fault_address=vaddr)
         p = env.pb + vaddr
-        length = self.decoder.length_at(env.mem, p) if vaddr + self.isa.parcel_bytes <= env.eb else None
-        if length is None or vaddr + length > env.eb:
+        mem, at = env.mem, p
+        if self.code_view is not None:
+            alt = self.code_view(p)
+            if alt is not None:
+                mem, at = alt, 0
+        room = env.eb - vaddr
+        length = self.decoder.length_at(mem, at) if room >= self.isa.parcel_bytes else None
+        if length is None or length > room:
             raise TrapSignal(self.cause["bounds"], vaddr, vaddr, fault_address=vaddr)
         try:
-            ins = self.decoder.decode(env.mem, vaddr, p)
+            ins = self.decoder.decode(mem, vaddr, at)
         except DecodeError:
             raise TrapSignal(self.cause["illegal"], vaddr, vaddr) from None
         sem = self.semantics[ins.name]
         real = sem.factory(self, ins, env)
         traps = ins.spec.traps_in_user_mode
         if traps:
-            real = _privileged(self, real, ins)
+            real = privileged_guard(self, real, ins)
         self._install(ctx, vaddr, ins, real, sem.system or traps)
 

@@ -8,7 +8,7 @@ The semantics (:mod:`hybridvmm.isas.pgm_semantics`) and the machine
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hybridvmm.machine.traps import TrapSignal
 
@@ -73,12 +73,18 @@ class PgmEnv:
     ``eb`` is the effective bound (R.bound clipped to the storage behind R.base);
     ``pb`` the root storage index of virtual address 0; ``words`` the native word view
     when it can serve aligned word accesses at this base, else None.
+
+    ``overlay`` (a monitor's patches, when some lie under this mapping) makes every load
+    serve the *original* bytes of patched words: ``overlay.patched[w]`` is non-zero for a
+    root word holding patched bytes, ``overlay.original_word(p)`` / ``original_byte(p)``
+    give what the guest stored there.  Such a mapping takes the checked load paths
+    (``words`` is None), so mappings without patches pay nothing.
     """
 
     __slots__ = ("base", "bound", "eb", "pb", "mem", "words", "marks", "invalidate",
-                 "fault", "load32", "store32", "load8", "store8")
+                 "fault", "load32", "store32", "load8", "store8", "overlay")
 
-    def __init__(self, machine: "PgmMachine", base: int, bound: int):
+    def __init__(self, machine: "PgmMachine", base: int, bound: int, overlay: Any = None):
         st = machine.storage
         self.base, self.bound = base, bound
         self.eb = eb = max(0, min(bound, st.size - base))
@@ -86,7 +92,8 @@ class PgmEnv:
         self.mem = mem = st.data
         self.marks = marks = st.marks
         self.invalidate = inval = st.invalidate_physical
-        words = st.words if st.words is not None and pb % 4 == 0 else None
+        self.overlay = overlay
+        words = st.words if st.words is not None and pb % 4 == 0 and overlay is None else None
         self.words = words
         c_mis, c_bnd = machine.cause["misaligned"], machine.cause["bounds"]
 
@@ -110,6 +117,16 @@ class PgmEnv:
                 words[w] = v
                 if marks[w]:
                     inval(w << 2, (w << 2) + 4)
+        elif overlay is not None:
+            patched, original_word, original_byte = overlay.patched, overlay.original_word, overlay.original_byte
+
+            def load32(a: int, pc: int, name: str) -> int:
+                if a & 3 or a > eb4:
+                    fault(a, 4, pc, name)
+                p = pb + a
+                if patched[p >> 2]:
+                    return original_word(p)
+                return int.from_bytes(mem[p:p + 4], "little")
         else:
             def load32(a: int, pc: int, name: str) -> int:
                 if a & 3 or a > eb4:
@@ -125,10 +142,19 @@ class PgmEnv:
                 if marks[p >> 2] or marks[(p + 3) >> 2]:
                     inval(p, p + 4)
 
-        def load8(a: int, pc: int, name: str) -> int:
-            if a >= eb:
-                fault(a, 1, pc, name)
-            return mem[pb + a]
+        if overlay is not None:
+            def load8(a: int, pc: int, name: str) -> int:
+                if a >= eb:
+                    fault(a, 1, pc, name)
+                p = pb + a
+                if patched[p >> 2]:
+                    return original_byte(p)
+                return mem[p]
+        else:
+            def load8(a: int, pc: int, name: str) -> int:
+                if a >= eb:
+                    fault(a, 1, pc, name)
+                return mem[pb + a]
 
         def store8(a: int, v: int, pc: int, name: str) -> None:
             if a >= eb:

@@ -109,8 +109,14 @@ class PgmProbe:
             })
         return states
 
-    def with_mode(self, state: State, user: bool) -> State:
-        return {**state, "user": user}
+    supervisor_mode = "supervisor"
+    user_mode = "user"
+
+    def with_mode(self, state: State, mode: str) -> State:
+        return {**state, "user": mode == self.user_mode}
+
+    def mode_of(self, state: State) -> str:
+        return self.user_mode if state["user"] else self.supervisor_mode
 
     def system_variants(self, state: State, rng: random.Random) -> list[tuple[str, State]]:
         variants = [(f"IE {int(state['ie'])} vs {int(not state['ie'])}", {**state, "ie": not state["ie"], "timer_pending": False})]

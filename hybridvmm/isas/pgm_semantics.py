@@ -93,7 +93,7 @@ def _movi(m, ins, env):
 # ---- arithmetic with NZCV ---------------------------------------------------------------
 @semantic("add")
 def _add(m, ins, env):
-    r, F, (ra, rb), nxt = m.regs, m._f, _ops(ins, "ra", "rb"), ins.next_address
+    r, F, (ra, rb), nxt = m.regs, m.flag_cells, _ops(ins, "ra", "rb"), ins.next_address
 
     def add() -> int:
         a = r[ra]
@@ -109,7 +109,7 @@ def _add(m, ins, env):
 
 @semantic("adc")
 def _adc(m, ins, env):
-    r, F, (ra, rb), nxt = m.regs, m._f, _ops(ins, "ra", "rb"), ins.next_address
+    r, F, (ra, rb), nxt = m.regs, m.flag_cells, _ops(ins, "ra", "rb"), ins.next_address
 
     def adc() -> int:
         a = r[ra]
@@ -125,7 +125,7 @@ def _adc(m, ins, env):
 
 @semantic("sub")
 def _sub(m, ins, env):
-    r, F, (ra, rb), nxt = m.regs, m._f, _ops(ins, "ra", "rb"), ins.next_address
+    r, F, (ra, rb), nxt = m.regs, m.flag_cells, _ops(ins, "ra", "rb"), ins.next_address
 
     def sub() -> int:
         a = r[ra]
@@ -141,7 +141,7 @@ def _sub(m, ins, env):
 
 @semantic("cmp")
 def _cmp(m, ins, env):
-    r, F, (ra, rb), nxt = m.regs, m._f, _ops(ins, "ra", "rb"), ins.next_address
+    r, F, (ra, rb), nxt = m.regs, m.flag_cells, _ops(ins, "ra", "rb"), ins.next_address
 
     def cmp() -> int:
         a = r[ra]
@@ -155,7 +155,7 @@ def _cmp(m, ins, env):
 
 @semantic("neg")
 def _neg(m, ins, env):
-    r, F, ra, nxt = m.regs, m._f, ins.operands["ra"], ins.next_address
+    r, F, ra, nxt = m.regs, m.flag_cells, ins.operands["ra"], ins.next_address
 
     def neg() -> int:
         b = r[ra] ^ M32
@@ -170,7 +170,7 @@ def _neg(m, ins, env):
 
 @semantic("addi")
 def _addi(m, ins, env):
-    r, F, (ra, rb, k), nxt = m.regs, m._f, _ops(ins, "ra", "rb", "simm"), ins.next_address
+    r, F, (ra, rb, k), nxt = m.regs, m.flag_cells, _ops(ins, "ra", "rb", "simm"), ins.next_address
     b = k & M32
 
     def addi() -> int:
@@ -186,7 +186,7 @@ def _addi(m, ins, env):
 
 @semantic("cmpi")
 def _cmpi(m, ins, env):
-    r, F, (ra, k), nxt = m.regs, m._f, _ops(ins, "ra", "simm"), ins.next_address
+    r, F, (ra, k), nxt = m.regs, m.flag_cells, _ops(ins, "ra", "simm"), ins.next_address
     b = (k & M32) ^ M32
 
     def cmpi() -> int:
@@ -201,7 +201,7 @@ def _cmpi(m, ins, env):
 # ---- logic and multiply/divide: N and Z only -----------------------------------------------
 def _binary_nz(op: Callable[[int, int], int], name: str) -> Factory:
     def factory(m, ins, env):
-        r, F, (ra, rb), nxt = m.regs, m._f, _ops(ins, "ra", "rb"), ins.next_address
+        r, F, (ra, rb), nxt = m.regs, m.flag_cells, _ops(ins, "ra", "rb"), ins.next_address
         if name == "and":
             def h() -> int:
                 v = r[ra] & r[rb]
@@ -251,7 +251,7 @@ for _name, _op in (("and", None), ("or", None), ("xor", None), ("mul", None), ("
 
 @semantic("tst")
 def _tst(m, ins, env):
-    r, F, (ra, rb), nxt = m.regs, m._f, _ops(ins, "ra", "rb"), ins.next_address
+    r, F, (ra, rb), nxt = m.regs, m.flag_cells, _ops(ins, "ra", "rb"), ins.next_address
 
     def tst() -> int:
         F[0] = r[ra] & r[rb]
@@ -261,7 +261,7 @@ def _tst(m, ins, env):
 
 @semantic("not")
 def _not(m, ins, env):
-    r, F, ra, nxt = m.regs, m._f, ins.operands["ra"], ins.next_address
+    r, F, ra, nxt = m.regs, m.flag_cells, ins.operands["ra"], ins.next_address
 
     def not_() -> int:
         v = r[ra] ^ M32
@@ -273,7 +273,7 @@ def _not(m, ins, env):
 
 @semantic("andi", "ori", "xori", "muli")
 def _logic_imm(m, ins, env):
-    r, F, (ra, rb, k), nxt = m.regs, m._f, _ops(ins, "ra", "rb", "simm"), ins.next_address
+    r, F, (ra, rb, k), nxt = m.regs, m.flag_cells, _ops(ins, "ra", "rb", "simm"), ins.next_address
     kk = k & M32
     name = ins.name
     if name == "andi":
@@ -313,7 +313,7 @@ def _set_carry(F: list, c: int) -> None:
 
 @semantic("shl", "shr", "sar")
 def _shift(m, ins, env):
-    r, F, (ra, rb), nxt = m.regs, m._f, _ops(ins, "ra", "rb"), ins.next_address
+    r, F, (ra, rb), nxt = m.regs, m.flag_cells, _ops(ins, "ra", "rb"), ins.next_address
     kind = ins.name
 
     def shift() -> int:
@@ -337,7 +337,7 @@ def _shift(m, ins, env):
 
 @semantic("shli", "shri", "sari")
 def _shift_imm(m, ins, env):
-    r, F, (ra, rb, k), nxt = m.regs, m._f, _ops(ins, "ra", "rb", "simm"), ins.next_address
+    r, F, (ra, rb, k), nxt = m.regs, m.flag_cells, _ops(ins, "ra", "rb", "simm"), ins.next_address
     n = k & 31
     if ins.name == "shli":
         def h() -> int:
@@ -411,6 +411,13 @@ def _st(m, ins, env):
 def _ldb(m, ins, env):
     r, (ra, rb, k), nxt, pc = m.regs, _ops(ins, "ra", "rb", "simm"), ins.next_address, ins.address
     mem, pb, eb, fault = env.mem, env.pb, env.eb, env.fault
+    if env.overlay is not None:
+        load8 = env.load8
+
+        def ldb_checked() -> int:
+            r[ra] = load8((r[rb] + k) & M32, pc, "ldb")
+            return nxt
+        return ldb_checked
 
     def ldb() -> int:
         a = (r[rb] + k) & M32
@@ -589,7 +596,7 @@ def _ret(m, ins, env):
 def _branch(cond: str) -> Factory:
     """Conditional branches; each tests the lazily kept flags directly."""
     def factory(m, ins, env):
-        F, t, n = m._f, ins.target, ins.next_address
+        F, t, n = m.flag_cells, ins.target, ins.next_address
         if cond == "eq":
             def h() -> int:
                 return n if F[0] & M32 else t
@@ -709,7 +716,7 @@ def _popf(m, ins, env):
         a = r[SP]
         status = load32(a, pc, "popf")
         r[SP] = (a + 4) & M32
-        set_flag_cells(m._f, status >> FLAGS_SHIFT & 0xF)
+        set_flag_cells(m.flag_cells, status >> FLAGS_SHIFT & 0xF)
         if not m.user:
             m.ie = bool(status & STATUS_IE)
         return nxt
@@ -732,7 +739,7 @@ def _rdtime(m, ins, env):
     r, ra, nxt = m.regs, ins.operands["ra"], ins.next_address
 
     def rdtime() -> int:
-        r[ra] = m._countdown
+        r[ra] = m.countdown
         return nxt
     return rdtime
 
@@ -752,9 +759,8 @@ def _settimer(m, ins, env):
     r, ra, nxt = m.regs, ins.operands["ra"], ins.next_address
 
     def settimer() -> int:
-        m._countdown = r[ra]
+        m.arm_countdown(r[ra], skip_current=True)
         m.timer_pending = False
-        m._loaded_countdown = True
         return nxt
     return settimer
 
@@ -798,7 +804,7 @@ def _jrstu(m, ins, env):
     return jrstu
 
 
-def _privileged(m: "PgmMachine", real: Handler, ins: Instruction) -> Handler:
+def privileged_guard(m: "PgmMachine", real: Handler, ins: Instruction) -> Handler:
     """Wrap a handler with the user-mode check of an instruction that traps there."""
     cause, pc, name = m.cause["privileged"], ins.address, ins.name
 

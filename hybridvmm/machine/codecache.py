@@ -1,9 +1,15 @@
 """Translated code: per-address handler closures, one set per address mapping.
 
 A *context* holds the translations valid under one address mapping (for a machine with
-relocation, one value of R): virtual address → hot-loop entry, semantic routine and
-decoded :class:`~hybridvmm.isa.Instruction`.  Baking the mapping into the closures means
-the hot loop never relocates or bounds-checks a fetch; switching R just switches context.
+relocation, one value of R; for a paged one, one address space): virtual address →
+hot-loop entry, exact routine and decoded :class:`~hybridvmm.isa.Instruction`.  Baking
+the mapping into the closures means the hot loop never relocates or bounds-checks a
+fetch; switching R just switches context.
+
+Every translation records the root (physical) address its bytes came from.  A *linear*
+context (``pbase`` set: virtual ``v`` is root ``pbase + v``, as under R) finds the
+translations over a written range by arithmetic; a *paged* one (``pbase`` None: each
+page maps anywhere) keeps a reverse index root address → virtual addresses.
 
 The :class:`CodeCache` keeps a small LRU of contexts, marks the storage words their
 instructions cover, and drops translations when storage under them is written.
@@ -21,17 +27,30 @@ Handler = Callable[[], int]
 
 
 class Context:
-    """Translations under one mapping; ``pbase`` is the root address of virtual 0."""
+    """Translations under one mapping.
 
-    __slots__ = ("key", "pbase", "fast", "real", "insns", "env")
+    ``pbase`` is the root address of virtual 0 for a linear mapping, None for a paged one.
+    ``entry`` holds the hot-loop entries (a sync entry where the exact state is needed),
+    ``exact`` the routines themselves, ``insns`` the decoded instructions, ``physical``
+    each translation's root address.
+    """
 
-    def __init__(self, key: Hashable, pbase: int, env: Any = None):
+    __slots__ = ("key", "pbase", "entry", "exact", "insns", "physical", "by_physical", "env")
+
+    def __init__(self, key: Hashable, pbase: int | None, env: Any = None):
         self.key = key
         self.pbase = pbase
-        self.fast: dict[int, Handler] = {}
-        self.real: dict[int, Handler] = {}
+        self.entry: dict[int, Handler] = {}
+        self.exact: dict[int, Handler] = {}
         self.insns: dict[int, Instruction] = {}
+        self.physical: dict[int, int] = {}
+        self.by_physical: dict[int, list[int]] = {}
+        """Paged contexts only: root address → the virtual addresses translated from it."""
         self.env = env
+
+    def physical_of(self, vaddr: int) -> int:
+        """The root address the translation at ``vaddr`` was made from."""
+        return self.physical[vaddr]
 
 
 class CodeCache:
@@ -58,33 +77,53 @@ class CodeCache:
             self._clear_context(old)
         return ctx
 
-    def add(self, ctx: Context, vaddr: int, ins: Instruction, fast: Handler, real: Handler) -> None:
-        """Record a translation and mark the storage words it covers."""
+    def add(self, ctx: Context, vaddr: int, paddr: int, ins: Instruction, entry: Handler, exact: Handler) -> None:
+        """Record a translation made from root address ``paddr`` and mark the words it covers."""
         if vaddr in ctx.insns:
             self._drop(ctx, vaddr)
-        ctx.fast[vaddr] = fast
-        ctx.real[vaddr] = real
+        ctx.entry[vaddr] = entry
+        ctx.exact[vaddr] = exact
         ctx.insns[vaddr] = ins
-        self._mark(ctx.pbase + vaddr, len(ins.raw), 1)
+        ctx.physical[vaddr] = paddr
+        if ctx.pbase is None:
+            ctx.by_physical.setdefault(paddr, []).append(vaddr)
+        self.storage.root.mark_physical(paddr, paddr + len(ins.raw), 1)
 
     def _drop(self, ctx: Context, vaddr: int) -> None:
         ins = ctx.insns.pop(vaddr)
-        ctx.fast.pop(vaddr, None)
-        ctx.real.pop(vaddr, None)
-        self._mark(ctx.pbase + vaddr, len(ins.raw), -1)
-
-    def _mark(self, p: int, length: int, delta: int) -> None:
-        """Count a translation in (or out of) the marks of the storage words it covers."""
-        marks = self.storage.marks
-        for w in range(p >> 2, ((p + length - 1) >> 2) + 1):
-            marks[w] += delta
+        ctx.entry.pop(vaddr, None)
+        ctx.exact.pop(vaddr, None)
+        paddr = ctx.physical.pop(vaddr)
+        if ctx.pbase is None:
+            users = ctx.by_physical[paddr]
+            users.remove(vaddr)
+            if not users:
+                del ctx.by_physical[paddr]
+        self.storage.root.mark_physical(paddr, paddr + len(ins.raw), -1)
 
     def drop_physical(self, start: int, end: int) -> None:
         """Forget every translation (in every context) overlapping root ``[start, end)``."""
         for ctx in self.contexts.values():
-            if ctx.insns:
+            if not ctx.insns:
+                continue
+            if ctx.pbase is not None:
                 for v in overlapping(ctx.insns, start - ctx.pbase, end - ctx.pbase, self.max_length):
                     self._drop(ctx, v)
+            else:
+                by_physical, insns = ctx.by_physical, ctx.insns
+                if end - start + self.max_length > len(by_physical):
+                    starts = [p for p in by_physical if p < end]
+                else:
+                    starts = [p for p in range(start - self.max_length + 1, end) if p in by_physical]
+                for p in starts:
+                    for v in [v for v in by_physical[p] if p + len(insns[v].raw) > start]:
+                        self._drop(ctx, v)
+
+    def drop_context(self, key: Hashable) -> None:
+        """Forget one context and its translations (its mapping changed under it)."""
+        ctx = self.contexts.pop(key, None)
+        if ctx is not None:
+            self._clear_context(ctx)
 
     def _clear_context(self, ctx: Context) -> None:
         for v in list(ctx.insns):

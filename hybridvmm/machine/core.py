@@ -14,15 +14,30 @@ Execution model
     :class:`TrapSignal` and are delivered between instructions.
 
 Subclass contract (all "protected" — the public API is documented by each ISA module)
+    ``MODES``                     privilege level → mode name (class attribute)
     ``_context_key()``            hashable key of the current address mapping
     ``_new_context(key)``         a :class:`Context` for it (``pbase``: root address of
-                                  virtual 0; ``env``: whatever the semantics bake in)
-    ``_translate(ctx, vaddr)``    decode and call ``_install``, or raise TrapSignal
+                                  virtual 0, or None for a paged mapping; ``env``:
+                                  whatever the semantics bake in)
+    ``_translate(ctx, vaddr)``    decode (through ``code_view`` when set) and call
+                                  ``_install``, or raise TrapSignal
     ``_deliver(trap)``            take a trap through the machine's own vectors
     ``_expired()``                the countdown reached zero (e.g. raise a timer request)
     ``_interrupt_due()``          at a boundary: the interrupt to take now, or None
     ``reset(entry)``, ``cpu_state()``, ``set_cpu_state(state)``
-    and keeps ``self.user`` (bool) current; calls ``_remap()`` whenever the mapping changes.
+    and keeps ``self.priv`` current; calls ``_remap()`` whenever the mapping changes.
+
+Public API for monitors (ISA-agnostic)
+    ``take(trap)``                a trap or interrupt as the machine's own: counted,
+                                  hooked, then the ``trap_handler`` or the vectors
+    ``elapse(n)``                 ``n`` instructions completed elsewhere (executed
+                                  directly on a host): counted in the current mode, the
+                                  countdown advanced (and expiring) as if they ran here
+    ``arm_countdown(n)``          program the countdown (the interval timer); 0 = off
+    ``service_interrupts()``      take an interrupt that is due, without executing
+    ``progress()``                (from a trap handler) the monitor made progress
+    ``hook_translate(fn)``        first translation of an address (a code-cache miss)
+    ``flush_translations()``      forget all decoded code (the mapping changed wholesale)
 """
 
 from __future__ import annotations
@@ -34,19 +49,19 @@ from hybridvmm.image import Image
 from hybridvmm.isa import ISA, Decoder, Instruction
 from hybridvmm.machine.codecache import CodeCache, Context, Handler
 from hybridvmm.machine.console import Console
-from hybridvmm.machine.hooks import AddressHook, HookHandle, Hooks, ModeHook, OutputHook, TrapHook
+from hybridvmm.machine.hooks import AddressHook, HookHandle, Hooks, ModeHook, OutputHook, TranslateHook, TrapHook
 from hybridvmm.machine.results import HALTED, MAX_STEPS, STOPPED, TRAP_LOOP, RunResult, StepResult
 from hybridvmm.machine.snapshot import Snapshot
 from hybridvmm.machine.stats import Stats
 from hybridvmm.machine.storage import Storage
-from hybridvmm.machine.traps import SyncSignal, Trap, TrapSignal
+from hybridvmm.machine.traps import RetranslateSignal, SyncSignal, Trap, TrapSignal
 
 TRAP_LOOP_LIMIT = 16
 """Traps in a row without any instruction completing before ``run`` gives up with
 ``trap-loop``: through the vectors, any such run (a vector that cannot even fetch its
-first instruction); with a ``trap_handler``, the same cause at the same pc each time (a
-monitor that makes no progress), so a monitor emulating instruction after instruction
-is never stopped."""
+first instruction); with a ``trap_handler``, the same cause at the same pc each time
+unless the handler reports ``progress()`` (a monitor emulating instruction after
+instruction, even the same one, is never stopped)."""
 
 _UNLIMITED = 1 << 62
 
@@ -64,6 +79,9 @@ class Machine:
     cause_names: dict[int, str] = {}
     default_storage: int = 1 << 20
     """Storage bytes a machine of this model gets unless told otherwise."""
+    MODES: dict[int, str] = {0: "supervisor", 1: "user"}
+    """Privilege level → mode name, most privileged first; a model with three levels
+    (M/S/U) lists three."""
 
     def __init__(self, isa: ISA, storage: Storage):
         self.isa = isa
@@ -71,7 +89,7 @@ class Machine:
         self.storage = storage
         self.code = CodeCache(storage, isa.max_length)
         self.hooks = Hooks(self._address_hooks_changed)
-        self.stats = Stats()
+        self.stats = Stats(tuple(self.MODES.values()))
         self.console = Console()
         self.trap_handler: TrapHandler | None = None
         """When set, every trap and interrupt is passed to it *instead of* the in-storage
@@ -81,8 +99,12 @@ class Machine:
         self.tracer: Tracer | None = None
         """When set, ``run`` single-steps and calls ``tracer(machine, instruction)``
         before each instruction executes."""
+        self.code_view: Callable[[int], Any] | None = None
+        """When set, ``code_view(paddr)`` returns the bytes to *decode* at root address
+        ``paddr`` where they differ from storage (None where they do not): a monitor
+        serves the original instructions under its patches this way."""
         self.pc = 0
-        self.user = False
+        self.priv = min(self.MODES)
         self.halted = False
         self._countdown = 0
         self._loaded_countdown = False
@@ -91,7 +113,7 @@ class Machine:
         self._last_trap: tuple[int, int] | None = None
         self._events: list[Trap] | None = None
         self._ctx: Context | None = None
-        self._fast: dict[int, Handler] = {}
+        self._entry: dict[int, Handler] = {}
 
     # --- mapping ---------------------------------------------------------------------
     def _remap(self) -> None:
@@ -101,12 +123,47 @@ class Machine:
         if ctx is None:
             ctx = self.code.put(self._new_context(key))
         self._ctx = ctx
-        self._fast = ctx.fast
+        self._entry = ctx.entry
 
-    def _install(self, ctx: Context, vaddr: int, ins: Instruction, real: Handler, system: bool) -> None:
-        """Record a translation; system instructions and hooked addresses leave the hot loop."""
-        hooked = bool(self.hooks.address) and (ctx.pbase - self.storage.offset + vaddr) in self.hooks.address
-        self.code.add(ctx, vaddr, ins, _sync_entry if system or hooked else real, real)
+    @property
+    def mode(self) -> str:
+        """The current privilege mode's name."""
+        return self.MODES[self.priv]
+
+    def _install(self, ctx: Context, vaddr: int, ins: Instruction, exact: Handler, system: bool,
+                 paddr: int | None = None) -> None:
+        """Record a translation made from root address ``paddr`` (default: linear,
+        ``ctx.pbase + vaddr``); system instructions and hooked addresses leave the hot
+        loop.  Translate hooks run first; one that changed the code there (a monitor that
+        patched it) makes the caller translate again."""
+        if paddr is None:
+            paddr = ctx.pbase + vaddr
+        if self.hooks.translate:
+            changed = False
+            for h in list(self.hooks.translate):
+                if h.fn(self, vaddr, paddr, ins):
+                    changed = True
+            if changed:
+                raise RetranslateSignal
+        hooked = bool(self.hooks.address) and (paddr - self.storage.offset) in self.hooks.address
+        self.code.add(ctx, vaddr, paddr, ins, _sync_entry if system or hooked else exact, exact)
+
+    def _translate_current(self, vaddr: int) -> None:
+        """Translate ``vaddr`` under the current mapping, again if a translate hook changed
+        the code (or the mapping's context was replaced meanwhile)."""
+        for _ in range(8):
+            try:
+                self._translate(self._ctx, vaddr)
+                return
+            except RetranslateSignal:
+                self._remap()
+        raise RuntimeError(f"translate hooks keep changing the code at 0x{vaddr:x}")
+
+    def flush_translations(self) -> None:
+        """Forget every translation of every mapping (e.g. page tables changed)."""
+        self.code.clear()
+        self.code.contexts.clear()
+        self._remap()
 
     def _address_hooks_changed(self, address: int) -> None:
         p = self.storage.offset + address
@@ -114,11 +171,10 @@ class Machine:
 
     def instruction_at(self, vaddr: int) -> Instruction:
         """The decoded instruction at ``vaddr`` under the current mapping (TrapSignal if it cannot be fetched)."""
-        ctx = self._ctx
-        ins = ctx.insns.get(vaddr)
+        ins = self._ctx.insns.get(vaddr)
         if ins is None:
-            self._translate(ctx, vaddr)
-            ins = ctx.insns[vaddr]
+            self._translate_current(vaddr)
+            ins = self._ctx.insns[vaddr]
         return ins
 
     # --- execution -------------------------------------------------------------------
@@ -144,7 +200,7 @@ class Machine:
                 continue
             cd = self._countdown
             budget = cd if 0 < cd < left else left
-            fast = self._fast
+            fast = self._entry
             pc = self.pc
             i = 0
             try:
@@ -176,7 +232,7 @@ class Machine:
                     self._retire(i)
                     done += i
                 try:
-                    self._translate(self._ctx, pc)
+                    self._translate_current(pc)
                 except TrapSignal as sig:
                     self._take(sig)
                     self._boundary()
@@ -208,51 +264,48 @@ class Machine:
     def _slow_step(self) -> int:
         """One instruction with exact state: hooks, tracer, privilege, timer.  Returns 1 if it completed."""
         pc = self.pc
-        ctx = self._ctx
-        real = ctx.real.get(pc)
-        if real is None:
+        exact = self._ctx.exact.get(pc)
+        if exact is None:
             try:
-                self._translate(ctx, pc)
+                self._translate_current(pc)
             except TrapSignal as sig:
                 self._take(sig)
                 self._boundary()
                 return 0
-            real = ctx.real[pc]
+            exact = self._ctx.exact[pc]
+        ctx = self._ctx
         if self.hooks.address:
-            address = ctx.pbase - self.storage.offset + pc
+            address = ctx.physical[pc] - self.storage.offset
             hooks = self.hooks.address.get(address)
             if hooks:
                 for h in list(hooks):
                     h.fn(self, address)
                 if self.pc != pc or self.halted or self._stop_reason is not None or self._ctx is not ctx:
                     return 0
-                real = ctx.real.get(pc)
-                if real is None:  # the hook rewrote the code under us
+                exact = ctx.exact.get(pc)
+                if exact is None:  # the hook rewrote the code under us
                     return 0
         if self.tracer is not None:
             self.tracer(self, ctx.insns[pc])
-        user = self.user
+        priv = self.priv
         try:
-            nxt = real()
+            nxt = exact()
         except TrapSignal as sig:
             if sig.completed:
-                self._retire_one(user)
+                self._retire_one(priv)
             self._take(sig)
             self._boundary()
             return 1 if sig.completed else 0
         self.pc = nxt
-        self._retire_one(user)
-        if self.hooks.mode and self.user != user:
-            self._mode_changed(user)
+        self._retire_one(priv)
+        if self.hooks.mode and self.priv != priv:
+            self._mode_changed(priv)
         self._boundary()
         return 1
 
     def _retire(self, n: int) -> None:
         """``n`` instructions completed in the current mode: count them, advance the timer."""
-        if self.user:
-            self.stats.user += n
-        else:
-            self.stats.supervisor += n
+        self.stats.count(self.MODES[self.priv], n)
         self._trap_chain = 0
         cd = self._countdown
         if cd:
@@ -263,11 +316,8 @@ class Machine:
             else:
                 self._countdown = cd
 
-    def _retire_one(self, user: bool) -> None:
-        if user:
-            self.stats.user += 1
-        else:
-            self.stats.supervisor += 1
+    def _retire_one(self, priv: int) -> None:
+        self.stats.count(self.MODES[priv], 1)
         self._trap_chain = 0
         if self._loaded_countdown:  # the instruction that set the countdown does not count against it
             self._loaded_countdown = False
@@ -306,17 +356,61 @@ class Machine:
         if self._trap_chain > TRAP_LOOP_LIMIT:
             self._stop_reason = (TRAP_LOOP, f"{TRAP_LOOP_LIMIT} traps without completing an instruction; last: {trap.describe()}")
             return
-        user = self.user
+        priv = self.priv
         if monitor is not None:
             monitor(trap)
         else:
             self._deliver(trap)
-        if self.hooks.mode and self.user != user:
-            self._mode_changed(user)
+        if self.hooks.mode and self.priv != priv:
+            self._mode_changed(priv)
 
-    def _mode_changed(self, was_user: bool) -> None:
+    def _mode_changed(self, was: int) -> None:
         for h in list(self.hooks.mode):
-            h.fn(self, was_user, self.user)
+            h.fn(self, self.MODES[was], self.MODES[self.priv])
+
+    # --- the public API for monitors ----------------------------------------------------------
+    def take(self, trap: Trap) -> None:
+        """Take ``trap`` as this machine's own (a monitor reflecting a guest's trap into its
+        virtual machine): counted, seen by the trap hooks, then handed to the
+        ``trap_handler`` or delivered through the vectors, exactly as if raised here.
+        ``trap.pc`` is the pc saved in the old PSW."""
+        self._take(trap)
+
+    def elapse(self, n: int) -> None:
+        """``n`` instructions completed elsewhere on this machine's behalf (a monitor ran
+        them directly on the host): count them in the current mode and advance the
+        countdown, which expires (``_expired``) if it reaches zero.  Interrupts that
+        became due are left for :meth:`service_interrupts`."""
+        if n > 0:
+            self._retire(n)
+
+    @property
+    def countdown(self) -> int:
+        """Instructions left before the countdown expires (0 = off)."""
+        return self._countdown
+
+    def arm_countdown(self, n: int, *, skip_current: bool = False) -> None:
+        """Program the countdown to expire after ``n`` more completed instructions (0 = off).
+        ``skip_current``: the instruction executing now (the one that arms it, e.g. a
+        set-timer instruction) does not count against it."""
+        self._countdown = n
+        self._loaded_countdown = bool(skip_current and n)
+
+    def service_interrupts(self) -> None:
+        """Take an interrupt that is due now, without executing an instruction."""
+        if not self.halted:
+            self._boundary()
+
+    def progress(self) -> None:
+        """Called by a trap handler that made progress (emulated an instruction), so the
+        trap-loop guard never stops a monitor that is working correctly."""
+        self._trap_chain = 0
+        self._last_trap = None
+
+    @property
+    def stop_reason(self) -> tuple[str, str] | None:
+        """Why the machine asked to stop (``stop()``, a trap loop), until ``run`` reports it."""
+        return self._stop_reason
 
     def deliver(self, trap: Trap) -> None:
         """Take ``trap`` through the machine's own vectors (for a ``trap_handler`` that
@@ -347,8 +441,15 @@ class Machine:
         return self.hooks.add_output(fn)
 
     def hook_mode(self, fn: ModeHook) -> HookHandle:
-        """Call ``fn(machine, was_user, is_user)`` whenever an instruction or a trap changes the mode."""
+        """Call ``fn(machine, was, now)`` (mode names) whenever an instruction or a trap changes the mode."""
         return self.hooks.add_mode(fn)
+
+    def hook_translate(self, fn: TranslateHook) -> HookHandle:
+        """Call ``fn(machine, vaddr, paddr, instruction)`` when an address is first
+        translated under a mapping (a code-cache miss), before the translation is
+        installed; a hook that changes the code there returns True and the address is
+        translated again.  Costs nothing on the hot path."""
+        return self.hooks.add_translate(fn)
 
     def _console_out(self, value: int) -> None:
         self.console.write_byte(value)
@@ -419,7 +520,7 @@ class Machine:
 
     def psw_summary(self) -> dict[str, Any]:
         """The machine's final program status as data (``run --stats/--json``)."""
-        return {"pc": self.pc, "mode": "user" if self.user else "supervisor"}
+        return {"pc": self.pc, "mode": self.mode}
 
     def set_cpu_state(self, state: dict[str, Any]) -> None:
         raise NotImplementedError

@@ -5,9 +5,13 @@
   fast path; everything else runs unobserved.
 * trap hooks — ``fn(machine, trap)`` for every trap and interrupt, before it is delivered.
 * output hooks — ``fn(machine, byte)`` for every console output byte.
-* mode hooks — ``fn(machine, was_user, is_user)`` after an instruction or a trap changed
-  the mode (M); e.g. a hybrid monitor interprets virtual-supervisor code with ``run`` and
-  stops it the moment the guest enters user mode.
+* mode hooks — ``fn(machine, was, now)`` (mode names) after an instruction or a trap
+  changed the privilege mode; e.g. a hybrid monitor interprets virtual-supervisor code
+  with ``run`` and stops it the moment the guest enters user mode.
+* translate hooks — ``fn(machine, vaddr, paddr, instruction)`` when an address is first
+  translated under a mapping (a code-cache miss, the cold path); returning True says the
+  hook changed the code there (a monitor patched it) and it is translated again.  Lazy
+  scanning hangs here, as VirtualBox's CSAM scanned on first execution.
 
 A hook may change machine state or call ``machine.stop()``; if an address hook moves the
 pc, halts or stops the machine, the hooked instruction is not executed.
@@ -25,9 +29,10 @@ if TYPE_CHECKING:
 AddressHook = Callable[["Machine", int], Any]
 TrapHook = Callable[["Machine", "Trap"], Any]
 OutputHook = Callable[["Machine", int], Any]
-ModeHook = Callable[["Machine", bool, bool], Any]
+ModeHook = Callable[["Machine", str, str], Any]
+TranslateHook = Callable[["Machine", int, int, Any], bool | None]
 
-KINDS = ("address", "trap", "output", "mode")
+KINDS = ("address", "trap", "output", "mode", "translate")
 
 
 @dataclass(eq=False)
@@ -57,6 +62,7 @@ class Hooks:
         self.trap: list[HookHandle] = []
         self.output: list[HookHandle] = []
         self.mode: list[HookHandle] = []
+        self.translate: list[HookHandle] = []
         self._on_address_change = on_address_change
 
     def add_address(self, address: int, fn: AddressHook) -> HookHandle:
@@ -80,6 +86,11 @@ class Hooks:
         self.mode.append(h)
         return h
 
+    def add_translate(self, fn: TranslateHook) -> HookHandle:
+        h = HookHandle("translate", fn, None, self)
+        self.translate.append(h)
+        return h
+
     def _remove(self, h: HookHandle) -> None:
         if h.kind == "address":
             lst = self.address.get(h.address, [])
@@ -89,10 +100,10 @@ class Hooks:
                 self.address.pop(h.address, None)
             self._on_address_change(h.address)
         else:
-            lst = {"trap": self.trap, "output": self.output, "mode": self.mode}[h.kind]
+            lst = {"trap": self.trap, "output": self.output, "mode": self.mode, "translate": self.translate}[h.kind]
             if h in lst:
                 lst.remove(h)
 
     def clear(self) -> None:
-        for h in [h for lst in self.address.values() for h in lst] + self.trap + self.output + self.mode:
+        for h in [h for lst in self.address.values() for h in lst] + self.trap + self.output + self.mode + self.translate:
             h.remove()

@@ -1,4 +1,4 @@
-"""Run statistics every machine keeps: instructions per mode, traps by cause, interrupts."""
+"""Run statistics every machine keeps: instructions per privilege mode, traps by cause, interrupts."""
 
 from __future__ import annotations
 
@@ -10,31 +10,48 @@ class Stats:
     """Counters accumulated across runs (reset with :meth:`reset`).
 
     Instructions are *completed* instructions (a fault does not complete; a system call
-    does).  ``traps`` counts every trap and interrupt by cause name, including those taken
-    by a monitor's ``trap_handler``; ``timer_interrupts`` counts interrupts delivered.
+    does), counted per privilege mode by the mode's name (pgm: ``supervisor``/``user``;
+    a three-level ISA adds its own).  ``traps`` counts every trap and interrupt by cause
+    name, including those taken by a monitor's ``trap_handler``; ``timer_interrupts``
+    counts timer interrupts delivered.
     """
 
-    supervisor: int = 0
-    user: int = 0
+    modes: tuple[str, ...] = ("supervisor", "user")
+    """The machine's mode names, most privileged first (the order of reports)."""
+    by_mode: dict[str, int] = field(default_factory=dict)
     traps: dict[str, int] = field(default_factory=dict)
     timer_interrupts: int = 0
 
     @property
     def instructions(self) -> int:
-        return self.supervisor + self.user
+        return sum(self.by_mode.values())
+
+    @property
+    def supervisor(self) -> int:
+        return self.by_mode.get("supervisor", 0)
+
+    @property
+    def user(self) -> int:
+        return self.by_mode.get("user", 0)
+
+    def count(self, mode: str, n: int) -> None:
+        """``n`` more instructions completed in ``mode``."""
+        by_mode = self.by_mode
+        by_mode[mode] = by_mode.get(mode, 0) + n
 
     def reset(self) -> None:
-        self.supervisor = self.user = self.timer_interrupts = 0
+        self.by_mode = {}
         self.traps = {}
+        self.timer_interrupts = 0
 
     def copy(self) -> "Stats":
-        return Stats(self.supervisor, self.user, dict(self.traps), self.timer_interrupts)
+        return Stats(self.modes, dict(self.by_mode), dict(self.traps), self.timer_interrupts)
 
     def as_dict(self) -> dict:
-        return {
-            "instructions": self.instructions,
-            "supervisor": self.supervisor,
-            "user": self.user,
-            "traps": dict(sorted(self.traps.items())),
-            "timer_interrupts": self.timer_interrupts,
-        }
+        """Instructions in all and per mode (one key per mode name), traps, interrupts."""
+        out: dict = {"instructions": self.instructions}
+        for mode in self.modes:
+            out[mode] = self.by_mode.get(mode, 0)
+        out["traps"] = dict(sorted(self.traps.items()))
+        out["timer_interrupts"] = self.timer_interrupts
+        return out

@@ -77,10 +77,27 @@ class Storage:
         self.invalidate_physical(self.offset + start, self.offset + end)
 
     def touches_code(self, start: int, end: int) -> bool:
-        """Whether any cached instruction overlaps storage-relative ``[start, end)``."""
-        marks = self.marks
+        """Whether any watched range (cached code, or what another watcher marked) overlaps
+        storage-relative ``[start, end)``."""
+        if end <= start:
+            return False
         p = self.offset + start
-        return any(marks[w] for w in range(p >> 2, ((self.offset + end - 1) >> 2) + 1)) if end > start else False
+        return any(self.marks[p >> 2:((self.offset + end - 1) >> 2) + 1])
+
+    def mark(self, start: int, end: int, delta: int) -> None:
+        """Count storage-relative ``[start, end)`` in (``delta`` = 1) or out (-1) of the
+        watched ranges: stores there notify every watcher.  Marks are counts, so each
+        watcher adds and removes its own (the code caches mark the code they translated;
+        a monitor marks code it scanned but has not run, and the words it patched)."""
+        self.mark_physical(self.offset + start, self.offset + end, delta)
+
+    def mark_physical(self, start: int, end: int, delta: int) -> None:
+        """:meth:`mark` in root addresses."""
+        if end <= start:
+            return
+        marks = self.marks
+        for w in range(start >> 2, ((end - 1) >> 2) + 1):
+            marks[w] += delta
 
     # --- plain accesses (absolute, not relocated; the cold path) --------------------
     def check(self, address: int, length: int) -> None:

@@ -76,3 +76,8 @@ class SyncSignal(Exception):
     """Raised by the hot-loop entry of an instruction that needs the exact machine state
     (a system instruction, a hooked address): the run loop settles its counters and
     executes that instruction on the slow path."""
+
+
+class RetranslateSignal(Exception):
+    """Raised while installing a translation when a translate hook changed the code at that
+    address (a monitor patched it): the machine translates the address again."""

@@ -188,16 +188,16 @@ def test_no_hooks_means_no_slow_path(asm_machine):
     """With no hooks installed, ordinary instructions run straight from the hot loop."""
     m = asm_machine(LOOP)
     m.run(20)
-    fast = m._ctx.fast
+    fast = m._ctx.entry
     loop = m.symbols["loop"]
-    assert fast[loop] is m._ctx.real[loop]
+    assert fast[loop] is m._ctx.exact[loop]
     h = m.hook_address(loop, lambda mm, a: None)
     m.run(20)
     with pytest.raises(SyncSignal):
-        m._ctx.fast[loop]()
+        m._ctx.entry[loop]()
     h.remove()
     m.run(20)
-    assert m._ctx.fast[loop] is m._ctx.real[loop]
+    assert m._ctx.entry[loop] is m._ctx.exact[loop]
 
 
 # --- a VM's machine over a window of real storage, sharing the register file ------------------------------------
@@ -325,7 +325,7 @@ def test_mode_hook_lets_run_stop_when_the_guest_enters_user_mode(rig):
 
     def on_mode(machine, was, now):
         changes.append((was, now, machine.pc))
-        if now:
+        if now == "user":
             machine.stop("entered user mode")
 
     h = m.hook_mode(on_mode)
@@ -333,6 +333,6 @@ def test_mode_hook_lets_run_stop_when_the_guest_enters_user_mode(rig):
     result = m.run(100)
     assert result.detail == "entered user mode" and m.pc == 0x200 and m.user and m.regs[2] == 0
     assert m.run(100).halted
-    assert changes == [(False, True, 0x200), (True, False, 0x300)]
+    assert changes == [("supervisor", "user", 0x200), ("user", "supervisor", 0x300)]
     h.remove()
     assert m.hooks.mode == []
