@@ -19,7 +19,6 @@ Each positive finding keeps the first witness found; sampling is deterministic p
 
 from __future__ import annotations
 
-import importlib
 import random
 import time
 from typing import Any
@@ -43,12 +42,9 @@ DEFAULT_SAMPLES = 200
 
 def probe_for(isa: ISA) -> Probe:
     """The probe of ``isa``'s family, as registered in :mod:`hybridvmm.isas`."""
-    isas = importlib.import_module("hybridvmm.isas")
-    target = isas.probe_path(isa)
-    if target is None:
-        raise UserError(f"no system model to classify ISA '{isa.name}' with")
-    module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)(isa)
+    from hybridvmm.isas import probe_class  # the families register probes that import this package
+
+    return probe_class(isa)(isa)
 
 
 def _first_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:

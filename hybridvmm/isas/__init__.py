@@ -1,12 +1,16 @@
-"""Per-ISA semantics and system models, and the one way to build a machine for an ISA.
+"""Per-ISA semantics and system models, registered as one :class:`Family` record per ISA family.
 
-``build_machine("pgm-x86")`` returns a ready machine for any bundled ISA (or variant)
-that has a model here; the rest of the toolkit never names a machine class.
+A family names, as ``module:attribute`` strings (imported only when used), the pieces the
+ISA-agnostic layers need from it: the machine model (``build_machine``), the classifier
+probe (:mod:`hybridvmm.classify`) and the virtualization model the monitor drives
+(:mod:`hybridvmm.vmm`).  Variants find their family through ``extends``.  A new ISA slots in
+by adding its record here; nothing outside this package names a machine class.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import Any
 
 from hybridvmm.errors import UserError
@@ -14,29 +18,49 @@ from hybridvmm.image import Image
 from hybridvmm.isa import ISA, load_isa
 from hybridvmm.machine.core import Machine
 
-MODELS: dict[str, str] = {
-    "pgm": "hybridvmm.isas.pgm:PgmMachine",
+
+@dataclass(frozen=True)
+class Family:
+    """What one ISA family supplies; each piece ``module:attribute``, or None if not built."""
+
+    name: str
+    machine: str
+    probe: str | None = None
+    virt: str | None = None
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family("pgm", "hybridvmm.isas.pgm:PgmMachine", "hybridvmm.isas.pgm_probe:PgmProbe"),
+    )
 }
-"""Base ISA name → ``module:class`` of its machine (variants find it through ``extends``)."""
+"""Base ISA name → its family record."""
 
 
-def _base_in(isa: ISA, table: dict[str, str]) -> str | None:
-    """The first ISA in ``isa``'s lineage (itself, then what it extends) that ``table`` names."""
-    return next((name for name in isa.lineage if name in table), None)
+def _load(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def family_of(isa: ISA | str) -> Family | None:
+    """The family serving ``isa`` (itself, or the first ISA it extends that has one)."""
+    isa = load_isa(isa) if isinstance(isa, str) else isa
+    return next((FAMILIES[name] for name in isa.lineage if name in FAMILIES), None)
 
 
 def family(isa: ISA) -> str | None:
     """The base ISA whose model serves ``isa`` (following ``extends``), or None."""
-    return _base_in(isa, MODELS)
+    f = family_of(isa)
+    return None if f is None else f.name
 
 
 def machine_class(isa: ISA | str) -> type[Machine]:
     isa = load_isa(isa) if isinstance(isa, str) else isa
-    base = family(isa)
-    if base is None:
-        raise UserError(f"no machine model for ISA '{isa.name}' (models exist for: {', '.join(sorted(MODELS))})")
-    module, _, cls = MODELS[base].partition(":")
-    return getattr(importlib.import_module(module), cls)
+    f = family_of(isa)
+    if f is None:
+        raise UserError(f"no machine model for ISA '{isa.name}' (models exist for: {', '.join(sorted(FAMILIES))})")
+    return _load(f.machine)
 
 
 def build_machine(isa: ISA | str, *, storage_size: int | None = None, image: Image | None = None, **kwargs: Any) -> Machine:
@@ -56,16 +80,20 @@ def build_machine(isa: ISA | str, *, storage_size: int | None = None, image: Ima
     return m
 
 
-PROBES: dict[str, str] = {
-    "pgm": "hybridvmm.isas.pgm_probe:PgmProbe",
-}
-"""Base ISA name → ``module:class`` of its classifier probe (see :mod:`hybridvmm.classify.probe`)."""
+def probe_class(isa: ISA) -> Any:
+    """The classifier probe class of ``isa``'s family (UserError if it has none)."""
+    f = family_of(isa)
+    if f is None or f.probe is None:
+        raise UserError(f"no system model to classify ISA '{isa.name}' with")
+    return _load(f.probe)
 
 
-def probe_path(isa: ISA) -> str | None:
-    """``module:class`` of the classifier probe for ``isa``'s family, or None."""
-    base = _base_in(isa, PROBES)
-    return None if base is None else PROBES[base]
+def virt_model(isa: ISA) -> Any:
+    """The virtualization model (monitor backend) of ``isa``'s family (UserError if none)."""
+    f = family_of(isa)
+    if f is None or f.virt is None:
+        raise UserError(f"no virtualization model for ISA '{isa.name}': it runs on the bare machine only")
+    return _load(f.virt)
 
 
-__all__ = ["MODELS", "PROBES", "build_machine", "family", "machine_class", "probe_path"]
+__all__ = ["FAMILIES", "Family", "build_machine", "family", "family_of", "machine_class", "probe_class", "virt_model"]
