@@ -32,7 +32,7 @@ class Family:
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
-        Family("pgm", "hybridvmm.isas.pgm:PgmMachine", "hybridvmm.isas.pgm_probe:PgmProbe"),
+        Family("pgm", "hybridvmm.isas.pgm:PgmMachine", "hybridvmm.isas.pgm_probe:PgmProbe", "hybridvmm.isas.pgm_virt:PgmVirt"),
     )
 }
 """Base ISA name → its family record."""
@@ -71,13 +71,21 @@ def build_machine(isa: ISA | str, *, storage_size: int | None = None, image: Ima
     """
     isa = load_isa(isa) if isinstance(isa, str) else isa
     cls = machine_class(isa)
-    size = storage_size if storage_size is not None else cls.default_storage
-    if image is not None and storage_size is None and image.high > size:
-        size = (image.high + 0xFFFF) & ~0xFFFF
+    size = storage_size if storage_size is not None else storage_for(isa, image)
     m = cls(isa, size, **kwargs)
     if image is not None:
         m.load(image)
     return m
+
+
+def storage_for(isa: ISA | str, image: Image | None = None) -> int:
+    """The storage a machine for ``isa`` gets to run ``image``: the model's default, grown
+    in 64 KiB steps to hold the image (a monitor gives each VM the same, so that the guest
+    finds the storage the bare machine would give it)."""
+    size = machine_class(isa).default_storage
+    if image is not None and image.high > size:
+        size = (image.high + 0xFFFF) & ~0xFFFF
+    return size
 
 
 def probe_class(isa: ISA) -> Any:
@@ -96,4 +104,5 @@ def virt_model(isa: ISA) -> Any:
     return _load(f.virt)
 
 
-__all__ = ["FAMILIES", "Family", "build_machine", "family", "family_of", "machine_class", "probe_class", "virt_model"]
+__all__ = ["FAMILIES", "Family", "build_machine", "family", "family_of", "machine_class", "probe_class", "storage_for",
+           "virt_model"]

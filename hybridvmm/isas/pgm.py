@@ -215,10 +215,6 @@ class PgmMachine(Machine):
             self.regs = [0] * REGISTERS
             self.flag_cells: list = [0, (0, 0, 0)]
             """NZCV kept lazily (see :mod:`hybridvmm.isas.pgm_env`); shared by every handler."""
-        self.load_overlay: Any = None
-        """A monitor's view of the original bytes under its patches (see
-        :class:`~hybridvmm.isas.pgm_env.PgmEnv`): when set, mappings that cover a patched
-        word serve loads from it the original bytes.  None costs nothing."""
         self.ie = False
         self.base = 0
         self.bound = self.storage.size
@@ -408,11 +404,6 @@ class PgmMachine(Machine):
         base, bound, overlay = key  # type: ignore[misc]
         env = PgmEnv(self, base, bound, overlay)
         return Context(key, env.pb, env)
-
-    def refresh_mapping(self) -> None:
-        """Pick the translations for the current R again (a monitor's load overlay started
-        or stopped covering it)."""
-        self._remap()
 
     def _translate(self, ctx: Context, vaddr: int) -> None:
         env: PgmEnv = ctx.env

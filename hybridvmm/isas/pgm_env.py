@@ -77,8 +77,8 @@ class PgmEnv:
     ``overlay`` (a monitor's patches, when some lie under this mapping) makes every load
     serve the *original* bytes of patched words: ``overlay.patched[w]`` is non-zero for a
     root word holding patched bytes, ``overlay.original_word(p)`` / ``original_byte(p)``
-    give what the guest stored there.  Such a mapping takes the checked load paths
-    (``words`` is None), so mappings without patches pay nothing.
+    give what the guest stored there.  The load handlers of such a mapping test that one
+    array element per load; mappings without patches pay nothing.
     """
 
     __slots__ = ("base", "bound", "eb", "pb", "mem", "words", "marks", "invalidate",
@@ -93,8 +93,10 @@ class PgmEnv:
         self.marks = marks = st.marks
         self.invalidate = inval = st.invalidate_physical
         self.overlay = overlay
-        words = st.words if st.words is not None and pb % 4 == 0 and overlay is None else None
+        words = st.words if st.words is not None and pb % 4 == 0 else None
         self.words = words
+        if overlay is not None:
+            patched, original_word, original_byte = overlay.patched, overlay.original_word, overlay.original_byte
         c_mis, c_bnd = machine.cause["misaligned"], machine.cause["bounds"]
 
         def fault(a: int, size: int, pc: int, name: str) -> None:
@@ -105,10 +107,17 @@ class PgmEnv:
         eb4 = eb - 4
 
         if words is not None:
-            def load32(a: int, pc: int, name: str) -> int:
-                if a & 3 or a > eb4:
-                    fault(a, 4, pc, name)
-                return words[(pb + a) >> 2]
+            if overlay is not None:
+                def load32(a: int, pc: int, name: str) -> int:
+                    if a & 3 or a > eb4:
+                        fault(a, 4, pc, name)
+                    w = (pb + a) >> 2
+                    return original_word(w << 2) if patched[w] else words[w]
+            else:
+                def load32(a: int, pc: int, name: str) -> int:
+                    if a & 3 or a > eb4:
+                        fault(a, 4, pc, name)
+                    return words[(pb + a) >> 2]
 
             def store32(a: int, v: int, pc: int, name: str) -> None:
                 if a & 3 or a > eb4:
@@ -117,22 +126,21 @@ class PgmEnv:
                 words[w] = v
                 if marks[w]:
                     inval(w << 2, (w << 2) + 4)
-        elif overlay is not None:
-            patched, original_word, original_byte = overlay.patched, overlay.original_word, overlay.original_byte
-
-            def load32(a: int, pc: int, name: str) -> int:
-                if a & 3 or a > eb4:
-                    fault(a, 4, pc, name)
-                p = pb + a
-                if patched[p >> 2]:
-                    return original_word(p)
-                return int.from_bytes(mem[p:p + 4], "little")
         else:
-            def load32(a: int, pc: int, name: str) -> int:
-                if a & 3 or a > eb4:
-                    fault(a, 4, pc, name)
-                p = pb + a
-                return int.from_bytes(mem[p:p + 4], "little")
+            if overlay is not None:
+                def load32(a: int, pc: int, name: str) -> int:
+                    if a & 3 or a > eb4:
+                        fault(a, 4, pc, name)
+                    p = pb + a
+                    if patched[p >> 2]:
+                        return original_word(p)
+                    return int.from_bytes(mem[p:p + 4], "little")
+            else:
+                def load32(a: int, pc: int, name: str) -> int:
+                    if a & 3 or a > eb4:
+                        fault(a, 4, pc, name)
+                    p = pb + a
+                    return int.from_bytes(mem[p:p + 4], "little")
 
             def store32(a: int, v: int, pc: int, name: str) -> None:
                 if a & 3 or a > eb4:

@@ -373,6 +373,18 @@ def _ld(m, ins, env):
             r[ra] = load32((r[rb] + k) & M32, pc, "ld")
             return nxt
         return ld_slow
+    overlay = env.overlay
+    if overlay is not None:
+        patched, original_word = overlay.patched, overlay.original_word
+
+        def ld_overlay() -> int:
+            a = (r[rb] + k) & M32
+            if a & 3 or a > eb4:
+                fault(a, 4, pc, "ld")
+            w = (pb + a) >> 2
+            r[ra] = original_word(w << 2) if patched[w] else words[w]
+            return nxt
+        return ld_overlay
 
     def ld() -> int:
         a = (r[rb] + k) & M32
@@ -411,13 +423,18 @@ def _st(m, ins, env):
 def _ldb(m, ins, env):
     r, (ra, rb, k), nxt, pc = m.regs, _ops(ins, "ra", "rb", "simm"), ins.next_address, ins.address
     mem, pb, eb, fault = env.mem, env.pb, env.eb, env.fault
-    if env.overlay is not None:
-        load8 = env.load8
+    overlay = env.overlay
+    if overlay is not None:
+        patched, original_byte = overlay.patched, overlay.original_byte
 
-        def ldb_checked() -> int:
-            r[ra] = load8((r[rb] + k) & M32, pc, "ldb")
+        def ldb_overlay() -> int:
+            a = (r[rb] + k) & M32
+            if a >= eb:
+                fault(a, 1, pc, "ldb")
+            p = pb + a
+            r[ra] = original_byte(p) if patched[p >> 2] else mem[p]
             return nxt
-        return ldb_checked
+        return ldb_overlay
 
     def ldb() -> int:
         a = (r[rb] + k) & M32
@@ -486,6 +503,20 @@ def _pop(m, ins, env):
             r[ra] = v
             return nxt
         return pop_slow
+    overlay = env.overlay
+    if overlay is not None:
+        patched, original_word = overlay.patched, overlay.original_word
+
+        def pop_overlay() -> int:
+            a = r[SP]
+            if a & 3 or a > eb4:
+                fault(a, 4, pc, "pop")
+            w = (pb + a) >> 2
+            v = original_word(w << 2) if patched[w] else words[w]
+            r[SP] = (a + 4) & M32
+            r[ra] = v
+            return nxt
+        return pop_overlay
 
     def pop() -> int:
         a = r[SP]
@@ -582,6 +613,19 @@ def _ret(m, ins, env):
             r[SP] = (a + 4) & M32
             return t
         return ret_slow
+    overlay = env.overlay
+    if overlay is not None:
+        patched, original_word = overlay.patched, overlay.original_word
+
+        def ret_overlay() -> int:
+            a = r[SP]
+            if a & 3 or a > eb4:
+                fault(a, 4, pc, "ret")
+            w = (pb + a) >> 2
+            t = original_word(w << 2) if patched[w] else words[w]
+            r[SP] = (a + 4) & M32
+            return t
+        return ret_overlay
 
     def ret() -> int:
         a = r[SP]

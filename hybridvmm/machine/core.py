@@ -103,6 +103,11 @@ class Machine:
         """When set, ``code_view(paddr)`` returns the bytes to *decode* at root address
         ``paddr`` where they differ from storage (None where they do not): a monitor
         serves the original instructions under its patches this way."""
+        self.load_overlay: Any = None
+        """When set, loads of words it marks (``patched[root word]``) return its
+        ``original_word(p)`` / ``original_byte(p)``: the guest's own bytes under a
+        monitor's patches.  ISA models consult it only for mappings it ``touches(lo, hi)``,
+        so storage without patches loads at full speed."""
         self.pc = 0
         self.priv = min(self.MODES)
         self.halted = False
@@ -158,6 +163,16 @@ class Machine:
             except RetranslateSignal:
                 self._remap()
         raise RuntimeError(f"translate hooks keep changing the code at 0x{vaddr:x}")
+
+    def physical_of(self, vaddr: int) -> int | None:
+        """The root address the current mapping's translation at ``vaddr`` came from
+        (None if ``vaddr`` is not translated)."""
+        return self._ctx.physical.get(vaddr)
+
+    def refresh_mapping(self) -> None:
+        """Pick the translations for the current mapping again (something the mapping's
+        context depends on changed, e.g. a load overlay started covering it)."""
+        self._remap()
 
     def flush_translations(self) -> None:
         """Forget every translation of every mapping (e.g. page tables changed)."""

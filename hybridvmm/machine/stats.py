@@ -21,10 +21,12 @@ class Stats:
     by_mode: dict[str, int] = field(default_factory=dict)
     traps: dict[str, int] = field(default_factory=dict)
     timer_interrupts: int = 0
+    instructions: int = 0
+    """All completed instructions (the sum of ``by_mode``, kept as it is counted: monitors
+    read it on every exit)."""
 
-    @property
-    def instructions(self) -> int:
-        return sum(self.by_mode.values())
+    def __post_init__(self) -> None:
+        self.instructions = sum(self.by_mode.values())
 
     @property
     def supervisor(self) -> int:
@@ -38,11 +40,13 @@ class Stats:
         """``n`` more instructions completed in ``mode``."""
         by_mode = self.by_mode
         by_mode[mode] = by_mode.get(mode, 0) + n
+        self.instructions += n
 
     def reset(self) -> None:
         self.by_mode = {}
         self.traps = {}
         self.timer_interrupts = 0
+        self.instructions = 0
 
     def copy(self) -> "Stats":
         return Stats(self.modes, dict(self.by_mode), dict(self.traps), self.timer_interrupts)

@@ -1,0 +1,92 @@
+"""The dispatcher: every trap and interrupt of the host machine enters here.
+
+It is the host's ``trap_handler``.  Each entry (an *exit* from direct execution) first
+brings the VM's virtual CPU up to date — the instructions the host ran directly are
+credited to it, so its virtual timer is exact — then classifies the event:
+
+``timer`` interrupt
+    the real interval timer, the monitor's own: the VM's virtual timer ran out (its
+    interrupt is delivered if the guest's IE allows) or its slice did;
+a trap that *completed* its instruction (a system call)
+    the guest's own: reflected into the guest through its PSW area;
+any other trap (a fault)
+    re-executed by the interpreter routine against the virtual state: a privileged
+    instruction of the virtual supervisor (executed deprivileged, so it trapped) is
+    emulated; a patch the monitor made runs the original instruction; anything else — a
+    privileged instruction in virtual user mode, a bounds fault against the *virtual* R, an
+    illegal instruction, a ``vmtrap`` the guest wrote itself — faults the same way on the
+    virtual CPU and is thereby reflected exactly as the bare machine would deliver it.
+
+Then it either resumes direct execution (re-composing the host's R with the VM's
+possibly new virtual R, re-arming the real timer) or stops the host so the monitor's loop
+can interpret, switch VMs or finish.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hybridvmm.machine import HALTED, TRAP_LOOP, Trap
+from hybridvmm.vmm import routines
+
+if TYPE_CHECKING:
+    from hybridvmm.vmm.monitor import Monitor
+    from hybridvmm.vmm.vm import VM
+
+
+class Dispatcher:
+    """The host's trap handler (see the module docstring)."""
+
+    def __init__(self, monitor: "Monitor"):
+        self.monitor = monitor
+
+    def __call__(self, trap: Trap) -> None:
+        monitor = self.monitor
+        vm = monitor.current
+        host = monitor.host
+        monitor.virt.quiesce(host)
+        host.progress()
+        monitor.credit(vm)
+        vm.stats.bump(vm.stats.exits, trap.name)
+        vcpu = vm.vcpu
+        vcpu.pc = trap.pc
+        tracing = monitor.tracing
+        if trap.interrupt:
+            vcpu.service_interrupts()
+            if tracing:
+                monitor.emit(vm, "exit", f"real timer at guest instruction {vm.guest_instructions}")
+        elif trap.completed:
+            if tracing:
+                monitor.emit(vm, "exit", f"{trap.describe()}: reflected")
+            routines.reflect(vcpu, trap)
+        else:
+            self.fault(vm, trap)
+        self.check(vm)
+        monitor.resume_or_stop(vm)
+
+    def fault(self, vm: "VM", trap: Trap) -> None:
+        physical = self.monitor.host.physical_of(trap.address)
+        patch = physical is not None and vm.patches.is_start(physical)
+        tracing = self.monitor.tracing
+        original = vm.vcpu.instruction_at(trap.address).name if patch and tracing else ""
+        result = routines.emulate(vm.vcpu)
+        if result.trap is not None:
+            if tracing:
+                self.monitor.emit(vm, "exit", f"{trap.describe()}: the guest's own {result.trap.name} trap, reflected")
+            return
+        vm.stats.emulated += 1
+        if patch:
+            vm.stats.patches_hit += 1
+            if tracing:
+                self.monitor.emit(vm, "patch", f"patch hit at 0x{trap.address:x}: emulated the original {original}")
+        elif tracing:
+            self.monitor.emit(vm, "exit", f"{trap.describe()}: emulated")
+
+    def check(self, vm: "VM") -> None:
+        vcpu = vm.vcpu
+        if vcpu.halted:
+            vm.finish(HALTED)
+            return
+        stop = vcpu.stop_reason
+        if stop is not None and stop[0] == TRAP_LOOP:
+            vm.finish(TRAP_LOOP, stop[1])

@@ -1,0 +1,190 @@
+"""Lazy scan-and-patch (VirtualBox CSAM/PATM, the seed's Fig. 8.11), driven by the host's code-cache misses.
+
+Before an instruction of the guest first executes *directly* under a mapping, the host
+translates it, and the translate hook lands here.  If the address has not been scanned in
+that address space (one per virtual R the guest runs under), the incremental
+:class:`~hybridvmm.scan.Scanner` scans from it — the whole block and everything reachable
+from it — and every sensitive-unprivileged site the mode's policy names is patched in
+place (:class:`~hybridvmm.vmm.patches.PatchSet`).  The instruction about to run is then
+checked itself, whatever the control-flow graph says (an instruction the scanner refused
+as overlapping another still gets its trap), and the host translates the address again if
+it was patched.  Scanned code is marked in storage, so a guest store into it reaches this
+object even before the code ever ran: the space's blocks are invalidated and rescanned
+before they run next (the patches there were dropped by the store itself).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from hybridvmm.errors import DecodeError
+from hybridvmm.isa import ISA, Decoder, Instruction
+from hybridvmm.isa.spec import USER, is_sensitive_unprivileged
+from hybridvmm.patch.trap import TrapPatch
+from hybridvmm.scan.memory import FetchError
+from hybridvmm.scan.scanner import Scanner
+
+if TYPE_CHECKING:
+    from hybridvmm.vmm.vm import VM
+
+POLICIES = ("user-sensitive", "all-sensitive")
+
+
+def wants(policy: str, classes: frozenset[str]) -> bool:
+    """Does ``policy`` patch an instruction of ``classes``?"""
+    return is_sensitive_unprivileged(classes) and (policy == "all-sensitive" or USER in classes)
+
+
+class VmCode:
+    """The scanner's code source: a VM's original bytes as code under virtual R sees them."""
+
+    def __init__(self, vm: "VM", decoder: Decoder, base: int, bound: int):
+        window = vm.window
+        self.vm = vm
+        self.decoder = decoder
+        self.base = base
+        self.offset = window.offset + base
+        self.limit = max(0, min(bound, window.size - base)) if base < window.size else 0
+        self.max_length = decoder.isa.max_length
+
+    def fetch(self, address: int) -> Instruction:
+        if not 0 <= address < self.limit:
+            raise FetchError(address, "outside", "outside the space's R")
+        data = self.read(address, self.max_length)
+        try:
+            ins = self.decoder.decode(data, address)
+        except DecodeError as exc:
+            raise FetchError(address, "undecodable", str(exc)) from None
+        if address + len(ins.raw) > self.limit:
+            raise FetchError(address, "outside", "instruction crosses the end of the space")
+        return ins
+
+    def read(self, address: int, length: int) -> bytes:
+        """Guest-visible bytes (originals under patches), clipped to the space."""
+        if not 0 <= address < self.limit:
+            return b""
+        length = min(length, self.limit - address)
+        return self.vm.patches.original_bytes(self.offset + address, length)
+
+    def regions(self) -> list[tuple[int, int]]:
+        return [(0, self.limit)]
+
+
+class SpaceScan:
+    """The scan of one address space (one virtual R) of a VM, and the storage it marked."""
+
+    def __init__(self, vm: "VM", isa: ISA, decoder: Decoder, base: int, bound: int):
+        self.base = base
+        self.code = VmCode(vm, decoder, base, bound)
+        self.scanner = Scanner(isa, self.code, read=self.code.read, base=base)
+        self.marked: dict[int, int] = {}
+        """Window address → length of every scanned instruction whose words are marked."""
+        self.seen = 0
+        self.dirty = False
+
+
+class LazyPatcher:
+    """Scan-and-patch on first direct execution, for one VM (see the module docstring)."""
+
+    def __init__(self, vm: "VM", isa: ISA, policy: str, trace: Callable[[str, str], None] | None = None):
+        if policy not in POLICIES:
+            raise ValueError(f"unknown patch policy {policy}")
+        self.vm = vm
+        self.isa = isa
+        self.policy = policy
+        self.decoder = Decoder(isa)
+        self.trap = TrapPatch.for_isa(isa, self.decoder)
+        self.trace = trace
+        self.spaces: dict[tuple[int, int], SpaceScan] = {}
+        vm.window.root.watch(self)
+
+    # --- the translate hook ------------------------------------------------------------------
+    def on_translate(self, host, vaddr: int, paddr: int, ins: Instruction) -> bool:
+        vm = self.vm
+        vcpu = vm.vcpu
+        applied = vm.stats.patches_applied
+        key = (vcpu.base, vcpu.bound)
+        space = self.spaces.get(key)
+        if space is None:
+            space = self.spaces[key] = SpaceScan(vm, self.isa, self.decoder, *key)
+        scanner = space.scanner
+        if space.dirty:
+            space.dirty = False
+            self._unmark(space)
+            scanner.rescan()
+            self._scanned(space, rescan=True)
+        if vaddr not in scanner.cfg.instructions:
+            blocks = len(scanner.cfg.blocks)
+            scanner.scan(vaddr)
+            vm.stats.blocks_scanned += max(0, len(scanner.cfg.blocks) - blocks)
+            self._scanned(space)
+        window_address = paddr - vm.window.offset
+        if not vm.patches.at(window_address) and wants(self.policy, ins.spec.classes):
+            self._patch(window_address, ins, "at first fetch")
+        # Translate again if anything was patched: this address may be a trap now, and the
+        # mapping may need the load overlay it did not need before.
+        return vm.stats.patches_applied != applied
+
+    # --- scanning results -----------------------------------------------------------------------
+    def _scanned(self, space: SpaceScan, rescan: bool = False) -> None:
+        """Mark and patch what the last scan added to ``space``."""
+        insns = space.scanner.cfg.instructions
+        new = list(insns.items())[0 if rescan else space.seen:]
+        space.seen = len(insns)
+        vm = self.vm
+        window = vm.window
+        for address, ins in new:
+            wa = space.base + address
+            if wa in space.marked:
+                continue
+            n = len(ins.raw)
+            space.marked[wa] = n
+            window.mark(wa, wa + n, 1)
+        if not rescan:
+            vm.stats.instructions_scanned += len(new)
+        else:
+            vm.stats.instructions_scanned += len(insns)
+        if self.trace is not None and new:
+            self.trace("scan", f"scanned {len(new)} instructions from 0x{new[0][0]:x} (space R.base=0x{space.base:x})")
+        for address, ins in new:
+            wa = space.base + address
+            if not vm.patches.at(wa) and wants(self.policy, ins.spec.classes):
+                self._patch(wa, ins, "scanned")
+
+    def _patch(self, window_address: int, ins: Instruction, why: str) -> None:
+        vm = self.vm
+        try:
+            vm.patches.apply(window_address, self.trap.replacement(len(ins.raw)), "user-sensitive"
+                             if USER in ins.spec.classes else "sensitive")
+        except ValueError:
+            return  # another patch's trap sits there: that one already stops execution here
+        vm.stats.patches_applied += 1
+        if self.trace is not None:
+            self.trace("patch", f"patched {ins.name} at 0x{window_address:x} ({why})")
+
+    def _unmark(self, space: SpaceScan) -> None:
+        window = self.vm.window
+        for wa, n in space.marked.items():
+            window.mark(wa, wa + n, -1)
+        space.marked.clear()
+        space.seen = 0
+
+    # --- storage watcher ------------------------------------------------------------------------
+    def drop_physical(self, start: int, end: int) -> None:
+        """A store into root ``[start, end)``: invalidate the spaces' blocks there."""
+        window = self.vm.window
+        lo, hi = start - window.offset, end - window.offset
+        if hi <= 0 or lo >= window.size or self.vm.patches.writing:
+            return
+        for space in self.spaces.values():
+            vlo, vhi = lo - space.base, hi - space.base
+            scanner = space.scanner
+            if scanner.invalidate(vlo, vhi):
+                space.dirty = True
+                if self.trace is not None:
+                    self.trace("scan", f"store to 0x{lo:x}: scanned code invalidated (space R.base=0x{space.base:x})")
+
+    def close(self) -> None:
+        for space in self.spaces.values():
+            self._unmark(space)
+        self.vm.window.root.unwatch(self)

@@ -1,0 +1,244 @@
+"""The monitor: dispatcher, allocator and interpreter routines running VMs in one of the modes.
+
+The loop, per VM and slice (a round robin over the VMs, Smith & Nair Fig. 8.4 for the
+switch between them): while the slice lasts, if the mode interprets code of the guest's
+current *virtual* mode, the virtual CPU runs it (a mode hook stops it when a hybrid
+guest enters user mode); otherwise the guest runs directly on the host in real user mode,
+with the real timer armed for the VM's next virtual timer event or the end of its slice,
+and every trap comes back through the :class:`~hybridvmm.vmm.dispatcher.Dispatcher`.
+
+Everything ISA-specific — composing the virtual R with the window, entering real user
+mode, saving the registers a switch must save — comes from the ISA family's
+virtualization model (``hybridvmm.isas.virt_model``); this module names no ISA.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterable
+
+from hybridvmm.errors import UserError
+from hybridvmm.image import Image
+from hybridvmm.isa import ISA, load_isa
+from hybridvmm.isas import storage_for, virt_model
+from hybridvmm.machine import HALTED, MAX_STEPS, STOPPED, TRAP_LOOP
+from hybridvmm.vmm import routines
+from hybridvmm.vmm.allocator import Allocation, allocate
+from hybridvmm.vmm.costs import Costs, default_costs
+from hybridvmm.vmm.dispatcher import Dispatcher
+from hybridvmm.vmm.lazy import LazyPatcher
+from hybridvmm.vmm.modes import Mode, mode_named
+from hybridvmm.vmm.vm import VM
+
+DEFAULT_SLICE = 100_000
+"""Guest instructions a VM runs before the monitor switches to the next one."""
+
+Tracer = Callable[[str, str], None]
+"""``tracer(category, line)``: one trace line of a category (insn, trap, exit, patch, switch, scan)."""
+
+
+class Monitor:
+    """Run ``images`` as VMs under ``mode`` on one host machine."""
+
+    def __init__(self, images: Iterable[Image], mode: Mode | str, *, isa: ISA | str | None = None,
+                 slice_length: int = DEFAULT_SLICE, max_steps: int = 50_000_000, costs: Costs | None = None,
+                 tracer: Tracer | None = None, trace_categories: Iterable[str] = ()):
+        images = list(images)
+        if not images:
+            raise UserError("no guest to run")
+        if slice_length < 1:
+            raise UserError("--slice must be at least 1")
+        self.mode = mode_named(mode) if isinstance(mode, str) else mode
+        first = load_isa(isa or images[0].isa) if not isinstance(isa, ISA) else isa
+        for image in images:
+            if load_isa(image.isa).name != first.name and isa is None:
+                raise UserError(f"{image.source or 'image'}: ISA {image.isa} differs from {first.name}: "
+                                f"the VMs of one run share one host machine")
+        self.isa = first
+        self.virt = virt_model(first)(first)
+        self.slice = slice_length
+        self.costs = costs or default_costs()
+        self.tracer = tracer
+        self.categories = frozenset(trace_categories) if tracer else frozenset()
+        self.tracing = bool(self.categories & {"exit", "patch"})
+        """Whether the dispatcher builds trace lines at all (it is on the hot exit path)."""
+        sizes = [storage_for(first, image) for image in images]
+        self.allocation: Allocation = allocate(sizes)
+        self.host = self.virt.new_host(self.allocation.host_size)
+        self.dispatcher = Dispatcher(self)
+        self.host.trap_handler = self.dispatcher
+        self.vms: list[VM] = []
+        for k, image in enumerate(images):
+            window = self.allocation.window(self.host.storage, k)
+            vm = VM(k + 1, f"vm{k + 1}", image, first, self.virt, self.host, window, max_steps)
+            if self.mode.patch:
+                vm.lazy = LazyPatcher(vm, first, self.mode.patch, self._scan_tracer(vm))
+            if self.mode.interpret_supervisor and not self.mode.interpret_user:
+                vm.vcpu.hook_mode(self._hybrid_hook(vm))
+            self.vms.append(vm)
+        self.current: VM | None = None
+        self.loaded: VM | None = None
+        self.escapes: list[str] = []
+        """Resource-control violations seen at entry to direct execution (none, ever, is the claim)."""
+        if self.mode.patch:
+            self.host.hook_translate(lambda host, vaddr, paddr, ins: self.current.lazy.on_translate(host, vaddr, paddr, ins))
+        self._install_tracing()
+
+    # --- tracing ------------------------------------------------------------------------------
+    def emit(self, vm: VM, category: str, text: str) -> None:
+        if category in self.categories:
+            self.tracer(category, f"[{vm.name}] {vm.vcpu.mode[0].upper()}  {category:<6} {text}")
+
+    def _scan_tracer(self, vm: VM):
+        if not ({"scan", "patch"} & self.categories):
+            return None
+        return lambda category, text: self.emit(vm, category, text)
+
+    def _install_tracing(self) -> None:
+        if "insn" in self.categories:
+            from hybridvmm.asm.disassembler import format_instruction
+
+            def tracer_for(where: str):
+                def on_instruction(machine, ins) -> None:
+                    vm = self.current
+                    self.emit(vm, "insn", f"{where:<6} {vm.guest_instructions:>9}  {ins.address:08x}  "
+                                          f"{ins.raw.hex():<12}  {format_instruction(ins, self.isa)}")
+                return on_instruction
+
+            self.host.tracer = tracer_for("direct")
+            for vm in self.vms:
+                vm.vcpu.tracer = tracer_for("interp")
+        if "trap" in self.categories:
+            for vm in self.vms:
+                vm.vcpu.hook_trap(lambda machine, trap, vm=vm: self.emit(
+                    vm, "trap", f"{trap.describe()}; saved pc 0x{trap.pc:x}"))
+
+    def _hybrid_hook(self, vm: VM):
+        user = self.virt.user_mode
+
+        def on_mode(machine, was: str, now: str) -> None:
+            if vm.interpreting and now == user:
+                machine.stop("entered user mode")
+        return on_mode
+
+    # --- the loop -------------------------------------------------------------------------------
+    def run(self) -> list[VM]:
+        """Run every VM to its end (halt, trap loop, or its instruction limit)."""
+        while True:
+            active = [vm for vm in self.vms if not vm.done]
+            if not active:
+                break
+            for vm in active:
+                budget = min(self.slice, vm.max_steps - vm.guest_instructions)
+                if budget <= 0:
+                    vm.finish(MAX_STEPS, f"did not halt within {vm.max_steps:,} instructions")
+                    continue
+                self.switch_to(vm)
+                start = time.perf_counter()
+                self.run_slice(vm, budget)
+                vm.stats.wall_s += time.perf_counter() - start
+        if self.loaded is not None:
+            self.loaded.world = self.virt.save(self.host)
+        for vm in self.vms:
+            vm.stats.by_mode = dict(vm.vcpu.stats.by_mode)
+            vm.stats.reflected = dict(vm.vcpu.stats.traps)
+        return self.vms
+
+    def switch_to(self, vm: VM) -> None:
+        """World switch (Fig. 8.4): save the retiring VM's registers, load the next one's.
+        Each VM's PSW and virtual timer live in its virtual CPU; the real timer is
+        programmed for the next VM when it enters direct execution."""
+        if self.loaded is vm:
+            return
+        if self.loaded is not None:
+            self.loaded.world = self.virt.save(self.host)
+            vm.stats.switches += 1
+            self.emit(vm, "switch", f"switch from {self.loaded.name} to {vm.name}")
+        self.virt.restore(self.host, vm.world)
+        self.loaded = vm
+        self.current = vm
+
+    def run_slice(self, vm: VM, budget: int) -> None:
+        vm.target = vm.guest_instructions + budget
+        vcpu = vm.vcpu
+        while not vm.done and vm.guest_instructions < vm.target:
+            if self.mode.interprets(vcpu.mode, self.virt.user_mode):
+                self.interpret(vm)
+            else:
+                self.direct(vm)
+
+    def interpret(self, vm: VM) -> None:
+        vcpu = vm.vcpu
+        vcpu.refresh_mapping()
+        vm.interpreting = True
+        try:
+            result = routines.interpret(vcpu, vm.target - vm.guest_instructions)
+        finally:
+            vm.interpreting = False
+        if result.reason == HALTED:
+            vm.finish(HALTED)
+        elif result.reason == TRAP_LOOP:
+            vm.finish(TRAP_LOOP, result.detail)
+        elif result.reason == STOPPED and result.detail != "entered user mode":
+            vm.finish(STOPPED, result.detail)
+
+    def direct(self, vm: VM) -> None:
+        host = self.host
+        self.enter(vm)
+        result = host.run(vm.target - vm.guest_instructions)
+        if vm.in_host:  # the host stopped on its own (its step budget), not through the dispatcher
+            self.credit(vm)
+            vm.vcpu.pc = host.pc
+            self.virt.quiesce(host)
+            vm.in_host = False
+            vm.vcpu.service_interrupts()
+            if result.reason == TRAP_LOOP:
+                vm.finish(TRAP_LOOP, result.detail)
+
+    # --- direct execution bookkeeping -------------------------------------------------------------
+    def enter(self, vm: VM) -> None:
+        """Resume the VM directly on the host from its virtual state."""
+        host, vcpu = self.host, vm.vcpu
+        left = vm.target - vm.guest_instructions
+        countdown = vcpu.countdown
+        host.code_view = vm.patches.host_code
+        host.load_overlay = vm.patches
+        self.virt.enter(host, vcpu, min(countdown, left) if countdown else left)
+        vm.synced = host.stats.instructions
+        vm.in_host = True
+        if self.virt.host_escapes(host, vm.window):
+            self.escapes.append(f"{vm.name}: host R left the window at pc 0x{vcpu.pc:x}")
+
+    def credit(self, vm: VM) -> None:
+        """Credit the instructions the host ran directly since the last sync to the VM."""
+        n = self.host.stats.instructions - vm.synced
+        if n:
+            vm.synced += n
+            vm.stats.bump(vm.stats.direct, vm.vcpu.mode, n)
+            vm.vcpu.elapse(n)
+
+    def resume_or_stop(self, vm: VM) -> None:
+        """After an exit: back to direct execution, or hand the CPU to the monitor's loop."""
+        vcpu = vm.vcpu
+        if (vm.done or vcpu.stop_reason is not None or vm.guest_instructions >= vm.target
+                or self.mode.interprets(vcpu.mode, self.virt.user_mode)):
+            vm.in_host = False
+            self.host.stop("monitor")
+        else:
+            self.enter(vm)
+
+    # --- results ------------------------------------------------------------------------------------
+    def close(self) -> None:
+        for vm in self.vms:
+            vm.close()
+
+    def summary(self) -> dict[str, Any]:
+        return {"mode": self.mode.name, "isa": self.isa.name, "slice": self.slice,
+                "host_storage": self.allocation.host_size, "vms": len(self.vms)}
+
+
+def run_guests(images: Iterable[Image], mode: Mode | str, **kwargs: Any) -> Monitor:
+    """Build a monitor for ``images`` in ``mode`` and run it to the end."""
+    monitor = Monitor(images, mode, **kwargs)
+    monitor.run()
+    return monitor

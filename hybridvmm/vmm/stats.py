@@ -1,0 +1,97 @@
+"""Per-VM monitor statistics: where the guest's instructions ran and what the monitor did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hybridvmm.vmm.costs import Costs
+
+
+def _bump(counter: dict[str, int], key: str, n: int = 1) -> None:
+    counter[key] = counter.get(key, 0) + n
+
+
+@dataclass
+class VmStats:
+    """Counters of one VM.
+
+    ``by_mode`` is every guest instruction by the guest's *virtual* mode; ``direct`` the
+    part executed directly on the host (the rest was interpreted).  ``exits`` counts the
+    host's traps and interrupts that entered the monitor while the VM ran, by cause;
+    ``reflected`` the traps delivered into the guest (its own: by cause); ``emulated`` the
+    instructions the interpreter routines executed after an exit (privileged instructions
+    of the virtual supervisor, patched sites).
+    """
+
+    by_mode: dict[str, int] = field(default_factory=dict)
+    direct: dict[str, int] = field(default_factory=dict)
+    exits: dict[str, int] = field(default_factory=dict)
+    reflected: dict[str, int] = field(default_factory=dict)
+    emulated: int = 0
+    patches_hit: int = 0
+    patches_applied: int = 0
+    patches_dropped: int = 0
+    blocks_scanned: int = 0
+    instructions_scanned: int = 0
+    switches: int = 0
+    wall_s: float = 0.0
+
+    bump = staticmethod(_bump)
+
+    @property
+    def guest_instructions(self) -> int:
+        return sum(self.by_mode.values())
+
+    @property
+    def direct_instructions(self) -> int:
+        return sum(self.direct.values())
+
+    @property
+    def interpreted_instructions(self) -> int:
+        return self.guest_instructions - self.direct_instructions
+
+    @property
+    def interpreted(self) -> dict[str, int]:
+        return {m: n - self.direct.get(m, 0) for m, n in self.by_mode.items() if n - self.direct.get(m, 0)}
+
+    @property
+    def traps(self) -> int:
+        """Traps into the monitor (every exit but the real timer's, which is the monitor's own clock)."""
+        return sum(n for cause, n in self.exits.items() if cause != "timer")
+
+    def events(self) -> dict[str, int]:
+        """The counts the cost table prices."""
+        return {
+            "direct": self.direct_instructions,
+            "interpreted": self.interpreted_instructions,
+            "trap": sum(self.exits.values()),
+            "reflect": sum(self.reflected.values()),
+            "scan": self.instructions_scanned,
+            "patch": self.patches_applied,
+            "switch": self.switches,
+        }
+
+    def as_dict(self, costs: Costs) -> dict[str, Any]:
+        guest = self.guest_instructions
+        return {
+            "guest_instructions": guest,
+            "direct": self.direct_instructions,
+            "interpreted": self.interpreted_instructions,
+            "direct_fraction": self.direct_instructions / guest if guest else 0.0,
+            "by_mode": dict(self.by_mode),
+            "direct_by_mode": dict(self.direct),
+            "interpreted_by_mode": self.interpreted,
+            "exits": dict(sorted(self.exits.items())),
+            "traps": self.traps,
+            "reflected": dict(sorted(self.reflected.items())),
+            "emulated": self.emulated,
+            "patches_hit": self.patches_hit,
+            "patches_applied": self.patches_applied,
+            "patches_dropped": self.patches_dropped,
+            "blocks_scanned": self.blocks_scanned,
+            "instructions_scanned": self.instructions_scanned,
+            "switches": self.switches,
+            "host_cycles": costs.of(self.events()),
+            "wall_s": round(self.wall_s, 6),
+        }

@@ -1,0 +1,102 @@
+"""One virtual machine: its window, virtual CPU, saved world, patches, console and statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hybridvmm.image import Image
+from hybridvmm.isa import ISA
+from hybridvmm.machine.core import Machine
+from hybridvmm.machine.storage import Storage
+from hybridvmm.patch.table import check_table
+from hybridvmm.vmm.patches import PatchSet
+from hybridvmm.vmm.stats import VmStats
+
+
+@dataclass(frozen=True)
+class VmOutcome:
+    """How a VM's run ended: ``halted``, ``max-steps`` or ``trap-loop``, and where."""
+
+    reason: str
+    detail: str
+    pc: int
+
+
+class VM:
+    """A guest under the monitor.
+
+    ``vcpu`` holds the guest's virtual system state (mode, interrupt enable, relocation,
+    timer, PSW area in its window) and *is* the interpreter: running or stepping it executes
+    guest instructions against that state with the ISA's own semantics.  ``world`` is what a
+    switch saves of the registers the VMs share with the host.
+    """
+
+    def __init__(self, index: int, name: str, image: Image, isa: ISA, virt: Any, host: Machine,
+                 window: Storage, max_steps: int):
+        self.index = index
+        self.name = name
+        self.image = image
+        self.isa = isa
+        self.window = window
+        self.max_steps = max_steps
+        self.stats = VmStats()
+        self.vcpu: Machine = virt.new_vcpu(host, window)
+        trap_length = _trap_length(isa)
+        self.patches = PatchSet(window, isa.max_length, trap_length)
+        self.vcpu.code_view = self.patches.original_code
+        self.vcpu.load_overlay = self.patches
+        self.patches.listeners.append(self.vcpu.refresh_mapping)
+        self.patches.removed.append(self._patch_removed)
+        self.vcpu.load(image)
+        if image.patches:
+            check_table(image)
+            self.patches.adopt(image.patches)
+            self.vcpu.refresh_mapping()
+        self.world = virt.save(host)
+        self.outcome: VmOutcome | None = None
+        self.lazy = None
+        self.synced = 0
+        """Host instructions already credited to this VM (direct execution accounting)."""
+        self.target = 0
+        """Guest instruction count at which the current slice ends."""
+        self.interpreting = False
+        self.in_host = False
+        """True while the VM runs directly on the host and the host is ahead of the virtual CPU."""
+
+    def _patch_removed(self, record, why: str) -> None:
+        self.stats.patches_dropped += 1
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not None
+
+    @property
+    def guest_instructions(self) -> int:
+        return self.vcpu.stats.instructions
+
+    @property
+    def console(self):
+        return self.vcpu.console
+
+    def finish(self, reason: str, detail: str = "") -> None:
+        if self.outcome is None:
+            self.outcome = VmOutcome(reason, detail, self.vcpu.pc)
+
+    def guest_storage(self) -> bytes:
+        """The VM's storage as the guest sees it (the original bytes under every patch)."""
+        return self.patches.guest_view()
+
+    def close(self) -> None:
+        if self.lazy is not None:
+            self.lazy.close()
+        self.patches.close()
+        self.vcpu.close()
+
+
+def _trap_length(isa: ISA) -> int:
+    """Bytes of the ISA's patch trap (its parcel if it cannot be patched)."""
+    spec = isa.system.get("patch")
+    if isinstance(spec, dict) and spec.get("trap") in isa.instructions:
+        return isa.instructions[spec["trap"]].format.length
+    return isa.parcel_bytes
