@@ -1,83 +1,85 @@
-"""``run IMAGE --mode bare``: run a guest and report its console output and statistics.
+"""``run IMAGE... --mode M``: run guests bare or under the monitor, and report what they did.
 
-Console output goes to stdout (exactly the guest's bytes); ``--stats`` and ``--trace``
-go to stderr so they never mix with it; ``--json`` prints everything as one JSON document.
-Exit 0 when the guest halts, 1 when it is stopped (``--max-steps`` ran out, a trap loop),
-2 on bad input.
+Console output goes to stdout — exactly the guest's bytes for one guest; with several,
+each line prefixed ``[vmN] `` as it completes (``--output-dir DIR`` writes one file per
+VM instead).  ``--stats`` and ``--trace`` go to stderr (``--trace-file`` to a file) so they
+never mix with it; ``--json`` prints everything as one JSON document.  Exit 0 when every
+guest halts, 1 when one is stopped (``--max-steps`` ran out, a trap loop), 2 on bad input.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable, TextIO
 
-from hybridvmm.cli_support import add_image_arguments, add_json_flag, number, open_image, print_json
-from hybridvmm.errors import UserError
-from hybridvmm.isas import build_machine
-from hybridvmm.machine import HALTED, MAX_STEPS, Machine, RunResult
 from hybridvmm.asm.disassembler import format_instruction
+from hybridvmm.cli_support import add_json_flag, number, print_json, write_output
+from hybridvmm.errors import UserError
+from hybridvmm.image import Image
+from hybridvmm.isas import build_machine
+from hybridvmm.loading import load_program
+from hybridvmm.machine import HALTED, MAX_STEPS, Machine
 from hybridvmm.machine.trace import trace_line, trap_line
+from hybridvmm.vmm import BARE, DEFAULT_SLICE, RUN_MODES, Monitor
+from hybridvmm.vmm.compare import bare_image
+from hybridvmm.vmm.costs import load_costs
 
 ORDER = 60
 
 DEFAULT_MAX_STEPS = 50_000_000
-MODES = ("bare",)
+TRACE_CATEGORIES = ("insn", "trap", "exit", "patch", "switch", "scan")
+DEFAULT_TRACE = "insn,trap"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run a guest on the bare machine and report its output and statistics")
-    add_image_arguments(p)
-    p.add_argument("--mode", choices=MODES, default="bare", help="how to run the guest (default: bare; monitor modes come later)")
+    p = sub.add_parser("run", help="run guests on the bare machine or under the monitor, and report their output and statistics")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image file, raw binary, or guest:NAME (several: one VM each)")
+    p.add_argument("--isa", metavar="NAME", help="ISA (or variant) to use; required for raw binaries")
+    p.add_argument("--base", metavar="ADDR", type=number, help="load address of a raw binary")
+    p.add_argument("--entry", metavar="ADDR", type=number, help="entry point (default: image entry or --base)")
+    p.add_argument("--mode", choices=RUN_MODES, default=BARE,
+                   help="bare machine, or a monitor: pure (trap-and-emulate), interpret, hybrid, patch (default: bare)")
+    p.add_argument("--no-patch", action="store_true", help="hybrid only: do not patch user code (the mode hybrid-no-patch)")
+    p.add_argument("--slice", metavar="N", type=number, default=DEFAULT_SLICE,
+                   help=f"guest instructions per VM before the monitor switches VMs (default {DEFAULT_SLICE:,})")
     p.add_argument("--max-steps", metavar="N", type=number, default=DEFAULT_MAX_STEPS,
-                   help=f"stop (exit 1) after N instructions (default {DEFAULT_MAX_STEPS:,})")
-    p.add_argument("--input", metavar="TEXT", default="", help="bytes queued on the console input (UTF-8)")
-    p.add_argument("--stats", action="store_true", help="print instructions per mode, traps by cause, timer interrupts and the final PSW on stderr")
-    p.add_argument("--trace", action="store_true", help="print every instruction (and trap) on stderr")
+                   help=f"stop a guest (exit 1) after N instructions (default {DEFAULT_MAX_STEPS:,})")
+    p.add_argument("--input", metavar="TEXT", default="", help="bytes queued on each guest's console input (UTF-8)")
+    p.add_argument("--output-dir", metavar="DIR", help="write each VM's console to DIR/vmN.out instead of stdout")
+    p.add_argument("--stats", action="store_true", help="print instructions, traps, monitor statistics and the final PSW on stderr")
+    p.add_argument("--trace", nargs="?", const=DEFAULT_TRACE, metavar="CATEGORIES",
+                   help=f"trace on stderr; categories (comma-separated): {', '.join(TRACE_CATEGORIES)}, or all "
+                        f"(default with no value: {DEFAULT_TRACE})")
+    p.add_argument("--trace-file", metavar="FILE", help="write the trace to FILE instead of stderr")
+    p.add_argument("--costs", metavar="FILE", help="cost table replacing the default (see hybridvmm/vmm/costs.toml)")
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
-def report(m: Machine, result: RunResult, args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "image": args.image,
-        "isa": m.isa.name,
-        "mode": args.mode,
-        "result": result.reason,
-        "detail": result.detail,
-        "halted": result.reason == HALTED,
-        "steps": result.steps,
-        "max_steps": args.max_steps,
-        "output": m.console.text(),
-        "stats": m.stats.as_dict(),
-        "final_psw": m.psw_summary(),
-    }
+def mode_name(args: argparse.Namespace) -> str:
+    if args.no_patch:
+        if args.mode != "hybrid":
+            raise UserError("--no-patch applies to --mode hybrid only")
+        return "hybrid-no-patch"
+    return args.mode
 
 
-def print_stats(data: dict[str, Any]) -> None:
-    s, psw = data["stats"], data["final_psw"]
-    traps = ", ".join(f"{k} {v}" for k, v in s["traps"].items()) or "none"
-    err = sys.stderr
-    print(f"instructions      {s['instructions']} (supervisor {s['supervisor']}, user {s['user']})", file=err)
-    print(f"traps             {traps}", file=err)
-    print(f"timer interrupts  {s['timer_interrupts']}", file=err)
-    fields = " ".join(f"{k}={'0x%x' % v if isinstance(v, int) and not isinstance(v, bool) and k != 'timer' else v}"
-                      for k, v in psw.items())
-    print(f"final PSW         {fields}", file=err)
+def trace_categories(spec: str | None) -> list[str]:
+    if spec is None:
+        return []
+    cats = [c.strip() for c in spec.split(",") if c.strip()]
+    if cats == ["all"]:
+        return list(TRACE_CATEGORIES)
+    unknown = [c for c in cats if c not in TRACE_CATEGORIES]
+    if unknown or not cats:
+        raise UserError(f"--trace {spec}: unknown category {', '.join(unknown) or '(none)'} (categories: {', '.join(TRACE_CATEGORIES)}, all)")
+    return cats
 
 
-def _install_trace(m: Machine) -> None:
-    isa = m.isa
-    err = sys.stderr
-
-    def on_instruction(machine: Machine, ins) -> None:
-        print(trace_line(machine.stats.instructions, machine.user, ins, format_instruction(ins, isa)), file=err)
-
-    m.tracer = on_instruction
-    m.hook_trap(lambda machine, trap: print(trap_line(trap), file=err))
-
-
-def _write_output(data: bytes) -> None:
+# --- output -------------------------------------------------------------------------------------------
+def write_console(data: bytes) -> None:
     if not data:
         return
     sys.stdout.flush()
@@ -89,34 +91,181 @@ def _write_output(data: bytes) -> None:
         sys.stdout.write(data.decode("utf-8", errors="replace"))
 
 
-def run_bare(args: argparse.Namespace) -> tuple[Machine, RunResult]:
-    image = open_image(args)
-    m = build_machine(image.isa, image=image)
-    if args.input:
-        m.console.feed(args.input.encode("utf-8"))
-    if args.trace:
-        _install_trace(m)
-    return m, m.run(args.max_steps)
+class LinePrefixer:
+    """Interleaves several VMs' console output on stdout a whole line at a time, ``[vmN] `` first."""
+
+    def __init__(self, names: list[str]):
+        self.pending = {name: bytearray() for name in names}
+
+    def byte(self, name: str, value: int) -> None:
+        buf = self.pending[name]
+        buf.append(value)
+        if value == 0x0A:
+            write_console(f"[{name}] ".encode() + bytes(buf))
+            buf.clear()
+
+    def flush(self) -> None:
+        for name, buf in self.pending.items():
+            if buf:
+                write_console(f"[{name}] ".encode() + bytes(buf) + b"\n")
+                buf.clear()
 
 
-RUNNERS = {"bare": run_bare}
+def console_dict(data: bytes) -> dict[str, str]:
+    """The console both as text (invalid UTF-8 replaced) and as the exact bytes (hex)."""
+    return {"console": data.decode("utf-8", errors="replace"), "console_hex": data.hex()}
+
+
+# --- bare ---------------------------------------------------------------------------------------------
+def _bare_tracer(m: Machine, out: TextIO, cats: list[str], name: str) -> None:
+    isa = m.isa
+    prefix = f"[{name}] " if name else ""
+    if "insn" in cats:
+        m.tracer = lambda machine, ins: print(prefix + trace_line(machine.stats.instructions, machine.user, ins,
+                                                                   format_instruction(ins, isa)), file=out)
+    if "trap" in cats:
+        m.hook_trap(lambda machine, trap: print(prefix + trap_line(trap), file=out))
+
+
+def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: list[str]) -> list[dict[str, Any]]:
+    results = []
+    several = len(images) > 1
+    prefixer = LinePrefixer([f"vm{k + 1}" for k in range(len(images))]) if several and not args.output_dir else None
+    for k, image in enumerate(images):
+        name = f"vm{k + 1}"
+        m = build_machine(image.isa, image=bare_image(image))
+        if args.input:
+            m.console.feed(args.input.encode("utf-8"))
+        _bare_tracer(m, out, cats, name if several else "")
+        if prefixer is not None and not args.json:
+            m.hook_output(lambda machine, byte, name=name: prefixer.byte(name, byte))
+        result = m.run(args.max_steps)
+        results.append({
+            "name": name, "image": image.source, "isa": m.isa.name, "result": result.reason, "detail": result.detail,
+            "halted": result.reason == HALTED, "steps": result.steps, "pc": result.pc,
+            **console_dict(bytes(m.console.output)), "stats": m.stats.as_dict(), "final_psw": m.psw_summary(),
+        })
+    if prefixer is not None and not args.json:
+        prefixer.flush()
+    return results
+
+
+# --- monitor --------------------------------------------------------------------------------------------
+def run_monitor(args: argparse.Namespace, images: list[Image], mode: str, out: TextIO, cats: list[str]) -> tuple[Monitor, list[dict[str, Any]]]:
+    tracer: Callable[[str, str], None] = lambda category, line: print(line, file=out)
+    monitor = Monitor(images, mode, isa=args.isa, slice_length=args.slice, max_steps=args.max_steps,
+                      costs=load_costs(args.costs), tracer=tracer if cats else None, trace_categories=cats)
+    several = len(images) > 1
+    prefixer = LinePrefixer([vm.name for vm in monitor.vms]) if several and not args.output_dir and not args.json else None
+    for vm in monitor.vms:
+        if args.input:
+            vm.console.feed(args.input.encode("utf-8"))
+        if prefixer is not None:
+            vm.vcpu.hook_output(lambda machine, byte, name=vm.name: prefixer.byte(name, byte))
+    try:
+        monitor.run()
+    finally:
+        if prefixer is not None:
+            prefixer.flush()
+    results = []
+    for vm in monitor.vms:
+        outcome = vm.outcome
+        results.append({
+            "name": vm.name, "image": vm.image.source, "isa": vm.isa.name, "result": outcome.reason,
+            "detail": outcome.detail, "halted": outcome.reason == HALTED, "steps": vm.guest_instructions,
+            "pc": outcome.pc, **console_dict(bytes(vm.console.output)), "stats": vm.vcpu.stats.as_dict(),
+            "monitor": vm.stats.as_dict(monitor.costs), "final_psw": _final_psw(monitor, vm),
+            "window": {"offset": vm.window.offset, "size": vm.window.size},
+        })
+    return monitor, results
+
+
+def _final_psw(monitor: Monitor, vm) -> dict[str, Any]:
+    monitor.switch_to(vm)
+    return vm.vcpu.psw_summary()
+
+
+# --- reports --------------------------------------------------------------------------------------------
+def print_stats(data: dict[str, Any], several: bool) -> None:
+    err = sys.stderr
+    prefix = f"[{data['name']}] " if several else ""
+    s, psw = data["stats"], data["final_psw"]
+    traps = ", ".join(f"{k} {v}" for k, v in s["traps"].items()) or "none"
+    modes = ", ".join(f"{k} {v}" for k, v in s.items() if k not in ("instructions", "traps", "timer_interrupts"))
+    print(f"{prefix}instructions      {s['instructions']} ({modes})", file=err)
+    print(f"{prefix}traps             {traps}", file=err)
+    print(f"{prefix}timer interrupts  {s['timer_interrupts']}", file=err)
+    mon = data.get("monitor")
+    if mon is not None:
+        exits = ", ".join(f"{k} {v}" for k, v in mon["exits"].items()) or "none"
+        print(f"{prefix}executed          {mon['direct']} directly ({mon['direct_fraction']:.2%}), "
+              f"{mon['interpreted']} interpreted", file=err)
+        print(f"{prefix}monitor exits     {exits}; {mon['emulated']} emulated", file=err)
+        print(f"{prefix}patches           {mon['patches_applied']} applied, {mon['patches_hit']} hit, "
+              f"{mon['patches_dropped']} dropped by stores; {mon['blocks_scanned']} blocks "
+              f"({mon['instructions_scanned']} instructions) scanned", file=err)
+        print(f"{prefix}VM switches       {mon['switches']}", file=err)
+        print(f"{prefix}host cycles       {mon['host_cycles']:,} (simulated), wall {mon['wall_s']:.3f} s", file=err)
+    fields = " ".join(f"{k}={'0x%x' % v if isinstance(v, int) and not isinstance(v, bool) and k != 'timer' else v}"
+                      for k, v in psw.items())
+    print(f"{prefix}final PSW         {fields}", file=err)
+
+
+def _open_trace(args: argparse.Namespace) -> tuple[TextIO, Callable[[], None]]:
+    if args.trace_file is None:
+        return sys.stderr, lambda: None
+    if args.trace is None:
+        args.trace = DEFAULT_TRACE
+    from io import StringIO
+    buffer = StringIO()
+    return buffer, lambda: write_output(args.trace_file, buffer.getvalue().encode("utf-8"))
 
 
 def run(args: argparse.Namespace) -> int:
     if args.max_steps < 0:
         raise UserError(f"--max-steps must be >= 0 (got {args.max_steps})")
-    m, result = RUNNERS[args.mode](args)
-    data = report(m, result, args)
+    mode = mode_name(args)
+    cats = trace_categories(args.trace if args.trace is not None or args.trace_file is None else DEFAULT_TRACE)
+    images = [load_program(name, isa=args.isa, base=args.base, entry=args.entry) for name in args.images]
+    out, close_trace = _open_trace(args)
+    try:
+        if mode == BARE:
+            results = run_bare(args, images, out, cats)
+            summary: dict[str, Any] = {"mode": mode}
+        else:
+            monitor, results = run_monitor(args, images, mode, out, cats)
+            summary = {**monitor.summary(), "resource_control_violations": monitor.escapes}
+    finally:
+        close_trace()
+    several = len(images) > 1
+    if args.output_dir:
+        directory = Path(args.output_dir)
+        if directory.exists() and not directory.is_dir():
+            raise UserError(f"{directory}: not a directory")
+        directory.mkdir(parents=True, exist_ok=True)
+        for r in results:
+            write_output(directory / f"{r['name']}.out", bytes.fromhex(r["console_hex"]))
     if args.json:
+        data = {**results[0], "mode": mode, "max_steps": args.max_steps} if not several else {
+            **summary, "max_steps": args.max_steps, "vms": results}
+        if not several and mode != BARE:
+            data.update(summary)
         print_json(data)
     else:
-        _write_output(bytes(m.console.output))
+        if not several and not args.output_dir:
+            write_console(bytes.fromhex(results[0]["console_hex"]))
         if args.stats:
-            print_stats(data)
-    if result.reason == HALTED:
-        return 0
-    if result.reason == MAX_STEPS:
-        print(f"hybridvmm: run: guest did not halt within {args.max_steps:,} instructions (stopped at pc 0x{result.pc:x})", file=sys.stderr)
-    else:
-        print(f"hybridvmm: run: guest stopped ({result.reason}): {result.detail}", file=sys.stderr)
-    return 1
+            for r in results:
+                print_stats(r, several)
+    status = 0
+    for r in results:
+        if r["halted"]:
+            continue
+        status = 1
+        who = f"{r['name']} " if several else ""
+        if r["result"] == MAX_STEPS:
+            print(f"hybridvmm: run: guest {who}did not halt within {args.max_steps:,} instructions (stopped at pc 0x{r['pc']:x})",
+                  file=sys.stderr)
+        else:
+            print(f"hybridvmm: run: guest {who}stopped ({r['result']}): {r['detail']}", file=sys.stderr)
+    return status

@@ -122,21 +122,33 @@ class Monitor:
         return on_mode
 
     # --- the loop -------------------------------------------------------------------------------
-    def run(self) -> list[VM]:
-        """Run every VM to its end (halt, trap loop, or its instruction limit)."""
+    def run(self, until: int | None = None) -> list[VM]:
+        """Run every VM to its end (halt, trap loop, or its instruction limit).
+
+        ``until``: return as soon as the (single) VM has executed exactly that many guest
+        instructions, keeping its place in the current slice (lock-step comparison uses
+        this; slices, and so the real timer, go on exactly as in an uninterrupted run).
+        """
         while True:
             active = [vm for vm in self.vms if not vm.done]
             if not active:
                 break
             for vm in active:
-                budget = min(self.slice, vm.max_steps - vm.guest_instructions)
-                if budget <= 0:
-                    vm.finish(MAX_STEPS, f"did not halt within {vm.max_steps:,} instructions")
-                    continue
+                if until is not None and vm.guest_instructions >= until:
+                    return self._finish_run()
+                if vm.guest_instructions >= vm.target:
+                    budget = min(self.slice, vm.max_steps - vm.guest_instructions)
+                    if budget <= 0:
+                        vm.finish(MAX_STEPS, f"did not halt within {vm.max_steps:,} instructions")
+                        continue
+                    vm.target = vm.guest_instructions + budget
                 self.switch_to(vm)
                 start = time.perf_counter()
-                self.run_slice(vm, budget)
+                self.run_slice(vm, vm.target if until is None else min(vm.target, until))
                 vm.stats.wall_s += time.perf_counter() - start
+        return self._finish_run()
+
+    def _finish_run(self) -> list[VM]:
         if self.loaded is not None:
             self.loaded.world = self.virt.save(self.host)
         for vm in self.vms:
@@ -158,10 +170,11 @@ class Monitor:
         self.loaded = vm
         self.current = vm
 
-    def run_slice(self, vm: VM, budget: int) -> None:
-        vm.target = vm.guest_instructions + budget
+    def run_slice(self, vm: VM, stop: int) -> None:
+        """Run ``vm`` until it has executed ``stop`` guest instructions (or ends)."""
+        vm.stop_at = stop
         vcpu = vm.vcpu
-        while not vm.done and vm.guest_instructions < vm.target:
+        while not vm.done and vm.guest_instructions < stop:
             if self.mode.interprets(vcpu.mode, self.virt.user_mode):
                 self.interpret(vm)
             else:
@@ -172,7 +185,7 @@ class Monitor:
         vcpu.refresh_mapping()
         vm.interpreting = True
         try:
-            result = routines.interpret(vcpu, vm.target - vm.guest_instructions)
+            result = routines.interpret(vcpu, vm.stop_at - vm.guest_instructions)
         finally:
             vm.interpreting = False
         if result.reason == HALTED:
@@ -185,7 +198,7 @@ class Monitor:
     def direct(self, vm: VM) -> None:
         host = self.host
         self.enter(vm)
-        result = host.run(vm.target - vm.guest_instructions)
+        result = host.run(vm.stop_at - vm.guest_instructions)
         if vm.in_host:  # the host stopped on its own (its step budget), not through the dispatcher
             self.credit(vm)
             vm.vcpu.pc = host.pc
@@ -220,8 +233,10 @@ class Monitor:
     def resume_or_stop(self, vm: VM) -> None:
         """After an exit: back to direct execution, or hand the CPU to the monitor's loop."""
         vcpu = vm.vcpu
-        if (vm.done or vcpu.stop_reason is not None or vm.guest_instructions >= vm.target
-                or self.mode.interprets(vcpu.mode, self.virt.user_mode)):
+        # (When this run stops short of the slice's end — a lock-step pause — every exit
+        # returns to the loop, which re-enters with an exact instruction budget.)
+        if (vm.done or vcpu.stop_reason is not None or vm.guest_instructions >= vm.stop_at
+                or vm.stop_at < vm.target or self.mode.interprets(vcpu.mode, self.virt.user_mode)):
             vm.in_host = False
             self.host.stop("monitor")
         else:

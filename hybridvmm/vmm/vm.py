@@ -59,7 +59,9 @@ class VM:
         self.synced = 0
         """Host instructions already credited to this VM (direct execution accounting)."""
         self.target = 0
-        """Guest instruction count at which the current slice ends."""
+        """Guest instruction count at which the current slice ends (the real timer's horizon)."""
+        self.stop_at = 0
+        """Guest instruction count at which the monitor's current run of this VM returns."""
         self.interpreting = False
         self.in_host = False
         """True while the VM runs directly on the host and the host is ahead of the virtual CPU."""

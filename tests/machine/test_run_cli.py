@@ -101,7 +101,7 @@ def test_json_report(cli, image):
     r = cli("run", image(ECHO), "--input", "x" * 40, "--json")
     assert r.code == 0
     data = json.loads(r.out)
-    assert data["result"] == "halted" and data["halted"] and data["output"] == "y" * 40 + "\n"
+    assert data["result"] == "halted" and data["halted"] and data["console"] == "y" * 40 + "\n"
     s = data["stats"]
     assert s["instructions"] == s["supervisor"] == data["steps"] and s["user"] == 0
     assert s["traps"]["svc"] == 1 and s["timer_interrupts"] == s["traps"]["timer"] >= 4
@@ -144,8 +144,9 @@ def test_bad_image_exit_2(cli, tmp_path):
 
 
 def test_unknown_mode_and_negative_steps_are_usage_errors(cli, image):
-    assert cli("run", image(SPIN), "--mode", "pure").code == 2
+    assert cli("run", image(SPIN), "--mode", "turbo").code == 2
     assert cli("run", image(SPIN), "--max-steps", "-5").code == 2
+    assert cli("run", image(SPIN), "--mode", "pure", "--no-patch").code == 2
 
 
 def test_raw_binary_with_isa_and_base(cli, tmp_path):
