@@ -27,6 +27,7 @@ from elftools.elf.sections import SymbolTableSection
 
 from hybridvmm.errors import ImageError
 from hybridvmm.image import FLAG_CODE, FLAG_DATA, FLAG_WRITE, Image, Section
+from hybridvmm.symbols import ABS, Region, Symbol, SymbolTable, is_mapping_symbol
 
 MAGIC = b"\x7fELF"
 
@@ -57,6 +58,7 @@ class ElfSection:
     address: int
     size: int
     flags: int  # sh_flags (SHF_WRITE | SHF_ALLOC | SHF_EXECINSTR ...)
+    data: bytes = b""  # contents, kept for executable sections only (what objdump shows)
 
     @property
     def executable(self) -> bool:
@@ -88,6 +90,23 @@ class ElfProgram:
     sections: list[ElfSection] = field(default_factory=list)
     symbols: list[ElfSymbol] = field(default_factory=list)
     file_format: str = ""  # objdump's name for the BFD target, e.g. "elf32-littleriscv"
+    arch: str = ""  # the ISA string of the RISC-V attributes (Tag_RISCV_arch), if any
+
+    def symbol_table(self) -> SymbolTable:
+        """The symbols objdump keeps for disassembly (``remove_useless_symbols``): named,
+        defined, not file or section symbols; mapping symbols stay (they mark code and
+        data) but never name an address."""
+        names = {s.index: s.name for s in self.sections}
+        out = []
+        for sym in self.symbols:
+            if not sym.name or sym.kind in ("STT_FILE", "STT_SECTION") or sym.section in ("SHN_UNDEF", "SHN_COMMON"):
+                continue
+            home = names.get(sym.section, ABS) if isinstance(sym.section, int) else ABS
+            kind = {"STT_FUNC": "func", "STT_OBJECT": "object"}.get(sym.kind, "notype")
+            bind = {"STB_LOCAL": "local", "STB_WEAK": "weak"}.get(sym.bind, "global")
+            out.append(Symbol(sym.name, sym.value, home, kind, bind, sym.size))
+        regions = [Region(s.name, s.address, s.end) for s in self.sections if s.flags & SHF_ALLOC]
+        return SymbolTable(out, regions)
 
 
 def is_elf(data: bytes) -> bool:
@@ -149,7 +168,24 @@ def _convert(elf: ELFFile, file_size: int, source: str) -> ElfProgram:
     symbols = _symbols(elf)
     image.symbols = _address_symbols(symbols)
     image.check()
-    return ElfProgram(image, sections, symbols, f"elf{elf.elfclass}-{'little' if elf.little_endian else 'big'}riscv")
+    return ElfProgram(image, sections, symbols, f"elf{elf.elfclass}-{'little' if elf.little_endian else 'big'}riscv", _arch(elf))
+
+
+def _arch(elf: ELFFile) -> str:
+    """Tag_RISCV_arch of ``.riscv.attributes``; unreadable attributes only cost the
+    disassembler its default extension set, so they are not an error."""
+    try:
+        sec = elf.get_section_by_name(".riscv.attributes")
+        if sec is None or not hasattr(sec, "iter_subsections"):
+            return ""
+        for sub in sec.iter_subsections():
+            for subsub in sub.iter_subsubsections():
+                for attr in subsub.iter_attributes():
+                    if attr.tag == "TAG_ARCH":
+                        return str(attr.value)
+    except _PARSE_ERRORS:
+        return ""
+    return ""
 
 
 def _segment(seg, number: int, file_size: int, sections: list[ElfSection], source: str) -> Section:
@@ -178,7 +214,11 @@ def _sections(elf: ELFFile) -> list[ElfSection]:
     for index, sec in enumerate(elf.iter_sections()):
         if index == 0:
             continue
-        out.append(ElfSection(index, sec.name, str(sec["sh_type"]), int(sec["sh_addr"]), int(sec["sh_size"]), int(sec["sh_flags"])))
+        flags, kind = int(sec["sh_flags"]), str(sec["sh_type"])
+        data = sec.data() if flags & SHF_EXECINSTR and kind != "SHT_NOBITS" else b""
+        if len(data) > MAX_SEGMENT_BYTES:
+            raise ValueError(f"section {sec.name} is too large")
+        out.append(ElfSection(index, sec.name, kind, int(sec["sh_addr"]), int(sec["sh_size"]), flags, bytes(data)))
     return out
 
 
@@ -193,11 +233,6 @@ def _symbols(elf: ELFFile) -> list[ElfSymbol]:
             info = sym["st_info"]
             out.append(ElfSymbol(sym.name, int(sym["st_value"]), int(sym["st_size"]), str(info["type"]), str(info["bind"]), sym["st_shndx"], order))
     return out
-
-
-def is_mapping_symbol(name: str) -> bool:
-    """RISC-V/ARM mapping symbols (``$x``, ``$xrv32i2p1…``, ``$d``) mark code/data, not places."""
-    return name.startswith(("$x", "$d"))
 
 
 def _address_symbols(symbols: list[ElfSymbol]) -> dict[str, int]:

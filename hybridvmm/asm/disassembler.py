@@ -20,6 +20,7 @@ from hybridvmm.image import FLAG_CODE, FLAG_WRITE, Image, Section, raw_image
 from hybridvmm.isa.decoder import Decoder, Instruction
 from hybridvmm.isa.loader import load_isa
 from hybridvmm.isa.spec import FENCE_BITS, ISA, TEMPLATE_OPERAND
+from hybridvmm.symbols import SymbolTable
 
 _DATA_DIRECTIVE = {1: ".byte", 2: ".half", 4: ".word"}
 
@@ -144,14 +145,22 @@ def disassemble(image_or_bytes: Image | bytes | bytearray, isa: ISA | str | None
     return lines
 
 
-def render(lines: list[Line], isa: ISA) -> list[str]:
-    """``ADDR: HEXBYTES  mnemonic operands`` text, with ``label:`` lines before labelled addresses."""
+def render(lines: list[Line], isa: ISA, symbols: SymbolTable | None = None) -> list[str]:
+    """``ADDR: HEXBYTES  mnemonic operands`` text, with ``label:`` lines before labelled
+    addresses; with ``symbols``, a branch or jump target is followed by the symbol that
+    names it, as objdump does (``jal ra,80000100 <foo>``)."""
     width = 2 * isa.max_length
     out: list[str] = []
     for line in lines:
         for label in line.labels:
             out.append(f"{label}:")
-        out.append(f"{line.address:08x}: {line.raw.hex():<{width}}  {line.text}")
+        text = line.text
+        target = None if line.instruction is None else line.instruction.target
+        if symbols and target is not None:
+            name = symbols.label(target, symbols.region_of(line.address))
+            if name:
+                text += f" {name}"
+        out.append(f"{line.address:08x}: {line.raw.hex():<{width}}  {text}")
     return out
 
 

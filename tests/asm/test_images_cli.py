@@ -54,14 +54,14 @@ def test_disasm_text_and_json(cli, image_file):
         "00000100: 10800500      movi r1, 5",
         "loop:",
         "00000104: 1181ffff      addi r1, r1, -1",
-        "00000108: 009afcff      bne 0x104",
+        "00000108: 009afcff      bne 0x104 <loop>",
         "0000010c: 0002          halt",
     ]
     r = cli("disasm", str(image_file), "--json")
     data = json.loads(r.out)
     assert data["lines"][2] == {
         "address": 0x108, "bytes": "009afcff", "text": "bne 0x104", "mnemonic": "bne",
-        "operands": "0x104", "instruction": "bne", "labels": [],
+        "operands": "0x104", "instruction": "bne", "labels": [], "target": 0x104, "target_label": "<loop>",
     }
 
 

@@ -73,7 +73,7 @@ def test_cli_takes_elf_files_everywhere(cli):
     r = cli("info", str(P_ADD))
     assert r.code == 0 and "isa      rv32" in r.out and "tohost" in r.out
     r = cli("disasm", str(P_ADD))
-    assert r.code == 0 and "80000000: 6f000005  jal zero,80000050" in r.out
+    assert r.code == 0 and "80000000: 6f000005  jal zero,80000050 <reset_vector>" in r.out
     r = cli("scan", str(P_ADD))
     assert r.code == 0 and "0 sensitive sites" in r.out
 
