@@ -10,6 +10,7 @@ from hybridvmm.cli_support import add_image_arguments, add_json_flag, open_image
 from hybridvmm.isa import load_isa
 from hybridvmm.scan import Space, scan_program, to_dot
 from hybridvmm.scan.report import render_text, scan_report
+from hybridvmm.symbols import SymbolTable
 
 ORDER = 70
 
@@ -43,15 +44,16 @@ def run(args: argparse.Namespace) -> int:
     spaces = [Space.parse(s) for s in args.space]
     scanned = scan_program(image, isa, roots=args.root, spaces=spaces, vectors=not args.no_vectors)
     scanner, sites, subs = scanned.main, scanned.main_sites, scanned.spaces
+    symbols = SymbolTable.from_image(image)  # names physical addresses: not the relocated spaces'
     if args.dot:
         text = to_dot(scanner, sites, name=Path(args.image).name,
-                      spaces=[(f"space 0x{sp.base:x}+0x{sp.bound:x}", sub, ss) for sp, sub, ss in subs])
+                      spaces=[(f"space 0x{sp.base:x}+0x{sp.bound:x}", sub, ss) for sp, sub, ss in subs], symbols=symbols)
         if args.dot == "-":
             sys.stdout.write(text)
             return 0
         write_output(args.dot, text.encode())
     patched = {p.address for p in image.patches}
-    report = {"image": args.image, **scan_report(scanner, sites, patched)}
+    report = {"image": args.image, **scan_report(scanner, sites, patched, symbols)}
     report["spaces"] = [
         {"space": {"base": sp.base, "bound": sp.bound}, **scan_report(sub, ss, patched)} for sp, sub, ss in subs
     ]

@@ -8,6 +8,7 @@ from html import escape
 from hybridvmm.asm.disassembler import format_instruction
 from hybridvmm.scan.scanner import Scanner
 from hybridvmm.scan.sites import Site
+from hybridvmm.symbols import SymbolTable
 
 EDGE_STYLE = {
     "fallthrough": 'color="black"',
@@ -22,15 +23,16 @@ USER_SITE_COLOR = "#ff6060"
 
 
 def to_dot(scanner: Scanner, sites: list[Site], name: str = "cfg",
-           spaces: list[tuple[str, Scanner, list[Site]]] = ()) -> str:
+           spaces: list[tuple[str, Scanner, list[Site]]] = (), symbols: SymbolTable | None = None) -> str:
     """The CFG as DOT text with HTML-like labels (one table row per instruction); each
-    relocated space, if any, is drawn as a cluster of its own."""
+    relocated space, if any, is drawn as a cluster of its own.  With ``symbols``, a block
+    title names its start (``0x100 <boot>``)."""
     out = [
         f"digraph {_quote(name)} {{",
         '  node [shape=plaintext, fontname="monospace", fontsize=10];',
         '  edge [fontname="sans-serif", fontsize=9];',
     ]
-    out += _body(scanner, sites, "", "  ")
+    out += _body(scanner, sites, "", "  ", symbols)
     for k, (label, sub, sub_sites) in enumerate(spaces):
         out.append(f"  subgraph cluster_{k} {{")
         out.append(f"    label={_quote(label)};")
@@ -40,7 +42,7 @@ def to_dot(scanner: Scanner, sites: list[Site], name: str = "cfg",
     return "\n".join(out) + "\n"
 
 
-def _body(scanner: Scanner, sites: list[Site], prefix: str, indent: str) -> list[str]:
+def _body(scanner: Scanner, sites: list[Site], prefix: str, indent: str, symbols: SymbolTable | None = None) -> list[str]:
     isa = scanner.isa
     cfg = scanner.cfg
     by_address = {s.address: s for s in sites}
@@ -48,7 +50,8 @@ def _body(scanner: Scanner, sites: list[Site], prefix: str, indent: str) -> list
     for start in sorted(cfg.blocks):
         block = cfg.blocks[start]
         root = scanner.roots.get(start)
-        title = f"0x{start:x}" + (f" ({root[0]}{' ' + root[1] if root[1] else ''})" if root else "")
+        label = symbols.nearest(start) if symbols else ""
+        title = f"0x{start:x}" + (f" {label}" if label else "") + (f" ({root[0]}{' ' + root[1] if root[1] else ''})" if root else "")
         rows = [f'<tr><td align="left" bgcolor="#e0e0e0"><b>{escape(title)}</b></td></tr>']
         for ins in block.instructions:
             text = escape(f"{ins.address:08x}  {format_instruction(ins, isa)}")

@@ -7,6 +7,7 @@ from hybridvmm.scan.model import Problem
 from hybridvmm.scan.ranges import data_ranges
 from hybridvmm.scan.scanner import Scanner
 from hybridvmm.scan.sites import Site
+from hybridvmm.symbols import SymbolTable
 
 
 def _problem(p: Problem) -> dict:
@@ -20,8 +21,10 @@ def _problem(p: Problem) -> dict:
     }
 
 
-def scan_report(scanner: Scanner, sites: list[Site], patched: set[int] | None = None) -> dict:
-    """Everything ``scan`` prints, as JSON-ready data (addresses as integers)."""
+def scan_report(scanner: Scanner, sites: list[Site], patched: set[int] | None = None,
+                symbols: SymbolTable | None = None) -> dict:
+    """Everything ``scan`` prints, as JSON-ready data (addresses as integers); with
+    ``symbols``, each block carries the ``<symbol+off>`` that names its start ("" if none)."""
     isa = scanner.isa
     cfg = scanner.cfg
     patched = patched or set()
@@ -46,7 +49,10 @@ def scan_report(scanner: Scanner, sites: list[Site], patched: set[int] | None = 
             "problems": len(problems),
             "data_bytes": sum(hi - lo for lo, hi in data),
         },
-        "blocks": [{"start": b.start, "end": b.end, "instructions": len(b)} for b in blocks],
+        "blocks": [
+            {"start": b.start, "end": b.end, "instructions": len(b), "name": symbols.nearest(b.start) if symbols else ""}
+            for b in blocks
+        ],
         "edges": [{"src": e.src, "dst": e.dst, "kind": e.kind, "address": e.address} for e in edges],
         "sites": [
             {
@@ -92,14 +98,19 @@ def render_text(report: dict) -> list[str]:
     ]
     lines += [f"  0x{r['address']:x}  {r['kind']}{' ' + r['name'] if r['name'] else ''}" for r in report["roots"]]
     lines += ["", "blocks:"]
-    lines += [f"  0x{b['start']:x}-0x{b['end']:x}  {b['instructions']} instructions" for b in report["blocks"]]
+    names = {b["start"]: b.get("name", "") for b in report["blocks"]}
+    block = lambda a: f"0x{a:x} {names[a]}" if names.get(a) else f"0x{a:x}"  # noqa: E731
+    lines += [
+        f"  0x{b['start']:x}-0x{b['end']:x}  {b['instructions']} instructions" + (f"  {b['name']}" if b.get("name") else "")
+        for b in report["blocks"]
+    ]
     lines += ["", "edges:"]
     lines += [f"  0x{e['src']:x} -> 0x{e['dst']:x}  {e['kind']} (at 0x{e['address']:x})" for e in report["edges"]]
     lines += ["", "sensitive sites:" if report["sites"] else "sensitive sites: none"]
     for site in report["sites"]:
         marks = ", ".join(site["classes"]) + ("; patched" if site["patched"] else "")
         where = f"0x{site['address']:x}" + (f" (storage 0x{site['physical']:x})" if site["physical"] != site["address"] else "")
-        lines.append(f"  {where}  {site['instruction']:<24} {marks}  (block 0x{site['block']:x})")
+        lines.append(f"  {where}  {site['instruction']:<24} {marks}  (block {block(site['block'])})")
     lines += ["", "indirect branches:" if report["indirect"] else "indirect branches: none"]
     for b in report["indirect"]:
         if b["resolved"]:

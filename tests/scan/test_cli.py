@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -60,6 +61,24 @@ def test_scan_text_lists_everything(cli, image_file):
     assert r.code == 0
     for needle in ("blocks:", "edges:", "sensitive sites:", "UNRESOLVED", "data ranges:", "indirect (at 0x"):
         assert needle in r.out
+
+
+def test_scan_names_blocks_by_symbol(cli, image_file, tmp_path):
+    r = cli("scan", str(image_file))
+    assert "instructions  <start>" in r.out and "instructions  <handler>" in r.out
+    assert "(block 0x" in r.out and "<user>)" in r.out
+    data = json.loads(cli("scan", str(image_file), "--json").out)
+    assert [b["name"] for b in data["blocks"]] == ["<start>", "<user>", "<handler>"]
+    dot = tmp_path / "cfg.dot"
+    assert cli("scan", str(image_file), "--dot", str(dot)).code == 0
+    assert "&lt;handler&gt;" in dot.read_text()  # block titles: 0x... <handler>
+
+
+def test_scan_of_a_riscv_test_elf_names_its_labels(cli):
+    elf = Path(__file__).resolve().parents[1] / "data" / "riscv-tests" / "elf" / "rv32ui-p-add"
+    r = cli("scan", str(elf))
+    assert r.code == 0 and "0 sensitive sites" in r.out
+    assert "instructions  <_start>" in r.out and "instructions  <reset_vector>" in r.out
 
 
 def test_scan_variant_changes_the_sites(cli, image_file):
