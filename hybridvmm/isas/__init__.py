@@ -33,6 +33,7 @@ FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
         Family("pgm", "hybridvmm.isas.pgm:PgmMachine", "hybridvmm.isas.pgm_probe:PgmProbe", "hybridvmm.isas.pgm_virt:PgmVirt"),
+        Family("rv32", "hybridvmm.isas.riscv.machine:RiscvMachine"),
     )
 }
 """Base ISA name → its family record."""
@@ -82,9 +83,10 @@ def storage_for(isa: ISA | str, image: Image | None = None) -> int:
     """The storage a machine for ``isa`` gets to run ``image``: the model's default, grown
     in 64 KiB steps to hold the image (a monitor gives each VM the same, so that the guest
     finds the storage the bare machine would give it)."""
-    size = machine_class(isa).default_storage
-    if image is not None and image.high > size:
-        size = (image.high + 0xFFFF) & ~0xFFFF
+    cls = machine_class(isa)
+    size = cls.default_storage
+    if image is not None and cls.storage_needed(image) > size:
+        size = (cls.storage_needed(image) + 0xFFFF) & ~0xFFFF
     return size
 
 

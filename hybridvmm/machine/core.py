@@ -111,6 +111,18 @@ class Machine:
         self.pc = 0
         self.priv = min(self.MODES)
         self.halted = False
+        self.exit_code: int | None = None
+        """The outcome a guest reported when it ended itself (a RISC-V HTIF ``tohost`` or
+        test-finisher write: 0 = success), set together with ``halted``; None when the guest
+        reported none (it merely halted, or is still running)."""
+        self.exit_message = ""
+        """What the guest's outcome means in words (e.g. ``test 3 failed``), or empty."""
+        self.exact = False
+        """True while an instruction executes on the slow path (counters settled, pc
+        current).  A handler that must not run inside the hot loop's chunk — a device
+        access, which must see the exact instruction count and may end the chunk — raises
+        :class:`SyncSignal` before changing anything when it is False, and is run again
+        exactly."""
         self._countdown = 0
         self._loaded_countdown = False
         self._stop_reason: tuple[str, str] | None = None
@@ -303,14 +315,18 @@ class Machine:
         if self.tracer is not None:
             self.tracer(self, ctx.insns[pc])
         priv = self.priv
+        self.exact = True
         try:
             nxt = exact()
         except TrapSignal as sig:
+            self.exact = False
             if sig.completed:
                 self._retire_one(priv)
             self._take(sig)
             self._boundary()
             return 1 if sig.completed else 0
+        finally:
+            self.exact = False
         self.pc = nxt
         self._retire_one(priv)
         if self.hooks.mode and self.priv != priv:
@@ -507,6 +523,13 @@ class Machine:
         self.halted = snap.halted
         self._stop_reason = None
         self._trap_chain = 0
+
+    @classmethod
+    def storage_needed(cls, image: Image) -> int:
+        """Storage bytes this model needs to hold ``image``: its highest address, for a
+        model whose storage address 0 is address 0 (a model that maps storage elsewhere,
+        e.g. RAM at a base address, says so here)."""
+        return image.high
 
     # --- ISA responsibilities --------------------------------------------------------------
     def _context_key(self) -> Hashable:

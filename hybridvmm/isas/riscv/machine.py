@@ -1,0 +1,421 @@
+"""The RISC-V machine: an RV32IMA + Zicsr + Zifencei hart with M, S and U modes and Sv32.
+
+Physical memory
+    Storage is the RAM: storage index 0 is physical ``RAM_BASE`` (0x8000_0000, QEMU virt's
+    DRAM), and the RAM is as large as the storage (1 MiB unless told otherwise, rounded up
+    to whole pages).  Physical addresses below it go to the devices of
+    :mod:`hybridvmm.isas.riscv.devices` (test finisher, CLINT, UART); any other physical
+    address is an access fault.  Instructions execute from RAM only.  ``read``/``write`` and
+    ``hook_address`` take *storage* addresses (physical − RAM_BASE), as on every machine;
+    ``read_physical``/``write_physical``/``storage_index`` take physical ones.
+
+Build and state::
+
+    from hybridvmm.isas import build_machine
+    m = build_machine("rv32", image=load_program("rv32ui-p-add"))   # RAM sized for the ELF
+    m.x             the 32 registers (x0 reads 0; mutate in place, never rebind)
+    m.pc, m.priv    0 = U, 1 = S, 3 = M (``m.mode``: "user" / "supervisor" / "machine")
+    m.csr           the CSR file (``m.csr.mstatus``, ``m.get_csr("mepc")``, ``m.set_csr(...)``)
+    m.reservation   the LR/SC reservation (a virtual address, or None)
+    m.clint, m.uart, m.htif    the devices (``m.htif`` only for an ELF with ``tohost``)
+    m.exit_code, m.exit_message   what the guest reported through HTIF or the test finisher
+
+Execution is the core's: ``run``, ``step``, hooks, snapshots, ``trap_handler`` (see
+:mod:`hybridvmm.machine.core`).  A trap is a :class:`~hybridvmm.machine.traps.Trap` whose
+``cause`` is the mcause value (interrupts have the top bit set) and whose tval is
+``fault_address`` when set, else ``code`` (the instruction bits of an illegal instruction).
+
+Translation contexts
+    A code-cache context is keyed by (priv, effective data privilege, satp when
+    translation applies, SUM/MXR when data is translated).  Fetches translate when
+    ``satp.MODE`` = Sv32 and priv < M; data accesses when that holds for the effective
+    privilege (``mstatus.MPP`` while ``MPRV`` = 1 in M-mode).  Untranslated contexts are
+    linear (``pbase``); translated ones record a physical address per translation.  Writes
+    to ``satp``, ``sfence.vma`` and ``fence.i`` drop every translation and TLB; RISC-V
+    requires ``sfence.vma`` after changing page tables, so stores to them need not.
+
+Time
+    ``mcycle``, ``minstret`` and ``mtime`` count retired instructions (an ``ecall`` or a
+    fault does not retire), so a timer interrupt arrives at an exact instruction.
+
+Traps
+    Exact: xEPC = the faulting instruction (the ``ecall``/``ebreak`` itself; for an
+    interrupt the next one), xCAUSE, xTVAL (the address for memory and misaligned-target
+    faults and ``ebreak``, the instruction bits for illegal instructions, else 0),
+    xPP/xPIE/xIE; exceptions in S/U whose ``medeleg`` bit is set, and interrupts whose
+    ``mideleg`` bit is set, go to S-mode.  Trap entry clears the LR/SC reservation.
+    Pending interrupts are taken by priority (MEI, MSI, MTI, SEI, SSI, STI) when enabled:
+    M-level ones in M with ``MIE`` or below M; delegated ones in S with ``SIE`` or in U.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Hashable
+
+from hybridvmm.errors import DecodeError, UserError
+from hybridvmm.image import Image
+from hybridvmm.isa import ISA, load_isa
+from hybridvmm.isas.riscv.constants import (
+    EXCEPTION_NAMES,
+    FETCH_ACCESS,
+    INTERRUPT_NAMES,
+    INTERRUPT_PRIORITY,
+    MACHINE,
+    MIE,
+    MISALIGNED_FETCH,
+    MODE_NAMES,
+    MPIE,
+    MPP,
+    MPP_SHIFT,
+    MPRV,
+    MXR,
+    PAGE_SIZE,
+    RAM_BASE,
+    SATP_MODE,
+    SIE,
+    SPIE,
+    SPP,
+    SUM,
+    SUPERVISOR,
+    TIMER_INTERRUPTS,
+    USER,
+    Xlen,
+)
+from hybridvmm.isas.riscv.csrs import CsrFile
+from hybridvmm.isas.riscv.devices import Bus, Clint, Htif, TestFinisher, Uart
+from hybridvmm.isas.riscv.mmu import FETCH, Env, Sv32
+from hybridvmm.isas.riscv.semantics import SEMANTICS, Semantic, semantic_for
+from hybridvmm.machine.codecache import Context
+from hybridvmm.machine.core import Machine
+from hybridvmm.machine.storage import Storage
+from hybridvmm.machine.traps import Trap, TrapSignal
+
+DEFAULT_RAM = 1 << 20
+REGISTERS = 32
+
+
+class RiscvMachine(Machine):
+    """One RISC-V hart with its platform (see the module docstring)."""
+
+    MODES = MODE_NAMES
+    default_storage = DEFAULT_RAM
+
+    def __init__(
+        self,
+        isa: ISA | str = "rv32",
+        storage_size: int = DEFAULT_RAM,
+        *,
+        storage: Storage | None = None,
+        share_registers_with: "RiscvMachine | None" = None,
+        semantics: dict[str, Semantic] | None = None,
+        hardware_ad: bool = True,
+    ):
+        isa = load_isa(isa) if isinstance(isa, str) else isa
+        if "rv32" not in isa.lineage:
+            raise UserError(f"{isa.name} is not a RISC-V ISA")
+        if storage is None:
+            storage = Storage(max(PAGE_SIZE, (storage_size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)))
+        elif storage.size % PAGE_SIZE:
+            raise UserError(f"RISC-V RAM must be whole pages (got 0x{storage.size:x} bytes)")
+        super().__init__(isa, storage)
+        self.xlen = Xlen(isa.word_bits)
+        self.interrupt_bit = 1 << (self.xlen.bits - 1)
+        self.cause_names = dict(EXCEPTION_NAMES)
+        self.cause_names.update({self.interrupt_bit | c: n for c, n in INTERRUPT_NAMES.items()})
+        self.hardware_ad = hardware_ad
+        """Sv32 A/D bits: True sets them in the PTE during the walk (QEMU 7.2, Svadu);
+        False raises a page fault instead, for software to set them (spike, Svade)."""
+        self.x: list[int] = share_registers_with.x if share_registers_with is not None else [0] * REGISTERS
+        self.reservation: int | None = None
+        self.device_words: set[int] = set()
+        """Storage word indices backed by a device (HTIF): stores there run exactly."""
+        self.csr = CsrFile(self, self.xlen)
+        self.clint = Clint(self)
+        self.uart = Uart(self)
+        self.finisher = TestFinisher(self)
+        self.bus = Bus([self.finisher, self.clint, self.uart])
+        self.htif: Htif | None = None
+        self.symbols: dict[str, int] = {}
+        """The loaded image's symbols (``tohost``, ``begin_signature`` …)."""
+        self.reset_entry = RAM_BASE
+        self.semantics = dict(SEMANTICS)
+        if semantics:
+            self.semantics.update(semantics)
+        missing = sorted(n for n in isa.instructions if semantic_for(self.semantics, n) is None)
+        if missing:
+            raise UserError(f"{isa.name}: no semantics for {', '.join(missing)}")
+        self.reset(RAM_BASE)
+
+    @classmethod
+    def storage_needed(cls, image: Image) -> int:
+        """RAM bytes from RAM_BASE up to the image's highest address."""
+        return max(0, image.high - RAM_BASE)
+
+    # --- physical memory ---------------------------------------------------------------
+    def storage_index(self, paddr: int) -> int:
+        """The storage address of physical ``paddr`` (ValueError outside RAM)."""
+        o = paddr - RAM_BASE
+        if not 0 <= o < self.storage.size:
+            raise ValueError(f"physical address 0x{paddr:x} is not in RAM")
+        return o
+
+    def read_physical(self, paddr: int, length: int) -> bytes | None:
+        """``length`` bytes of RAM at physical ``paddr`` (None if any is outside RAM)."""
+        o = paddr - RAM_BASE
+        if o < 0 or length < 0 or o + length > self.storage.size:
+            return None
+        return self.storage.read(o, length)
+
+    def write_physical(self, paddr: int, data: bytes) -> None:
+        """Write RAM at physical ``paddr`` (ValueError outside RAM); decoded code there is dropped."""
+        o = paddr - RAM_BASE
+        if o < 0 or o + len(data) > self.storage.size:
+            raise ValueError(f"[0x{paddr:x}, 0x{paddr + len(data):x}) is not in RAM")
+        self.storage.write(o, data)
+
+    def physical_word(self, paddr: int) -> int | None:
+        """The aligned word at physical ``paddr`` if it is RAM (page-table walks)."""
+        o = paddr - RAM_BASE
+        if paddr & 3 or not 0 <= o <= self.storage.size - 4:
+            return None
+        return self.storage.read_word(o)
+
+    def write_physical_word(self, paddr: int, value: int) -> None:
+        self.storage.write_words(paddr - RAM_BASE, (value,))
+
+    def load(self, image: Image, entry: int | None = None) -> None:
+        """Copy an image's sections to their physical addresses in RAM, attach HTIF if it has
+        a ``tohost`` symbol, and reset with pc at its entry."""
+        for s in image.sections:
+            o = s.address - RAM_BASE
+            if o < 0 or o + len(s.data) > self.storage.size:
+                raise UserError(
+                    f"{image.source or 'image'}: section '{s.name}' [0x{s.address:x}, 0x{s.end:x}) is not in RAM "
+                    f"[0x{RAM_BASE:x}, 0x{RAM_BASE + self.storage.size:x})"
+                )
+            self.storage.write(o, bytes(s.data))
+        self.symbols = dict(image.symbols)
+        if self.htif is not None:
+            self.htif.close()
+            self.htif = None
+        tohost = self.symbols.get("tohost")
+        if tohost is not None and self.read_physical(tohost, 8) is not None:
+            fromhost = self.symbols.get("fromhost")
+            if fromhost is not None and self.read_physical(fromhost, 8) is None:
+                fromhost = None
+            self.htif = Htif(self, tohost, fromhost)
+        self.reset(image.entry if entry is None else entry)
+
+    def guest_exit(self, code: int, message: str = "") -> None:
+        """The guest ended the run with an outcome (0 = success)."""
+        self.exit_code = code
+        self.exit_message = message
+        self.halted = True
+
+    # --- state ----------------------------------------------------------------------------
+    @property
+    def user(self) -> bool:
+        return self.priv == USER
+
+    def reset(self, entry: int | None = None) -> None:
+        """Power-on state: M-mode, registers and CSRs zero, timer off, pc = ``entry``."""
+        self.x[:] = [0] * REGISTERS
+        self.pc = RAM_BASE if entry is None else entry & self.xlen.mask
+        self.reset_entry = self.pc
+        self.priv = MACHINE
+        self.halted = False
+        self.exit_code = None
+        self.exit_message = ""
+        self.reservation = None
+        self.csr.reset()
+        self.clint.set_state({"msip": 0, "mtimecmp": (1 << 64) - 1})
+        self.uart.set_state({"ier": 0, "fcr": 0, "lcr": 0, "mcr": 0, "scr": 0, "dll": 0, "dlm": 0})
+        self.arm_countdown(0)
+        self.flush_translations()
+
+    def get_csr(self, which: str | int) -> int:
+        """A CSR's value by name or number, read as M-mode would (no side effects)."""
+        return self._csr_entry(which).read()
+
+    def set_csr(self, which: str | int, value: int) -> None:
+        """Write a CSR as M-mode would (WARL legalisation and side effects included)."""
+        entry = self._csr_entry(which)
+        if entry.write is None:
+            raise ValueError(f"CSR {entry.name} is read-only")
+        entry.write(value & self.xlen.mask)
+
+    def _csr_entry(self, which: str | int):
+        table = self.csr.table
+        if isinstance(which, int):
+            entry = table.get(which)
+        else:
+            entry = next((c for c in table.values() if c.name == which), None)
+        if entry is None:
+            raise KeyError(f"no CSR {which!r}")
+        return entry
+
+    def set_state(self, *, x: Any = None, pc: int | None = None, priv: int | None = None,
+                  csr: dict[str, int] | None = None) -> None:
+        """Set registers (a sequence, or ``{number: value}``), pc, privilege and CSRs by name."""
+        if x is not None:
+            items = x.items() if isinstance(x, dict) else enumerate(x)
+            for i, v in items:
+                if i:
+                    self.x[i] = v & self.xlen.mask
+        if pc is not None:
+            self.pc = pc & self.xlen.mask
+        if priv is not None:
+            if priv not in self.MODES:
+                raise ValueError(f"no privilege level {priv}")
+            self.priv = priv
+        for name, value in (csr or {}).items():
+            self.set_csr(name, value)
+        self._remap()
+
+    def cpu_state(self) -> dict[str, Any]:
+        c = self.csr
+        stored = {name: getattr(c, name) for name in ("mstatus", "medeleg", "mideleg", "mie", "mip", "mtvec",
+                                                      "stvec", "mscratch", "sscratch", "mepc", "sepc", "mcause",
+                                                      "scause", "mtval", "stval", "satp", "mcounteren",
+                                                      "scounteren", "mcountinhibit", "menvcfg", "senvcfg")}
+        return {
+            "x": list(self.x), "pc": self.pc, "priv": self.priv, "csr": stored,
+            "counter_offset": list(c.counter_offset), "counter_frozen": list(c.counter_frozen),
+            "reservation": self.reservation, "clint": self.clint.state(), "uart": self.uart.state(),
+            "countdown": self.countdown, "exit_code": self.exit_code, "exit_message": self.exit_message,
+        }
+
+    def set_cpu_state(self, state: dict[str, Any]) -> None:
+        c = self.csr
+        self.x[:] = list(state["x"])
+        self.pc, self.priv = state["pc"], state["priv"]
+        for name, value in state["csr"].items():
+            setattr(c, name, value)
+        c.counter_offset = list(state["counter_offset"])
+        c.counter_frozen = list(state["counter_frozen"])
+        self.reservation = state["reservation"]
+        self.clint.set_state(state["clint"])
+        self.uart.set_state(state["uart"])
+        self.arm_countdown(state["countdown"])
+        self.exit_code, self.exit_message = state["exit_code"], state["exit_message"]
+        self.flush_translations()
+
+    def psw_summary(self) -> dict[str, Any]:
+        c = self.csr
+        return {"pc": self.pc, "mode": self.mode, "mstatus": c.mstatus, "mcause": c.mcause, "mepc": c.mepc,
+                "mtval": c.mtval, "scause": c.scause, "sepc": c.sepc, "satp": c.satp}
+
+    # --- traps and interrupts -----------------------------------------------------------
+    def _deliver(self, trap: Trap) -> None:
+        """Trap entry: to S-mode if delegated there, else to M-mode."""
+        c, mask = self.csr, self.xlen.mask
+        cause = trap.cause
+        interrupt = bool(cause & self.interrupt_bit)
+        code = cause & ~self.interrupt_bit
+        if trap.fault_address is not None:
+            tval = trap.fault_address
+        else:
+            tval = 0 if interrupt else trap.code
+        priv = self.priv
+        ms = c.mstatus
+        self.reservation = None
+        if priv <= SUPERVISOR and (c.mideleg if interrupt else c.medeleg) >> code & 1:
+            c.scause, c.sepc, c.stval = cause, trap.pc & mask & ~3, tval & mask
+            ms = (ms & ~(SPP | SPIE | SIE)) | (SPP if priv == SUPERVISOR else 0) | (SPIE if ms & SIE else 0)
+            self.priv, tvec = SUPERVISOR, c.stvec
+        else:
+            c.mcause, c.mepc, c.mtval = cause, trap.pc & mask & ~3, tval & mask
+            ms = (ms & ~(MPP | MPIE | MIE)) | priv << MPP_SHIFT | (MPIE if ms & MIE else 0)
+            self.priv, tvec = MACHINE, c.mtvec
+        c.mstatus = ms
+        base = tvec & ~3
+        self.pc = base + 4 * code if interrupt and tvec & 1 else base
+        self._remap()
+
+    def trap_return(self, level: int) -> int:
+        """``mret`` (level M) or ``sret`` (level S): restore the interrupt enable and the
+        privilege saved at trap entry; returns the pc to resume at (xEPC)."""
+        c = self.csr
+        ms = c.mstatus
+        if level == MACHINE:
+            new = ms >> MPP_SHIFT & 3
+            ms = (ms & ~(MPP | MIE)) | (MIE if ms & MPIE else 0) | MPIE
+            pc = c.mepc
+        else:
+            new = SUPERVISOR if ms & SPP else USER
+            ms = (ms & ~(SPP | SIE)) | (SIE if ms & SPIE else 0) | SPIE
+            pc = c.sepc
+        if new != MACHINE:
+            ms &= ~MPRV
+        c.mstatus = ms
+        self.priv = new
+        self._remap()
+        return pc
+
+    def status_changed(self) -> None:
+        """mstatus was written: MPP legalised, the data mapping (MPRV, SUM, MXR) may differ."""
+        c = self.csr
+        if c.mstatus >> MPP_SHIFT & 3 == 2:                # no H-mode: MPP is WARL, 2 reads as U
+            c.mstatus &= ~MPP
+        self._remap()
+
+    def _expired(self) -> None:
+        self.clint.expired()
+
+    def _interrupt_due(self) -> Trap | None:
+        c = self.csr
+        pending = c.mip & c.mie
+        if not pending:
+            return None
+        priv, ms, deleg = self.priv, c.mstatus, c.mideleg
+        m_level = pending & ~deleg if priv < MACHINE or ms & MIE else 0
+        s_level = pending & deleg if priv < SUPERVISOR or (priv == SUPERVISOR and ms & SIE) else 0
+        ready = m_level or s_level
+        if not ready:
+            return None
+        code = next(i for i in INTERRUPT_PRIORITY if ready >> i & 1)
+        if code in TIMER_INTERRUPTS:
+            self.stats.timer_interrupts += 1
+        cause = self.interrupt_bit | code
+        return Trap(cause, self.cause_names[cause], self.pc, self.pc, interrupt=True)
+
+    # --- translation --------------------------------------------------------------------
+    def _context_key(self) -> Hashable:
+        c, priv = self.csr, self.priv
+        ms = c.mstatus
+        data_priv = ms >> MPP_SHIFT & 3 if priv == MACHINE and ms & MPRV else priv
+        on = c.satp & SATP_MODE
+        fetch_paged = bool(on and priv < MACHINE)
+        data_paged = bool(on and data_priv < MACHINE)
+        return (priv, data_priv, c.satp if fetch_paged or data_paged else 0,
+                ms & (SUM | MXR) if data_paged else 0, fetch_paged, data_paged)
+
+    def _new_context(self, key: Hashable) -> Context:
+        priv, data_priv, satp, sum_mxr, fetch_paged, data_paged = key  # type: ignore[misc]
+        fetch = Sv32(self, satp, priv, False, False) if fetch_paged else None
+        data = Sv32(self, satp, data_priv, bool(sum_mxr & SUM), bool(sum_mxr & MXR)) if data_paged else None
+        env = Env(self, fetch, data)
+        return Context(key, None if fetch_paged else self.storage.offset - RAM_BASE, env)
+
+    def _translate(self, ctx: Context, vaddr: int) -> None:
+        env: Env = ctx.env
+        if vaddr & 3:
+            raise TrapSignal(MISALIGNED_FETCH, vaddr, vaddr, fault_address=vaddr)
+        pa = env.fetch.walk(vaddr, FETCH, vaddr) if env.fetch is not None else vaddr
+        o = pa - RAM_BASE
+        if not 0 <= o <= self.storage.size - 4:
+            raise TrapSignal(FETCH_ACCESS, vaddr, vaddr, fault_address=vaddr)
+        root = self.storage.offset + o
+        mem, at = self.storage.data, root
+        if self.code_view is not None:
+            alt = self.code_view(root)
+            if alt is not None:
+                mem, at = alt, 0
+        try:
+            ins = self.decoder.decode(mem, vaddr, at)
+        except DecodeError:
+            bits = int.from_bytes(bytes(mem[at:at + 4]), "little")
+            raise TrapSignal(2, vaddr, vaddr, bits) from None
+        sem = semantic_for(self.semantics, ins.name)
+        handler = sem.factory(self, ins, env)
+        self._install(ctx, vaddr, ins, handler, sem.system, paddr=root)

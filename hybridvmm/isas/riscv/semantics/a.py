@@ -1,0 +1,85 @@
+"""The A extension: LR/SC with a one-word reservation, and the nine AMOs as one expression each.
+
+``m.reservation`` holds the *virtual* address ``lr.w`` reserved (None: none), as QEMU keeps
+it; ``sc.w`` succeeds only at that address, and clears it either way; trap entry clears it
+too.  A failing ``sc.w`` does not access memory (only its alignment is checked).  AMOs,
+``lr.w`` and ``sc.w`` need a naturally aligned address (else an address-misaligned fault, not
+performed as ordinary misaligned accesses are) in RAM (else an access fault).
+"""
+
+from __future__ import annotations
+
+from hybridvmm.isas.riscv.constants import MISALIGNED_STORE
+from hybridvmm.isas.riscv.semantics import SEMANTICS, Semantic, define
+
+AMO = {  # a = the word in memory, b = rs2; the expression is what is stored, rd gets a
+    "amoswap.w": "b",
+    "amoadd.w": "(a + b) & M",
+    "amoxor.w": "a ^ b",
+    "amoand.w": "a & b",
+    "amoor.w": "a | b",
+    "amomin.w": "a if (a ^ S) < (b ^ S) else b",
+    "amomax.w": "a if (a ^ S) > (b ^ S) else b",
+    "amominu.w": "a if a < b else b",
+    "amomaxu.w": "a if a > b else b",
+}
+
+AMO_TEMPLATE = """
+def factory(m, ins, env):
+    r, ops, nxt, pc = m.x, ins.operands, ins.next_address, ins.address
+    rd, rs1, rs2 = ops["rd"], ops["rs1"], ops["rs2"]
+    amo, peek, poke = env.amo, env.peek32, env.poke32
+
+    def NAME():
+        o = amo(r[rs1], pc)
+        a = peek(o)
+        b = r[rs2]
+        poke(o, EXPR)
+        if rd:
+            r[rd] = a
+        return nxt
+    return NAME
+"""
+
+define(AMO, AMO_TEMPLATE)
+
+
+def _lr(m, ins, env):
+    r, ops, nxt, pc = m.x, ins.operands, ins.next_address, ins.address
+    rd, rs1 = ops["rd"], ops["rs1"]
+    amo, peek = env.amo, env.peek32
+
+    def lr_w() -> int:
+        a = r[rs1]
+        v = peek(amo(a, pc, False))
+        m.reservation = a
+        if rd:
+            r[rd] = v
+        return nxt
+    return lr_w
+
+
+def _sc(m, ins, env):
+    r, ops, nxt, pc = m.x, ins.operands, ins.next_address, ins.address
+    rd, rs1, rs2 = ops["rd"], ops["rs1"], ops["rs2"]
+    amo, poke = env.amo, env.poke32
+    from hybridvmm.machine.traps import TrapSignal
+
+    def sc_w() -> int:
+        a = r[rs1]
+        if a & 3:
+            raise TrapSignal(MISALIGNED_STORE, pc, pc, 0, "sc.w", a)
+        if m.reservation == a:
+            poke(amo(a, pc), r[rs2])
+            result = 0
+        else:
+            result = 1
+        m.reservation = None
+        if rd:
+            r[rd] = result
+        return nxt
+    return sc_w
+
+
+SEMANTICS["lr.w"] = Semantic(_lr)
+SEMANTICS["sc.w"] = Semantic(_sc)

@@ -1,0 +1,289 @@
+"""RV32I: one expression per instruction, the format templates that specialise them.
+
+Memory instructions have two templates each, chosen per context at translation time: a
+*bare* one (physical addressing: ``o = (rs1 + imm - RAM_BASE) & M`` is the storage index,
+RAM when ``o <= L``) and a *paged* one (a TLB lookup ``vpn → page index``).  Both serve
+aligned RAM accesses from a word/halfword/byte view and hand everything else to the
+environment's slow path (``env.load``/``env.store``).
+"""
+
+from __future__ import annotations
+
+from hybridvmm.isas.riscv.semantics import SEMANTICS, Semantic, define, generate, substitute
+
+# --- register-register and register-immediate --------------------------------------------------
+OP = {
+    "add": "(a + b) & M",
+    "sub": "(a - b) & M",
+    "sll": "(a << (b & SH)) & M",
+    "slt": "int((a ^ S) < (b ^ S))",
+    "sltu": "int(a < b)",
+    "xor": "a ^ b",
+    "srl": "a >> (b & SH)",
+    "sra": "(((a ^ S) - S) >> (b & SH)) & M",
+    "or": "a | b",
+    "and": "a & b",
+}
+OP_IMM = {
+    "addi": "(a + i) & M",
+    "slti": "int((a ^ S) < IS)",
+    "sltiu": "int(a < I)",
+    "xori": "a ^ I",
+    "ori": "a | I",
+    "andi": "a & I",
+}
+SHIFT_IMM = {
+    "slli": "(a << i) & M",
+    "srli": "a >> i",
+    "srai": "(((a ^ S) - S) >> i) & M",
+}
+UPPER = {
+    "lui": "(u << 12) & M",
+    "auipc": "(pc + (u << 12)) & M",
+}
+BRANCH = {
+    "beq": "a == b",
+    "bne": "a != b",
+    "blt": "(a ^ S) < (b ^ S)",
+    "bge": "(a ^ S) >= (b ^ S)",
+    "bltu": "a < b",
+    "bgeu": "a >= b",
+}
+LOAD = {  # name: (bytes, value from the unsigned v)
+    "lb": (1, "((v ^ 0x80) - 0x80) & M"),
+    "lh": (2, "((v ^ 0x8000) - 0x8000) & M"),
+    "lw": (4, "v"),
+    "lbu": (1, "v"),
+    "lhu": (2, "v"),
+}
+STORE = {"sb": 1, "sh": 2, "sw": 4}
+NOP = ("fence", "fence.tso")
+
+VIEW = {1: ("b8", "o"), 2: ("h16", "o >> 1"), 4: ("w32", "o >> 2")}
+ALIGN = {1: "", 2: "o & 1 or ", 4: "o & 3 or "}
+A_ALIGN = {1: "", 2: " or a & 1", 4: " or a & 3"}
+PIECE = {1: " & 0xFF", 2: " & 0xFFFF", 4: ""}
+
+R_TEMPLATE = """
+def factory(m, ins, env):
+    r, ops, nxt = m.x, ins.operands, ins.next_address
+    rd, rs1, rs2 = ops["rd"], ops["rs1"], ops["rs2"]
+    if rd == 0:
+        def NAME():
+            return nxt
+        return NAME
+
+    def NAME():
+        r[rd] = EXPR
+        return nxt
+    return NAME
+"""
+
+I_TEMPLATE = """
+def factory(m, ins, env):
+    r, ops, nxt = m.x, ins.operands, ins.next_address
+    rd, rs1, i = ops["rd"], ops["rs1"], ops[FIELD]
+    I = i & M
+    IS = I ^ S
+    if rd == 0:
+        def NAME():
+            return nxt
+        return NAME
+
+    def NAME():
+        r[rd] = EXPR
+        return nxt
+    return NAME
+"""
+
+U_TEMPLATE = """
+def factory(m, ins, env):
+    r, nxt, pc, rd, u = m.x, ins.next_address, ins.address, ins.operands["rd"], ins.operands["imm_u"]
+    value = EXPR
+    if rd == 0:
+        def NAME():
+            return nxt
+        return NAME
+
+    def NAME():
+        r[rd] = value
+        return nxt
+    return NAME
+"""
+
+B_TEMPLATE = """
+def factory(m, ins, env):
+    r, ops, t, n, pc = m.x, ins.operands, ins.target, ins.next_address, ins.address
+    rs1, rs2 = ops["rs1"], ops["rs2"]
+    if t & 3:
+        def NAME():
+            if EXPR:
+                raise misaligned_target(pc, "NAME", t)
+            return n
+        return NAME
+
+    def NAME():
+        if EXPR:
+            return t
+        return n
+    return NAME
+"""
+
+LOAD_BARE = """
+def factory(m, ins, env):
+    r, ops, nxt, pc = m.x, ins.operands, ins.next_address, ins.address
+    rd, rs1 = ops["rd"], ops["rs1"]
+    k, RB, L, view, load = ops["imm_i"] - env.RB, env.RB, env.LSIZE, env.VIEW, env.load
+
+    def NAME():
+        o = (r[rs1] + k) & M
+        if ALIGNo > L:
+            v = load((o + RB) & M, SIZE, pc)
+        else:
+            v = view[INDEX]
+        WRITE
+        return nxt
+    return NAME
+"""
+
+LOAD_PAGED = """
+def factory(m, ins, env):
+    r, ops, nxt, pc = m.x, ins.operands, ins.next_address, ins.address
+    rd, rs1 = ops["rd"], ops["rs1"]
+    i, tr, view, load = ops["imm_i"], env.tr, env.VIEW, env.load
+
+    def NAME():
+        a = (r[rs1] + i) & M
+        p = tr(a >> 12)
+        if p is NoneALIGN:
+            v = load(a, SIZE, pc)
+        else:
+            o = p | (a & 4095)
+            v = view[INDEX]
+        WRITE
+        return nxt
+    return NAME
+"""
+
+STORE_BARE = """
+def factory(m, ins, env):
+    r, ops, nxt, pc = m.x, ins.operands, ins.next_address, ins.address
+    rs1, rs2 = ops["rs1"], ops["rs2"]
+    k, RB, L, view, mk, store = ops["imm_s"] - env.RB, env.RB, env.LSIZE, env.VIEW, env.mk, env.store
+
+    def NAME():
+        o = (r[rs1] + k) & M
+        if ALIGNo > L or mk[o >> 2]:
+            store((o + RB) & M, r[rs2], SIZE, pc)
+        else:
+            view[INDEX] = r[rs2]PIECE
+        return nxt
+    return NAME
+"""
+
+STORE_PAGED = """
+def factory(m, ins, env):
+    r, ops, nxt, pc = m.x, ins.operands, ins.next_address, ins.address
+    rs1, rs2 = ops["rs1"], ops["rs2"]
+    i, tw, view, mk, store = ops["imm_s"], env.tw, env.VIEW, env.mk, env.store
+
+    def NAME():
+        a = (r[rs1] + i) & M
+        p = tw(a >> 12)
+        if p is NoneALIGN:
+            store(a, r[rs2], SIZE, pc)
+        else:
+            o = p | (a & 4095)
+            if mk[o >> 2]:
+                store(a, r[rs2], SIZE, pc)
+            else:
+                view[INDEX] = r[rs2]PIECE
+        return nxt
+    return NAME
+"""
+
+JAL_TEMPLATE = """
+def factory(m, ins, env):
+    r, rd, t, link, pc = m.x, ins.operands["rd"], ins.target, ins.next_address, ins.address
+    if t & 3:
+        def NAME():
+            raise misaligned_target(pc, "jal", t)
+        return NAME
+    if rd == 0:
+        def NAME():
+            return t
+        return NAME
+
+    def NAME():
+        r[rd] = link
+        return t
+    return NAME
+"""
+
+JALR_TEMPLATE = """
+def factory(m, ins, env):
+    r, ops, link, pc = m.x, ins.operands, ins.next_address, ins.address
+    rd, rs1, i = ops["rd"], ops["rs1"], ops["imm_i"]
+    EVEN = M ^ 1
+    if rd == 0:
+        def NAME():
+            t = (r[rs1] + i) & EVEN
+            if t & 2:
+                raise misaligned_target(pc, "jalr", t)
+            return t
+        return NAME
+
+    def NAME():
+        t = (r[rs1] + i) & EVEN
+        if t & 2:
+            raise misaligned_target(pc, "jalr", t)
+        r[rd] = link
+        return t
+    return NAME
+"""
+
+NOP_TEMPLATE = """
+def factory(m, ins, env):
+    nxt = ins.next_address
+
+    def NAME():
+        return nxt
+    return NAME
+"""
+
+REGS = {"a": "r[rs1]", "b": "r[rs2]"}
+
+define({n: substitute(e, REGS) for n, e in OP.items()}, R_TEMPLATE)
+define({n: substitute(e, {"a": "r[rs1]"}) for n, e in OP_IMM.items()}, I_TEMPLATE.replace("FIELD", '"imm_i"'))
+define({n: substitute(e, {"a": "r[rs1]"}) for n, e in SHIFT_IMM.items()}, I_TEMPLATE.replace("FIELD", '"shamt"'))
+define(UPPER, U_TEMPLATE)
+define({n: substitute(e, REGS) for n, e in BRANCH.items()}, B_TEMPLATE)
+for _name in NOP:
+    SEMANTICS[_name] = Semantic(generate(_name, NOP_TEMPLATE))
+SEMANTICS["jal"] = Semantic(generate("jal", JAL_TEMPLATE))
+SEMANTICS["jalr"] = Semantic(generate("jalr", JALR_TEMPLATE))
+
+
+def _memory(template: str, size: int, write: str = "", paged: bool = False) -> str:
+    view, index = VIEW[size]
+    return (template.replace("LSIZE", f"L{size}").replace("VIEW", view).replace("INDEX", index)
+            .replace("SIZE", str(size)).replace("ALIGN", A_ALIGN[size] if paged else ALIGN[size])
+            .replace("PIECE", PIECE[size]).replace("WRITE", write))
+
+
+def _two_kinds(name: str, bare: str, paged: str) -> Semantic:
+    """One semantic whose factory picks the bare or the paged specialisation per context."""
+    fb, fp = generate(name, bare), generate(name, paged)
+
+    def factory(m, ins, env):
+        return (fp if env.paged else fb)(m, ins, env)
+    factory.__name__ = f"{name}_factory"
+    return Semantic(factory)
+
+
+for _name, (_size, _value) in LOAD.items():
+    # rd = x0 still performs the access (it may fault or touch a device), and discards the value
+    _write = f"if rd:\n            r[rd] = {_value}"
+    SEMANTICS[_name] = _two_kinds(_name, _memory(LOAD_BARE, _size, _write), _memory(LOAD_PAGED, _size, _write, True))
+for _name, _size in STORE.items():
+    SEMANTICS[_name] = _two_kinds(_name, _memory(STORE_BARE, _size), _memory(STORE_PAGED, _size, paged=True))

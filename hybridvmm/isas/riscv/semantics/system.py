@@ -1,0 +1,87 @@
+"""ecall, ebreak, mret, sret, wfi, sfence.vma and fence.i.
+
+Privilege is checked inside each instruction, as spike's ``require_privilege``: ``mret``
+needs M; ``sret`` needs S or M, and M while ``mstatus.TSR`` = 1; ``sfence.vma`` needs S or M,
+and M while ``TVM`` = 1; ``wfi`` is illegal in U-mode, and below M while ``TW`` = 1.  Here
+``wfi`` completes at once (a legal implementation of the hint): time is the instruction
+count, so an idle loop around it reaches the next timer interrupt deterministically.
+``sfence.vma`` and ``fence.i`` drop every cached translation (and with it the TLBs), as
+spike's ``flush_tlb`` also flushes its instruction cache.
+"""
+
+from __future__ import annotations
+
+from hybridvmm.isas.riscv.constants import BREAKPOINT, ECALL_M, ECALL_S, ECALL_U, MACHINE, SUPERVISOR, TSR, TVM, TW, USER
+from hybridvmm.isas.riscv.semantics import semantic, illegal
+from hybridvmm.machine.traps import TrapSignal
+
+ECALL_CAUSE = {USER: ECALL_U, SUPERVISOR: ECALL_S, MACHINE: ECALL_M}
+
+
+@semantic("ecall")
+def _ecall(m, ins, env):
+    pc = ins.address
+
+    def ecall() -> int:
+        raise TrapSignal(ECALL_CAUSE[m.priv], pc, pc, 0, "ecall")
+    return ecall
+
+
+@semantic("ebreak")
+def _ebreak(m, ins, env):
+    pc = ins.address
+
+    def ebreak() -> int:
+        raise TrapSignal(BREAKPOINT, pc, pc, 0, "ebreak", pc)
+    return ebreak
+
+
+@semantic("mret", system=True)
+def _mret(m, ins, env):
+    def mret() -> int:
+        if m.priv != MACHINE:
+            raise illegal(ins)
+        return m.trap_return(MACHINE)
+    return mret
+
+
+@semantic("sret", system=True)
+def _sret(m, ins, env):
+    def sret() -> int:
+        if m.priv < SUPERVISOR or (m.priv == SUPERVISOR and m.csr.mstatus & TSR):
+            raise illegal(ins)
+        return m.trap_return(SUPERVISOR)
+    return sret
+
+
+@semantic("wfi", system=True)
+def _wfi(m, ins, env):
+    nxt = ins.next_address
+
+    def wfi() -> int:
+        if m.priv == USER or (m.priv < MACHINE and m.csr.mstatus & TW):
+            raise illegal(ins)
+        return nxt
+    return wfi
+
+
+@semantic("sfence.vma", system=True)
+def _sfence_vma(m, ins, env):
+    nxt = ins.next_address
+
+    def sfence_vma() -> int:
+        if m.priv == USER or (m.priv == SUPERVISOR and m.csr.mstatus & TVM):
+            raise illegal(ins)
+        m.flush_translations()
+        return nxt
+    return sfence_vma
+
+
+@semantic("fence.i", system=True)
+def _fence_i(m, ins, env):
+    nxt = ins.next_address
+
+    def fence_i() -> int:
+        m.flush_translations()
+        return nxt
+    return fence_i
