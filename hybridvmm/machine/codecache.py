@@ -119,6 +119,20 @@ class CodeCache:
                     for v in [v for v in by_physical[p] if p + len(insns[v].raw) > start]:
                         self._drop(ctx, v)
 
+    def drop_virtual(self, key: Hashable, start: int, end: int) -> None:
+        """Forget the translations of one context at virtual addresses ``[start, end)``
+        (a page whose mapping changed, as a TLB shootdown of one entry)."""
+        ctx = self.contexts.get(key)
+        if ctx is None or not ctx.insns:
+            return
+        insns = ctx.insns
+        if end - start > len(insns):
+            doomed = [v for v in insns if start <= v < end]
+        else:
+            doomed = [v for v in range(start, end) if v in insns]
+        for v in doomed:
+            self._drop(ctx, v)
+
     def drop_context(self, key: Hashable) -> None:
         """Forget one context and its translations (its mapping changed under it)."""
         ctx = self.contexts.pop(key, None)

@@ -15,7 +15,7 @@ gate)``.  Access rules are spike's ``validate_csr`` plus the counter and TVM gat
 Views: ``sstatus`` is ``mstatus`` through :data:`SSTATUS_VIEW`; ``sie``/``sip`` are
 ``mie``/``mip`` through ``mideleg``.  WARL fields keep only legal values: ``mtvec``/``stvec``
 ignore a write with a reserved MODE (as QEMU does), ``mepc``/``sepc`` drop bits 1:0
-(IALIGN = 32), PMP registers and ``mhpmcounterN``/``mhpmeventN`` are hard-wired zero.
+(IALIGN = 32), ``mhpmcounterN``/``mhpmeventN`` are hard-wired zero; PMP is :mod:`hybridvmm.isas.riscv.pmp`.
 
 Counters.  Time is deterministic: ``mcycle``, ``minstret`` and the CLINT's ``mtime`` all
 count retired instructions (``machine.stats.instructions``), each with its own offset so
@@ -246,7 +246,7 @@ class CsrFile:
         # address translation
         def write_satp(v: int) -> None:
             self.satp = v & (SATP_MODE | SATP_ASID | SATP_PPN)
-            m.flush_translations()
+            m.flush_virtual()
 
         add(0x180, "satp", lambda: self.satp, write_satp,
             lambda priv: not (priv == SUPERVISOR and self.mstatus & TVM))
@@ -306,13 +306,21 @@ class CsrFile:
                 add(0xC80 + n, f"hpmcounter{n}h", zero, None, counter_gate(n))
                 add(0xB80 + n, f"mhpmcounter{n}h", zero, ignore)
 
-        # physical memory protection: no entries implemented (every register WARL zero)
+        # physical memory protection (see :mod:`hybridvmm.isas.riscv.pmp`)
+        pmp = m.pmp
+
+        def write_pmp(fn, i):
+            def write(v: int) -> None:
+                fn(i, v)
+                m.flush_translations()          # every context's PMP verdicts change
+            return write
+
         for n in range(16):
             if not high and n % 2:
                 continue
-            add(0x3A0 + n, f"pmpcfg{n}", zero, ignore)
+            add(0x3A0 + n, f"pmpcfg{n}", (lambda n=n: pmp.read_cfg(n)), write_pmp(pmp.write_cfg, n))
         for n in range(64):
-            add(0x3B0 + n, f"pmpaddr{n}", zero, ignore)
+            add(0x3B0 + n, f"pmpaddr{n}", (lambda n=n: pmp.read_addr(n)), write_pmp(pmp.write_addr, n))
 
         # triggers (Sdtrig): tselect exists and selects no trigger, so debuggers and the
         # riscv-tests find "no triggers" instead of an illegal instruction

@@ -31,8 +31,10 @@ Translation contexts
     ``satp.MODE`` = Sv32 and priv < M; data accesses when that holds for the effective
     privilege (``mstatus.MPP`` while ``MPRV`` = 1 in M-mode).  Untranslated contexts are
     linear (``pbase``); translated ones record a physical address per translation.  Writes
-    to ``satp``, ``sfence.vma`` and ``fence.i`` drop every translation and TLB; RISC-V
-    requires ``sfence.vma`` after changing page tables, so stores to them need not.
+    to ``satp`` and ``sfence.vma`` drop the translations and TLB entries made through page
+    tables (:meth:`RiscvMachine.flush_virtual`); RISC-V requires ``sfence.vma`` after
+    changing page tables, so stores to them need not.  The code cache is coherent with
+    stores in every context, so ``fence.i`` has nothing to drop.
 
 Time
     ``mcycle``, ``minstret`` and ``mtime`` count retired instructions (an ``ecall`` or a
@@ -54,10 +56,11 @@ from typing import Any, Hashable
 
 from hybridvmm.errors import DecodeError, UserError
 from hybridvmm.image import Image
-from hybridvmm.isa import ISA, load_isa
+from hybridvmm.isa import ISA, Instruction, load_isa
 from hybridvmm.isas.riscv.constants import (
     EXCEPTION_NAMES,
     FETCH_ACCESS,
+    ILLEGAL,
     INTERRUPT_NAMES,
     INTERRUPT_PRIORITY,
     MACHINE,
@@ -84,6 +87,7 @@ from hybridvmm.isas.riscv.constants import (
 from hybridvmm.isas.riscv.csrs import CsrFile
 from hybridvmm.isas.riscv.devices import Bus, Clint, Htif, TestFinisher, Uart
 from hybridvmm.isas.riscv.mmu import FETCH, Env, Sv32
+from hybridvmm.isas.riscv.pmp import X as PMP_X, Pmp
 from hybridvmm.isas.riscv.semantics import SEMANTICS, Semantic, semantic_for
 from hybridvmm.machine.codecache import Context
 from hybridvmm.machine.core import Machine
@@ -109,6 +113,7 @@ class RiscvMachine(Machine):
         share_registers_with: "RiscvMachine | None" = None,
         semantics: dict[str, Semantic] | None = None,
         hardware_ad: bool = True,
+        pmp_entries: int = 16,
     ):
         isa = load_isa(isa) if isinstance(isa, str) else isa
         if "rv32" not in isa.lineage:
@@ -127,6 +132,8 @@ class RiscvMachine(Machine):
         False raises a page fault instead, for software to set them (spike, Svade)."""
         self.x: list[int] = share_registers_with.x if share_registers_with is not None else [0] * REGISTERS
         self.reservation: int | None = None
+        self.pmp = Pmp(pmp_entries)
+        """Physical memory protection: QEMU's 16 entries by default, 0 for none."""
         self.device_words: set[int] = set()
         """Storage word indices backed by a device (HTIF): stores there run exactly."""
         self.csr = CsrFile(self, self.xlen)
@@ -228,6 +235,7 @@ class RiscvMachine(Machine):
         self.exit_message = ""
         self.reservation = None
         self.csr.reset()
+        self.pmp.reset()
         self.clint.set_state({"msip": 0, "mtimecmp": (1 << 64) - 1})
         self.uart.set_state({"ier": 0, "fcr": 0, "lcr": 0, "mcr": 0, "scr": 0, "dll": 0, "dlm": 0})
         self.arm_countdown(0)
@@ -282,6 +290,7 @@ class RiscvMachine(Machine):
             "x": list(self.x), "pc": self.pc, "priv": self.priv, "csr": stored,
             "counter_offset": list(c.counter_offset), "counter_frozen": list(c.counter_frozen),
             "reservation": self.reservation, "clint": self.clint.state(), "uart": self.uart.state(),
+            "pmp": self.pmp.state(),
             "countdown": self.countdown, "exit_code": self.exit_code, "exit_message": self.exit_message,
         }
 
@@ -296,6 +305,7 @@ class RiscvMachine(Machine):
         self.reservation = state["reservation"]
         self.clint.set_state(state["clint"])
         self.uart.set_state(state["uart"])
+        self.pmp.set_state(state["pmp"])
         self.arm_countdown(state["countdown"])
         self.exit_code, self.exit_message = state["exit_code"], state["exit_message"]
         self.flush_translations()
@@ -352,6 +362,27 @@ class RiscvMachine(Machine):
         self._remap()
         return pc
 
+    def flush_virtual(self, vaddr: int | None = None) -> None:
+        """``sfence.vma``/``satp``: forget what was translated through page tables — all of
+        it, or only the page (the whole megapage, if one mapped it) holding ``vaddr``.
+        Untranslated contexts (M-mode code, bare mode) keep their translations."""
+        for key, ctx in list(self.code.contexts.items()):
+            env: Env = ctx.env
+            if env.fetch is None and env.data is None:
+                continue
+            if vaddr is None:
+                self.code.drop_context(key)
+                continue
+            mega = any(vaddr >> 22 in r.megapages for r in (env.fetch, env.data) if r is not None)
+            lo = vaddr & ~(0x3FFFFF if mega else 0xFFF)
+            hi = lo + (0x400000 if mega else PAGE_SIZE)
+            if env.fetch is not None:
+                self.code.drop_virtual(key, lo, hi)
+            for tlb in (env.tlb_r, env.tlb_w, env.tlb_x):
+                for vpn in [v for v in tlb if lo >> 12 <= v < hi >> 12] if mega else [vaddr >> 12]:
+                    tlb.pop(vpn, None)
+        self._remap()
+
     def status_changed(self) -> None:
         """mstatus was written: MPP legalised, the data mapping (MPRV, SUM, MXR) may differ."""
         c = self.csr
@@ -394,16 +425,25 @@ class RiscvMachine(Machine):
         priv, data_priv, satp, sum_mxr, fetch_paged, data_paged = key  # type: ignore[misc]
         fetch = Sv32(self, satp, priv, False, False) if fetch_paged else None
         data = Sv32(self, satp, data_priv, bool(sum_mxr & SUM), bool(sum_mxr & MXR)) if data_paged else None
-        env = Env(self, fetch, data)
+        env = Env(self, fetch, data, priv, data_priv)
         return Context(key, None if fetch_paged else self.storage.offset - RAM_BASE, env)
 
     def _translate(self, ctx: Context, vaddr: int) -> None:
         env: Env = ctx.env
         if vaddr & 3:
             raise TrapSignal(MISALIGNED_FETCH, vaddr, vaddr, fault_address=vaddr)
-        pa = env.fetch.walk(vaddr, FETCH, vaddr) if env.fetch is not None else vaddr
-        o = pa - RAM_BASE
-        if not 0 <= o <= self.storage.size - 4:
+        if env.fetch is None:
+            o = vaddr - RAM_BASE
+        else:
+            page = env.tlb_x.get(vaddr >> 12)
+            if page is None:
+                o = env.fetch.walk(vaddr, FETCH, vaddr) - RAM_BASE
+                if 0 <= o < self.storage.size:
+                    env.tlb_x[vaddr >> 12] = o & ~0xFFF
+            else:
+                o = page | (vaddr & 0xFFF)
+        if not 0 <= o <= self.storage.size - 4 or (
+                not env.fetch_granted and not self.pmp.check(RAM_BASE + o, 4, PMP_X, env.fetch_priv)):
             raise TrapSignal(FETCH_ACCESS, vaddr, vaddr, fault_address=vaddr)
         root = self.storage.offset + o
         mem, at = self.storage.data, root
@@ -411,11 +451,35 @@ class RiscvMachine(Machine):
             alt = self.code_view(root)
             if alt is not None:
                 mem, at = alt, 0
-        try:
-            ins = self.decoder.decode(mem, vaddr, at)
-        except DecodeError:
-            bits = int.from_bytes(bytes(mem[at:at + 4]), "little")
-            raise TrapSignal(2, vaddr, vaddr, bits) from None
+        ins = self._decode(mem, at, vaddr)
         sem = semantic_for(self.semantics, ins.name)
         handler = sem.factory(self, ins, env)
         self._install(ctx, vaddr, ins, handler, sem.system, paddr=root)
+
+    def _decode(self, mem: Any, at: int, vaddr: int) -> Instruction:
+        """The instruction at ``mem[at:]`` sitting at ``vaddr``.  Every RISC-V instruction is
+        one 32-bit word, so decodings are cached by word (construct costs ~15 µs a parse;
+        riscv-tests translate most instructions only a few times)."""
+        raw = bytes(mem[at:at + 4])
+        word = int.from_bytes(raw, "little")
+        key = (self.isa.name, word)
+        hit = _DECODED.get(key)
+        if hit is None:
+            try:
+                ins = self.decoder.decode(raw, vaddr)
+            except DecodeError:
+                raise TrapSignal(ILLEGAL, vaddr, vaddr, word) from None
+            if len(_DECODED) >= _DECODED_LIMIT:
+                _DECODED.clear()
+            pcrel = ins.target is not None
+            _DECODED[key] = (ins.spec, ins.operands, ins.flow, (ins.target - vaddr) if pcrel else None)
+            return ins
+        spec, operands, flow, offset = hit
+        target = None if offset is None else (vaddr + offset) & self.xlen.mask
+        return Instruction(spec, vaddr, raw, dict(operands), flow, target)
+
+
+_DECODED: dict[tuple[str, int], tuple] = {}
+"""(ISA name, instruction word) → (spec, operands, flow, target offset): decodings shared by
+every machine (they do not depend on the address but for the target)."""
+_DECODED_LIMIT = 1 << 16

@@ -40,8 +40,10 @@ from hybridvmm.isas.riscv.constants import (
     SATP_PPN,
     STORE_ACCESS,
     STORE_PAGE,
+    SUPERVISOR,
     USER,
 )
+from hybridvmm.isas.riscv.pmp import R as PMP_R, W as PMP_W, X as PMP_X
 from hybridvmm.machine.storage import WORD_VIEW
 from hybridvmm.machine.traps import SyncSignal, TrapSignal
 
@@ -56,7 +58,7 @@ PAGE_FAULT = {FETCH: FETCH_PAGE, LOAD: LOAD_PAGE, STORE: STORE_PAGE}
 class Sv32:
     """One Sv32 translation regime."""
 
-    __slots__ = ("m", "root", "priv", "sum", "mxr")
+    __slots__ = ("m", "root", "priv", "sum", "mxr", "megapages")
 
     def __init__(self, machine: "RiscvMachine", satp: int, priv: int, sum_: bool, mxr: bool):
         self.m = machine
@@ -64,6 +66,8 @@ class Sv32:
         self.priv = priv
         self.sum = sum_
         self.mxr = mxr
+        self.megapages: set[int] = set()
+        """VPN[1]s translated through a megapage leaf (a shootdown of one of its pages drops all of it)."""
 
     def walk(self, va: int, access: int, pc: int) -> int:
         """The physical address of ``va`` for ``access`` (FETCH, LOAD, STORE), or TrapSignal."""
@@ -72,7 +76,7 @@ class Sv32:
         while True:
             pte_pa = a + ((va >> (12 + 10 * level)) & 0x3FF) * 4
             pte = m.physical_word(pte_pa)
-            if pte is None:
+            if pte is None or not m.pmp.check(pte_pa, 4, PMP_R, SUPERVISOR):
                 raise TrapSignal(ACCESS_FAULT[access], pc, pc, 0, None, va)
             if not pte & PTE_V or (pte & PTE_W and not pte & PTE_R):
                 raise TrapSignal(PAGE_FAULT[access], pc, pc, 0, None, va)
@@ -99,8 +103,11 @@ class Sv32:
         if pte & need != need:
             if not m.hardware_ad:
                 raise TrapSignal(PAGE_FAULT[access], pc, pc, 0, None, va)
+            if not m.pmp.check(pte_pa, 4, PMP_W, SUPERVISOR):
+                raise TrapSignal(ACCESS_FAULT[access], pc, pc, 0, None, va)
             m.write_physical_word(pte_pa, pte | need)
         if level == 1:
+            self.megapages.add(va >> 22)
             return (ppn >> 10) << 22 | (va & 0x3FFFFF)
         return ppn << 12 | (va & 0xFFF)
 
@@ -108,7 +115,7 @@ class Sv32:
 class Env:
     """Data accesses under one context (see the module docstring)."""
 
-    def __init__(self, machine: "RiscvMachine", fetch: Sv32 | None, data: Sv32 | None):
+    def __init__(self, machine: "RiscvMachine", fetch: Sv32 | None, data: Sv32 | None, fetch_priv: int, data_priv: int):
         st = machine.storage
         self.m = machine
         self.fetch = fetch
@@ -119,7 +126,12 @@ class Env:
         size = ram = st.size
         pb = st.offset
         self.ram = ram
-        fast = WORD_VIEW and pb % 4 == 0
+        pmp = machine.pmp
+        ram_rw = pmp.grants(RAM_BASE, RAM_BASE + ram, PMP_R, data_priv) and pmp.grants(RAM_BASE, RAM_BASE + ram, PMP_W, data_priv)
+        self.fetch_granted = pmp.grants(RAM_BASE, RAM_BASE + ram, PMP_X, fetch_priv)
+        """PMP lets every instruction fetch from RAM through (else each translation is checked)."""
+        self.fetch_priv = fetch_priv
+        fast = WORD_VIEW and pb % 4 == 0 and ram_rw
         view = memoryview(st.data)[pb:pb + size]
         self.b8 = st.data if pb == 0 else view
         self.h16 = view.cast("H") if fast else None
@@ -129,6 +141,8 @@ class Env:
         self.L1, self.L2, self.L4 = (size - 1, size - 2, size - 4) if fast else (-1, -1, -1)
         self.tlb_r: dict[int, int] = {}
         self.tlb_w: dict[int, int] = {}
+        self.tlb_x: dict[int, int] = {}
+        """Fetch translations (vpn → page index), for the code cache's misses."""
         self.tr = self.tlb_r.get
         self.tw = self.tlb_w.get
         data_regime, bus, device_words = data, machine.bus, machine.device_words
@@ -144,6 +158,8 @@ class Env:
                 return sum(load((a + k) & mask, 1, pc) << 8 * k for k in range(size))
             pa = translate(a, LOAD, pc)
             o = pa - rb
+            if not pmp.check(pa, size, PMP_R, data_priv):
+                raise TrapSignal(LOAD_ACCESS, pc, pc, 0, None, a)
             if 0 <= o <= ram - size:
                 if data_regime is not None and fast:
                     tlb_r[a >> 12] = o & ~0xFFF
@@ -160,6 +176,8 @@ class Env:
             if a & (size - 1):
                 targets = [translate((a + k) & mask, STORE, pc) for k in range(size)]
                 for k, pa in enumerate(targets):
+                    if not pmp.check(pa, 1, PMP_W, data_priv):
+                        raise TrapSignal(STORE_ACCESS, pc, pc, 0, None, (a + k) & mask)
                     o = pa - rb
                     if not 0 <= o < ram:
                         if not machine.exact:
@@ -174,6 +192,8 @@ class Env:
             put(pa, v, size, a, pc)
 
         def put(pa: int, v: int, size: int, a: int, pc: int) -> None:
+            if not pmp.check(pa, size, PMP_W, data_priv):
+                raise TrapSignal(STORE_ACCESS, pc, pc, 0, None, a)
             o = pa - rb
             if 0 <= o <= ram - size:
                 w = o >> 2
@@ -197,7 +217,8 @@ class Env:
                 raise TrapSignal(MISALIGNED_STORE if store_fault else MISALIGNED_LOAD, pc, pc, 0, None, a)
             pa = translate(a, access, pc)
             o = pa - rb
-            if not 0 <= o <= ram - 4:
+            if not 0 <= o <= ram - 4 or not pmp.check(pa, 4, PMP_R, data_priv) or (
+                    store_fault and not pmp.check(pa, 4, PMP_W, data_priv)):
                 raise TrapSignal(ACCESS_FAULT[access], pc, pc, 0, None, a)
             if store_fault and device_words and not machine.exact and o >> 2 in device_words:
                 raise SyncSignal

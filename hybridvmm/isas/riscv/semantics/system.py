@@ -5,8 +5,10 @@ needs M; ``sret`` needs S or M, and M while ``mstatus.TSR`` = 1; ``sfence.vma`` 
 and M while ``TVM`` = 1; ``wfi`` is illegal in U-mode, and below M while ``TW`` = 1.  Here
 ``wfi`` completes at once (a legal implementation of the hint): time is the instruction
 count, so an idle loop around it reaches the next timer interrupt deterministically.
-``sfence.vma`` and ``fence.i`` drop every cached translation (and with it the TLBs), as
-spike's ``flush_tlb`` also flushes its instruction cache.
+``sfence.vma`` drops the translations made through page tables — every one, or with
+``rs1`` ≠ x0 those of the page (the megapage) holding that address — code and TLB alike,
+as spike's ``flush_tlb`` also flushes its instruction cache.  ``fence.i`` has nothing to
+do: stores already drop the decoded code they overwrite, in every context.
 """
 
 from __future__ import annotations
@@ -67,21 +69,23 @@ def _wfi(m, ins, env):
 
 @semantic("sfence.vma", system=True)
 def _sfence_vma(m, ins, env):
-    nxt = ins.next_address
+    nxt, r, rs1 = ins.next_address, m.x, ins.operands["rs1"]
 
     def sfence_vma() -> int:
         if m.priv == USER or (m.priv == SUPERVISOR and m.csr.mstatus & TVM):
             raise illegal(ins)
-        m.flush_translations()
+        m.flush_virtual(r[rs1] if rs1 else None)
         return nxt
     return sfence_vma
 
 
-@semantic("fence.i", system=True)
+@semantic("fence.i")
 def _fence_i(m, ins, env):
+    # The code cache is coherent with every store (code marks drop a translation the
+    # moment its bytes are written), so no decoded instruction can be stale here: the
+    # synchronisation fence.i asks for already holds.
     nxt = ins.next_address
 
     def fence_i() -> int:
-        m.flush_translations()
         return nxt
     return fence_i
