@@ -19,6 +19,7 @@ from hybridvmm.cli_support import add_json_flag, number, print_json, write_outpu
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image
 from hybridvmm.isas import build_machine
+from hybridvmm.isas.riscv.signature import write_signature
 from hybridvmm.loading import load_program
 from hybridvmm.machine import HALTED, MAX_STEPS, Machine
 from hybridvmm.machine.trace import trace_line, trap_line
@@ -54,6 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"(default with no value: {DEFAULT_TRACE})")
     p.add_argument("--trace-file", metavar="FILE", help="write the trace to FILE instead of stderr")
     p.add_argument("--costs", metavar="FILE", help="cost table replacing the default (see hybridvmm/vmm/costs.toml)")
+    p.add_argument("--signature", metavar="FILE",
+                   help="bare, one ELF: write the words between its begin_signature and end_signature symbols to FILE "
+                        "(one 8-digit hex word per line, as Spike's +signature=)")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -140,9 +144,12 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
         if prefixer is not None and not args.json:
             m.hook_output(lambda machine, byte, name=name: prefixer.byte(name, byte))
         result = m.run(args.max_steps)
+        if args.signature:
+            write_signature(m, args.signature)
         results.append({
             "name": name, "image": image.source, "isa": m.isa.name, "result": result.reason, "detail": result.detail,
             "halted": result.reason == HALTED, "steps": result.steps, "pc": result.pc,
+            "exit_code": m.exit_code, "exit_message": m.exit_message,
             **console_dict(bytes(m.console.output)), "stats": m.stats.as_dict(), "final_psw": m.psw_summary(),
         })
     if prefixer is not None and not args.json:
@@ -227,6 +234,8 @@ def run(args: argparse.Namespace) -> int:
     mode = mode_name(args)
     cats = trace_categories(args.trace if args.trace is not None or args.trace_file is None else DEFAULT_TRACE)
     images = [load_program(name, isa=args.isa, base=args.base, entry=args.entry) for name in args.images]
+    if args.signature and (mode != BARE or len(images) > 1):
+        raise UserError("--signature needs one image run bare")
     out, close_trace = _open_trace(args)
     try:
         if mode == BARE:
@@ -259,10 +268,13 @@ def run(args: argparse.Namespace) -> int:
                 print_stats(r, several)
     status = 0
     for r in results:
+        who = f"{r['name']} " if several else ""
         if r["halted"]:
+            if r.get("exit_code"):  # the guest itself reported a failure (RISC-V HTIF, test finisher)
+                status = 1
+                print(f"hybridvmm: run: {who}{r['exit_message'] or 'guest exit code %d' % r['exit_code']}", file=sys.stderr)
             continue
         status = 1
-        who = f"{r['name']} " if several else ""
         if r["result"] == MAX_STEPS:
             print(f"hybridvmm: run: guest {who}did not halt within {args.max_steps:,} instructions (stopped at pc 0x{r['pc']:x})",
                   file=sys.stderr)

@@ -1,0 +1,68 @@
+"""The official riscv-tests (rv32ui/um/ua in p and v, rv32mi/si in p) pass on the bare machine.
+
+Each ELF reports through HTIF ``tohost``: the machine halts with exit code 0 for a pass.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hybridvmm.isas import build_machine
+from hybridvmm.loading import load_program
+
+ELF_DIR = Path(__file__).resolve().parents[1] / "data" / "riscv-tests" / "elf"
+ELFS = sorted(p.name for p in ELF_DIR.iterdir())
+LIMIT = 2_000_000
+"""No test needs more than ~60 000 instructions; a hang is a failure, not a timeout."""
+
+
+def test_the_whole_suite_is_vendored():
+    suites = {"-".join(name.split("-")[:2]) for name in ELFS}
+    assert len(ELFS) == 142
+    assert suites == {"rv32ui-p", "rv32ui-v", "rv32um-p", "rv32um-v", "rv32ua-p", "rv32ua-v", "rv32mi-p", "rv32si-p"}
+
+
+@pytest.mark.parametrize("name", ELFS)
+def test_riscv_test_passes(name):
+    m = build_machine("rv32", image=load_program(str(ELF_DIR / name)))
+    result = m.run(LIMIT)
+    assert result.halted, f"{name}: {result.reason} at pc 0x{result.pc:x} {result.detail}"
+    assert (m.exit_code, m.exit_message) == (0, ""), f"{name}: {m.exit_message}"
+
+
+@pytest.mark.parametrize("env", ["p", "v"])
+def test_a_wrong_expectation_fails_with_its_test_number(tmp_path, env, cli):
+    """The control README describes: add with a wrong expected value in test case 2."""
+    src = ELF_DIR / f"rv32ui-{env}-add"
+    data = bytearray(src.read_bytes())
+    # test_2 checks `add a4, a1, a2` (0 + 0) against `addi t2, zero, 0`: expect 1 instead
+    needle = bytes.fromhex("3387c500") + bytes.fromhex("93030000")    # add a4,a1,a2; addi t2,zero,0
+    at = data.index(needle) + 4
+    data[at:at + 4] = bytes.fromhex("93031000")                       # addi t2,zero,1
+    bad = tmp_path / "add-wrong"
+    bad.write_bytes(bytes(data))
+    r = cli("run", str(bad))
+    assert r.code == 1 and "test 2 failed" in r.err
+
+
+def test_run_reports_a_pass_with_exit_0(cli):
+    r = cli("run", str(ELF_DIR / "rv32ui-p-add"), "--isa", "rv32")
+    assert r.code == 0 and r.err == ""
+    r = cli("run", str(ELF_DIR / "rv32ui-v-add"))
+    assert r.code == 0
+
+
+def test_run_json_carries_the_exit_code(cli):
+    import json
+    r = cli("run", str(ELF_DIR / "rv32ui-p-add"), "--json")
+    data = json.loads(r.out)
+    assert r.code == 0 and data["exit_code"] == 0 and data["halted"]
+
+
+def test_objdump_agrees_the_elfs_are_rv32():
+    if shutil.which("riscv64-unknown-elf-objdump") is None:
+        pytest.skip("GNU binutils for RISC-V not installed")
+    assert all(load_program(str(ELF_DIR / n)).isa == "rv32" for n in ELFS[:3])
