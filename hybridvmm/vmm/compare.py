@@ -50,6 +50,10 @@ class Event:
     def describe(self) -> str:
         return f"{self.kind} {self.detail} at 0x{self.address:x} ({self.mode} mode, after {self.count:,} instructions)"
 
+    def summary(self) -> str:
+        """What happened, without where and when (which the report gives once)."""
+        return f"{self.kind} {self.detail} in {self.mode} mode" + ("" if self.kind == "out" else f" at 0x{self.address:x}")
+
 
 def _instruction(m: Machine, address: int) -> Any:
     try:
@@ -147,7 +151,7 @@ class Responsible:
     differences: list[str]
 
     def describe(self) -> str:
-        return (f"`{self.text}` at 0x{self.address:x} ({self.mode} mode), guest instruction {self.count:,}: "
+        return (f"`{self.text}` at 0x{self.address:x} ({self.mode} mode), guest instruction {self.count:,}; "
                 f"after it {'; '.join(self.differences)}")
 
     def as_dict(self) -> dict[str, Any]:
@@ -169,11 +173,16 @@ class Divergence:
     responsible: Responsible | None = None
 
     def describe(self) -> str:
-        where = f" at 0x{self.address:x} `{self.text}` ({self.mode} mode)" if self.address is not None else ""
-        head = f"first divergent {self.kind} after {self.count:,} instructions{where}: bare {self.bare}, here {self.other}"
+        return "; ".join(self.lines())
+
+    def lines(self, name: str = "here") -> list[str]:
+        """The report: the first divergent event (where, and each side), the responsible instruction."""
+        where = f", at 0x{self.address:x} `{self.text}` ({self.mode} mode)" if self.address is not None else ""
+        out = [f"first divergent {self.kind} after {self.count:,} guest instructions{where}",
+               f"bare: {self.bare}", f"{name}: {self.other}"]
         if self.responsible is not None:
-            head += f"; responsible: {self.responsible.describe()}"
-        return head
+            out.append(f"responsible: {self.responsible.describe()}")
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "count": self.count, "address": self.address, "instruction": self.text,
@@ -189,13 +198,15 @@ def first_divergence(ref: GuestRun, run: GuestRun, image: Image, isa: ISA) -> Di
     """The first difference between ``run`` and the bare reference ``ref`` (None: equivalent)."""
     for k, (a, b) in enumerate(zip(ref.events, run.events)):
         if a != b:
-            return Divergence("event", min(a.count, b.count), a.describe(), b.describe(), a.address, _text(a, isa), a.mode)
+            return Divergence("event", min(a.count, b.count), f"{a.summary()} after {a.count:,}",
+                              f"{b.summary()} after {b.count:,}", a.address, _text(a, isa), a.mode)
     if len(ref.events) != len(run.events):
         k = min(len(ref.events), len(run.events))
         longer, which = (ref.events, "bare") if len(ref.events) > k else (run.events, "here")
         extra = longer[k]
         missing = "no further event"
-        bare, other = (extra.describe(), missing) if which == "bare" else (missing, extra.describe())
+        seen = f"{extra.summary()} after {extra.count:,}"
+        bare, other = (seen, missing) if which == "bare" else (missing, seen)
         return Divergence("event", extra.count, bare, other, extra.address, _text(extra, isa), extra.mode)
     if (ref.reason, ref.detail) != (run.reason, run.detail):
         return Divergence("ending", run.instructions, f"{ref.reason} {ref.detail}".strip(), f"{run.reason} {run.detail}".strip())
@@ -360,3 +371,48 @@ class ModeResult:
             "slowdown_wall": self.run.wall_s / self.bare_wall if self.bare_wall else None,
             "ending": self.run.reason,
         }
+
+
+@dataclass
+class ImageComparison:
+    """An image's bare reference and its row per mode."""
+
+    image: Image
+    isa: ISA
+    bare: GuestRun
+    rows: list[ModeResult]
+
+    @property
+    def unexpected(self) -> list[ModeResult]:
+        return [r for r in self.rows if r.unexpected]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "image": self.image.source, "isa": self.isa.name,
+            "bare": {"guest_instructions": self.bare.instructions, "ending": self.bare.reason,
+                     "host_cycles": self.bare.instructions, "wall_s": round(self.bare.wall_s, 6)},
+            "runs": [r.as_dict() for r in self.rows],
+        }
+
+
+def compare_images(images: list[Image], modes: list[str], isa: ISA | str | None = None, max_steps: int = 50_000_000,
+                   console_input: bytes = b"", locate_divergences: bool = True, **monitor_args: Any) -> list[ImageComparison]:
+    """Run ``images`` bare (each alone) and together under each of ``modes``; compare every VM
+    with its bare run, and locate the responsible instruction of each divergence."""
+    from hybridvmm.vmm.theory import predict
+
+    isa = load_isa(isa or images[0].isa) if not isinstance(isa, ISA) else isa
+    refs = [run_bare(image, isa, max_steps, console_input) for image in images]
+    out = [ImageComparison(image, isa, ref, []) for image, ref in zip(images, refs)]
+    for mode in modes:
+        runs = run_monitor(images, mode, isa, max_steps, console_input, **monitor_args)
+        prediction = predict(isa, mode)
+        for comparison, run in zip(out, runs):
+            divergence = first_divergence(comparison.bare, run, comparison.image, isa)
+            if divergence is not None and locate_divergences:
+                divergence.responsible = locate(comparison.image, mode, isa, max_steps, console_input,
+                                                monitor_args.get("slice_length"))
+            row = ModeResult(mode, run, divergence, prediction.equivalent, prediction.reason,
+                             bare_cycles=comparison.bare.instructions, bare_wall=comparison.bare.wall_s)
+            comparison.rows.append(row)
+    return out

@@ -139,7 +139,7 @@ class Monitor:
                 if vm.guest_instructions >= vm.target:
                     budget = min(self.slice, vm.max_steps - vm.guest_instructions)
                     if budget <= 0:
-                        vm.finish(MAX_STEPS, f"did not halt within {vm.max_steps:,} instructions")
+                        vm.finish(MAX_STEPS)
                         continue
                     vm.target = vm.guest_instructions + budget
                 self.switch_to(vm)

@@ -12,7 +12,7 @@ from hybridvmm.guests import GUESTS, VARIANTS, build_guest, guest_source, list_g
 from hybridvmm.image import FLAG_CODE
 from hybridvmm.loading import load_program
 
-NAMES = ["minios", "sieve", "fib", "sort", "checksum", "syscalls", "privileged", "timer", "kcompute"]
+NAMES = ["minios", "sieve", "fib", "sort", "checksum", "syscalls", "privileged", "timer", "kcompute", "redpill", "stopwatch"]
 
 
 def test_list_guests_names_and_descriptions():

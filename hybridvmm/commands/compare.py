@@ -1,0 +1,96 @@
+"""``compare IMAGE... [--modes ...]``: each monitor mode against the bare machine.
+
+One row per mode: equivalent or not (console bytes, the traps the guest sees and its final
+state, exactly), the first divergence and the instruction responsible for it, guest
+instructions, the share executed directly, traps into the monitor, patches hit, simulated
+host cycles, and the slowdown against bare (simulated and wall).  Exit 1 when a mode the
+theory says must be equivalent is not (as ``diff``: 0 same, 1 different, 2 trouble).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hybridvmm.cli_support import add_json_flag, number, print_json
+from hybridvmm.errors import UserError
+from hybridvmm.loading import load_program
+from hybridvmm.vmm import COMPARE_MODES, DEFAULT_SLICE, MODES
+from hybridvmm.vmm.compare import ImageComparison, compare_images
+from hybridvmm.vmm.costs import load_costs
+
+ORDER = 65
+DEFAULT_MAX_STEPS = 50_000_000
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="run guests bare and under each monitor mode; equivalence, divergences, efficiency")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image file, raw binary, or guest:NAME (several run together)")
+    p.add_argument("--isa", metavar="NAME", help="ISA (or variant) to use; required for raw binaries")
+    p.add_argument("--base", metavar="ADDR", type=number, help="load address of a raw binary")
+    p.add_argument("--entry", metavar="ADDR", type=number, help="entry point (default: image entry or --base)")
+    p.add_argument("--modes", metavar="M,M,...", default=",".join(COMPARE_MODES),
+                   help=f"monitor modes to compare (default: {','.join(COMPARE_MODES)})")
+    p.add_argument("--slice", metavar="N", type=number, default=DEFAULT_SLICE, help="guest instructions per VM slice")
+    p.add_argument("--max-steps", metavar="N", type=number, default=DEFAULT_MAX_STEPS, help="instruction limit per guest")
+    p.add_argument("--input", metavar="TEXT", default="", help="bytes queued on each guest's console input (UTF-8)")
+    p.add_argument("--costs", metavar="FILE", help="cost table replacing the default")
+    p.add_argument("--no-locate", action="store_true", help="do not search for the instruction responsible for a divergence")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def parse_modes(text: str) -> list[str]:
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        raise UserError(f"--modes {text}: unknown mode {', '.join(unknown) or '(none)'} (modes: {', '.join(MODES)})")
+    return modes
+
+
+def _percent(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def print_table(c: ImageComparison) -> None:
+    b = c.bare
+    print(f"{c.image.source} on {c.isa.name}: bare {b.instructions:,} instructions, {b.reason}, {b.wall_s:.3f} s")
+    print(f"  {'mode':<16}{'equivalent':<12}{'theory':<8}{'guest instr':>12}{'direct':>9}{'traps':>8}"
+          f"{'patches':>9}{'host cycles':>14}{'slowdown':>10}{'wall':>8}")
+    for row in c.rows:
+        d = row.as_dict()
+        eq = "yes" if row.equivalent else "NO"
+        theory = "yes" if row.predicted else "no"
+        print(f"  {row.mode:<16}{eq:<12}{theory:<8}{d['guest_instructions']:>12,}{_percent(d['direct_fraction']):>9}"
+              f"{d['traps']:>8,}{d['patches_hit']:>9,}{d['host_cycles']:>14,}{d['slowdown_simulated']:>9.2f}x"
+              f"{d['slowdown_wall']:>7.2f}x")
+    for row in c.rows:
+        if row.divergence is not None:
+            first, *rest = row.divergence.lines(row.mode)
+            print(f"  {row.mode}: {first}")
+            for line in rest:
+                print(f"      {line}")
+            if row.unexpected:
+                print(f"  {row.mode}: UNEXPECTED: the theory says this mode is equivalent ({row.reason})")
+
+
+def run(args: argparse.Namespace) -> int:
+    modes = parse_modes(args.modes)
+    images = [load_program(name, isa=args.isa, base=args.base, entry=args.entry) for name in args.images]
+    progress = not args.json and sys.stderr.isatty()
+    if progress:
+        print(f"  comparing {len(modes)} modes ...", end="\r", file=sys.stderr, flush=True)
+    results = compare_images(images, modes, args.isa, args.max_steps, args.input.encode("utf-8"),
+                             locate_divergences=not args.no_locate, slice_length=args.slice,
+                             costs=load_costs(args.costs))
+    if progress:
+        print(" " * 40, end="\r", file=sys.stderr, flush=True)
+    if args.json:
+        docs = [c.as_dict() for c in results]
+        print_json(docs[0] if len(docs) == 1 else {"images": docs})
+    else:
+        for k, c in enumerate(results):
+            if k:
+                print()
+            print_table(c)
+    return 1 if any(c.unexpected for c in results) else 0
