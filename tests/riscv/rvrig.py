@@ -50,10 +50,10 @@ class Rig:
         return at + len(blob)
 
     def exec(self, name: str, at: int = CODE, *, priv: int = MACHINE, x: dict | None = None,
-             csr: dict | None = None, **ops: int) -> StepResult:
+             csrs: dict | None = None, **ops: int) -> StepResult:
         """Execute one ``name`` at ``at`` in ``priv`` after setting registers and CSRs."""
         self.put(at, self.enc(name, **ops))
-        self.m.set_state(x=x or {}, pc=at, priv=priv, csr=csr or {})
+        self.m.set_state(x=x or {}, pc=at, priv=priv, csr=csrs or {})
         return self.m.step()
 
     @property
