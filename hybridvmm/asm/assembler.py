@@ -5,10 +5,13 @@ meaning from its field kind (register file, CSR name, fence set, immediate, abso
 PC-relative target).  Aliases from the spec expand textually.
 
 Pass 1 reads every line, checks its syntax, sizes it and assigns section offsets (sizes
-never depend on operand values, so one pass suffices); the sections are then laid out;
-pass 2 evaluates expressions and encodes.  Assembly stops at the **first** error, raised
-as :class:`~hybridvmm.errors.AsmError` with file and line.  Layout and syntax problems
-(pass 1) therefore surface before value problems (pass 2) such as undefined labels.
+depend on operand values only for the spec's value-dependent pseudo-instructions, whose
+operand must be known when the line is read, as GNU as requires for ``li``); the sections
+are then laid out; pass 2 evaluates expressions and encodes.  Every error of the file is
+collected — a line that fails is skipped and assembly goes on — and raised together as
+one :class:`AsmErrors` (an :class:`~hybridvmm.errors.AsmError` for the first, carrying
+them all, ordered by line).  A constant whose definition failed is not reported again
+where it is used.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from hybridvmm.asm.expr import IDENT, Expr, ExprError, UndefinedSymbol
+from hybridvmm.asm.rules import Pseudo, asm_rules
 from hybridvmm.asm.syntax import Template, parse_string, split_top, strip_comment
 from hybridvmm.errors import AsmError, UnknownISAError, UserError, read_input
 from hybridvmm.image import FLAG_CODE, FLAG_DATA, FLAG_WRITE, Image, Section
@@ -34,11 +38,38 @@ FLOATING_ALIGN = 4
 
 """Fence-set letters (RISC-V ``pred``/``succ``): device input/output, memory read/write."""
 
-_LABEL = re.compile(rf"\s*({IDENT})\s*:(?!=)")
+_LABEL = re.compile(rf"\s*({IDENT}|[0-9]+)\s*:(?!=)")
 _ASSIGN = re.compile(rf"\s*({IDENT})\s*=(?!=)(.*)$")
 _STATEMENT = re.compile(r"\s*([A-Za-z_.][A-Za-z0-9_.]*)(?:\s+(.*))?$")
 _ISA_LINE = re.compile(r"\s*\.isa\s+(\S+)\s*$", re.IGNORECASE)
 _MAX_ALIAS_DEPTH = 8
+
+
+LOCAL_MARK = "\x02"
+"""Inside the names given to numeric local labels (``1:`` → ``.L1\x021``): no source
+symbol can collide with them, and they stay out of the image's symbol table."""
+
+
+class AsmErrors(AsmError):
+    """Every error of one assembly, in line order; ``str`` gives one ``file:line: message``
+    per line.  It is an :class:`AsmError` for the first of them."""
+
+    def __init__(self, errors: list[AsmError]):
+        self.errors = sorted(errors, key=lambda e: e.line)
+        first = self.errors[0]
+        super().__init__(first.filename, first.line, first.message)
+        self.args = ("\n".join(f"{e.filename}:{e.line}: {e.message}" for e in self.errors),)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class _Poisoned(ExprError):
+    """A symbol whose definition already failed (and was reported)."""
+
+
+class _PoisonedError(Exception):
+    """A pass-2 step that used a symbol whose definition was already reported."""
 
 
 class _Mismatch(Exception):
@@ -86,6 +117,7 @@ class _Candidate:
     template: Template
     spec: InstructionSpec | None = None
     alias: AliasSpec | None = None
+    pseudo: Pseudo | None = None
 
 
 @dataclass
@@ -104,6 +136,7 @@ class Assembler:
         self.little = isa.endian == "little"
         self.addr_bits = isa.word_bits
         self.default_origin = int(isa.system.get("load_address", 0))
+        self.rules = asm_rules(isa)
         self.candidates: dict[str, list[_Candidate]] = {}
         for spec in isa.instructions.values():
             t = Template.compile(spec.asm)
@@ -111,6 +144,13 @@ class Assembler:
         for alias in isa.aliases.values():
             t = Template.compile(alias.asm)
             self.candidates.setdefault(t.mnemonic, []).append(_Candidate(t, alias=alias))
+        for pseudo in self.rules.pseudo.values():
+            t = Template.compile(pseudo.asm)
+            self.candidates.setdefault(t.mnemonic, []).append(_Candidate(t, pseudo=pseudo))
+        self.errors: list[AsmError] = []
+        self.poisoned: set[str] = set()
+        self.local_counts: dict[int, int] = {}
+        self.hi_sites: dict[int, tuple[Expr, _Item]] = {}
         self.sections: dict[str, _Section] = {}
         self.items: list[_Item] = []
         self.symbols: dict[str, _Symbol] = {}
@@ -129,6 +169,10 @@ class Assembler:
         if sec is None:
             sec = self.sections[name] = _Section(name, self.line or 1)
         return sec
+
+    @staticmethod
+    def _is_code(sec: _Section) -> bool:
+        return bool(sec.flags & FLAG_CODE) if sec.flags is not None else sec.name == TEXT
 
     def _fix_text_origin(self, sec: _Section) -> None:
         if sec.origin is None and sec.name == TEXT:
@@ -157,8 +201,13 @@ class Assembler:
         active: set[str] = set()
 
         def resolve(name: str) -> int:
+            if name in self.poisoned:
+                raise _Poisoned(name)
             sym = self.symbols.get(name)
             if sym is None:
+                if LOCAL_MARK in name:
+                    number = name[2:].split(LOCAL_MARK)[0]
+                    raise ExprError(f"local label '{number}' is not defined in that direction (no matching '{number}:')")
                 if final:
                     close = difflib.get_close_matches(name, list(self.symbols), n=3)
                     hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
@@ -174,7 +223,11 @@ class Assembler:
             try:
                 assert sym.expr is not None and sym.dot_section is not None
                 dot = self._dot_fn(sym.dot_section, sym.dot_offset)
-                return sym.expr.evaluate(resolve, dot)
+                return sym.expr.evaluate(resolve, dot, self._reloc)
+            except ExprError:
+                if final:
+                    self.poisoned.add(name)
+                raise
             finally:
                 active.discard(name)
 
@@ -192,7 +245,7 @@ class Assembler:
     def _value_now(self, expr: Expr, what: str) -> int:
         """Evaluate in pass 1 (sizes and addresses): only what is already defined counts."""
         try:
-            return expr.evaluate(self._resolver(final=False), self._dot_fn(self.cur, self.cur.size))
+            return expr.evaluate(self._resolver(final=False), self._dot_fn(self.cur, self.cur.size), self._reloc)
         except UndefinedSymbol as exc:
             raise self.error(f"{what} needs a value known at this point; '{exc.name}' is not defined yet") from None
         except ExprError as exc:
@@ -200,15 +253,44 @@ class Assembler:
 
     def _parse_expr(self, text: str) -> Expr:
         try:
-            return Expr.parse(text)
+            return self._localize(Expr.parse(text))
         except ExprError as exc:
             raise self.error(f"bad expression '{text.strip()}': {exc}") from None
+
+    def _localize(self, expr: Expr) -> Expr:
+        """``1b``/``1f`` as the names of the nearest ``1:`` before / after this line."""
+
+        def name_of(number: int, direction: str) -> str:
+            count = self.local_counts.get(number, 0) + (1 if direction == "f" else 0)
+            return f".L{number}{LOCAL_MARK}{count}"
+
+        return expr.map_locals(name_of)
+
+    # --- relocation operators (%hi, %lo, ... from the spec) ----------------------------------
+    def _reloc(self, name: str, argument: int, dot) -> int:
+        op = self.rules.operators.get(name)
+        if op is None:
+            known = ", ".join(f"%{n}" for n in self.rules.operators) or "none"
+            raise ExprError(f"unknown operator '%{name}' (this ISA has: {known})")
+        pc = dot() if callable(dot) else dot
+        x = argument
+        if op.pairs_with is not None:
+            site = self.hi_sites.get(argument)
+            if site is None:
+                raise ExprError(f"%{name} names 0x{argument:x}, where no instruction has a %{op.pairs_with}(...) operand")
+            hi_expr, item = site
+            pc = argument
+            x = hi_expr.evaluate(self._resolver(final=True), self._dot_fn(item.section, item.offset), self._reloc)
+        return op.value.evaluate({"x": x, "pc": pc}.__getitem__, pc)
 
     # --- pass 1 -----------------------------------------------------------------------
     def pass1(self, source: str) -> None:
         for number, raw in enumerate(source.splitlines(), 1):
             self.line = number
-            self._line(strip_comment(raw))
+            try:
+                self._line(strip_comment(raw))
+            except AsmError as exc:
+                self.errors.append(exc)
 
     def _line(self, text: str) -> None:
         while True:
@@ -218,6 +300,10 @@ class Assembler:
             name = m.group(1)
             if name == ".":
                 raise self.error("'.' cannot be a label")
+            if name.isdigit():
+                number = int(name)
+                self.local_counts[number] = self.local_counts.get(number, 0) + 1
+                name = f".L{number}{LOCAL_MARK}{self.local_counts[number]}"
             self._define(name, _Symbol(self.line, section=self.cur, offset=self.cur.size))
             self.started = True
             text = text[m.end():]
@@ -264,6 +350,8 @@ class Assembler:
             try:
                 if cand.spec is not None:
                     return [self._operands(cand, operands)]
+                if cand.pseudo is not None:
+                    return self._pseudo(cand.pseudo, operands, depth)
                 return self._expand(cand, operands, depth)
             except _Mismatch as exc:
                 problems.append(str(exc))
@@ -299,31 +387,60 @@ class Assembler:
                 if self._is_register(text) and text.lower() not in self.symbols:
                     raise _Mismatch(f"register '{text}' where '{name}' needs a value")
                 try:
-                    parsed.operands[name] = Expr.parse(text)
+                    parsed.operands[name] = self._localize(Expr.parse(text))
                 except ExprError as exc:
                     raise _Mismatch(f"bad expression '{text}' for '{name}': {exc}") from None
         return parsed
+
+    def _pseudo(self, pseudo: Pseudo, texts: dict[str, str], depth: int) -> list[_Parsed]:
+        """A value-dependent pseudo-instruction: its value operands now, then its rule."""
+        values = {}
+        for name in sorted(pseudo.values):
+            if self._is_register(texts[name]) and texts[name].lower() not in self.symbols:
+                raise _Mismatch(f"register '{texts[name]}' where '{name}' needs a value")
+            try:
+                expr = self._localize(Expr.parse(texts[name]))
+            except ExprError as exc:
+                raise _Mismatch(f"bad expression '{texts[name]}' for '{name}': {exc}") from None
+            try:
+                values[name] = self._value_now(expr, f"'{pseudo.name}'")
+            except AsmError as exc:
+                raise _Mismatch(exc.message) from None
+        try:
+            expanded = pseudo.expand(values, texts)
+        except (ValueError, ExprError) as exc:
+            raise _Mismatch(str(exc)) from None
+        return self._pieces(expanded, f"'{pseudo.name}'", depth)
+
+    def _pieces(self, expanded: str, origin: str, depth: int) -> list[_Parsed]:
+        """Assemble an expansion's ``;``-separated instructions."""
+        if depth >= _MAX_ALIAS_DEPTH:
+            raise _Mismatch(f"{origin} expands too deeply (a cycle?)")
+        out: list[_Parsed] = []
+        for piece in expanded.split(";"):
+            m = _STATEMENT.match(piece)
+            if not m:
+                raise _Mismatch(f"{origin} expands to unreadable '{piece.strip()}'")
+            try:
+                out.extend(self._instruction(m.group(1), (m.group(2) or "").strip(), depth + 1))
+            except AsmError as exc:
+                raise _Mismatch(f"in '{piece.strip()}' (from {origin}): {exc.message}") from None
+        return out
 
     def _expand(self, cand: _Candidate, texts: dict[str, str], depth: int) -> list[_Parsed]:
         alias = cand.alias
         assert alias is not None
         if depth >= _MAX_ALIAS_DEPTH:
             raise self.error(f"alias '{alias.name}' expands too deeply (a cycle?)")
-        out: list[_Parsed] = []
         expanded = TEMPLATE_OPERAND.sub(lambda m: texts[m.group(1)], alias.expands)
-        for piece in expanded.split(";"):
-            m = _STATEMENT.match(piece)
-            if not m:
-                raise _Mismatch(f"alias '{alias.name}' expands to unreadable '{piece.strip()}'")
-            try:
-                out.extend(self._instruction(m.group(1), (m.group(2) or "").strip(), depth + 1))
-            except AsmError as exc:
-                raise _Mismatch(f"in '{piece.strip()}' (from alias '{alias.mnemonic}'): {exc.message}") from None
-        return out
+        return self._pieces(expanded, f"alias '{alias.mnemonic}'", depth)
 
     # --- layout -----------------------------------------------------------------------
     def layout(self) -> None:
-        """Give every section without ``.org`` an address, then check the address map."""
+        """Give every section without ``.org`` an address, then check the address map.
+
+        Unlike GNU as, a section's end is not padded to its alignment: the image holds
+        what the source put there, nothing after it."""
         text = self.sections[TEXT]
         self._fix_text_origin(text)
         order = [text] + [s for s in self.sections.values() if s is not text]
@@ -336,40 +453,67 @@ class Assembler:
         placed = sorted((s for s in order if s.size), key=_base)
         for sec in placed:
             if _base(sec) + sec.size > 1 << self.addr_bits:
-                raise self.error(
+                self.errors.append(self.error(
                     f"section '{sec.name}' ends at 0x{_base(sec) + sec.size:x}, beyond the {self.addr_bits}-bit address space",
                     sec.first_line,
-                )
+                ))
         for a, b in zip(placed, placed[1:]):
             if _base(b) < _base(a) + a.size:
-                raise self.error(
+                self.errors.append(self.error(
                     f"section '{b.name}' (0x{_base(b):x}-0x{_base(b) + b.size:x}) overlaps section "
                     f"'{a.name}' (0x{_base(a):x}-0x{_base(a) + a.size:x})",
                     b.first_line,
-                )
+                ))
 
     # --- pass 2 -----------------------------------------------------------------------
     def pass2(self) -> Image:
         resolve = self._resolver(final=True)
+        self._find_hi_sites()
         for name, sym in self.symbols.items():
-            if sym.expr is not None:
+            if sym.expr is not None and name not in self.poisoned:
                 self.line = sym.line
-                self._evaluate(sym.expr, resolve, sym.dot_section, sym.dot_offset)  # type: ignore[arg-type]
+                self._collect(lambda: self._evaluate(sym.expr, resolve, sym.dot_section, sym.dot_offset))  # type: ignore[arg-type]
         blobs = {name: bytearray(sec.size) for name, sec in self.sections.items()}
         for item in self.items:
             self.line = item.line
-            data = self._encode_item(item, resolve)
-            assert len(data) == item.size
-            blobs[item.section.name][item.offset:item.offset + item.size] = data
-        entry = self._entry(resolve)
+            data = self._collect(lambda: self._encode_item(item, resolve))
+            if data is not None:
+                assert len(data) == item.size
+                blobs[item.section.name][item.offset:item.offset + item.size] = data
+        entry = self._collect(lambda: self._entry(resolve)) or 0
         sections = []
         for name, sec in self.sections.items():
             if not sec.size:
                 continue
             flags = sec.flags if sec.flags is not None else FLAG_CODE if name == TEXT else FLAG_DATA | FLAG_WRITE
             sections.append(Section(name, _base(sec), blobs[name], flags))
-        symbols = {name: resolve(name) for name, sym in self.symbols.items() if sym.section is not None}
+        symbols = {name: resolve(name) for name, sym in self.symbols.items() if sym.section is not None and LOCAL_MARK not in name}
         return Image(self.isa.name, entry, sections, symbols, source=self.filename)
+
+    def _collect(self, step: Callable[[], object]):
+        """Run one pass-2 step; its error is recorded (once) instead of ending assembly."""
+        try:
+            return step()
+        except _PoisonedError:
+            return None
+        except AsmError as exc:
+            self.errors.append(exc)
+            return None
+
+    def _find_hi_sites(self) -> None:
+        """Where each operator that another pairs with (``%pcrel_hi``) is used, by address."""
+        paired = {op.pairs_with for op in self.rules.operators.values() if op.pairs_with}
+        if not paired:
+            return
+        for item in self.items:
+            if item.kind != "ins":
+                continue
+            parsed: _Parsed = item.payload  # type: ignore[assignment]
+            for operand in parsed.operands.values():
+                if isinstance(operand, Expr):
+                    for name, argument in operand.relocations():
+                        if name in paired:
+                            self.hi_sites[_base(item.section) + item.offset] = (argument, item)
 
     def _entry(self, resolve: Callable[[str], int]) -> int:
         if self.entry is not None:
@@ -384,7 +528,9 @@ class Assembler:
 
     def _evaluate(self, expr: Expr, resolve: Callable[[str], int], sec: _Section, offset: int) -> int:
         try:
-            return expr.evaluate(resolve, self._dot_fn(sec, offset))
+            return expr.evaluate(resolve, self._dot_fn(sec, offset), self._reloc)
+        except _Poisoned:
+            raise _PoisonedError() from None
         except ExprError as exc:
             raise self.error(str(exc)) from None
 
@@ -475,17 +621,36 @@ class Assembler:
         fill: object = self._parse_expr(rest_fill[0]) if rest_fill else 0
         sec = self.cur
         self._fix_text_origin(sec)
+        if not rest_fill and self._is_code(sec) and boundary <= self.rules.code_align_min:
+            return
         sec.align = max(sec.align, boundary)
         here = (sec.origin or 0) + sec.size
         pad = -here % boundary
-        if pad:
+        if not pad:
+            return
+        code = self.rules.fill(pad) if not rest_fill and self._is_code(sec) else None
+        if code is not None:
+            self._emit(pad, "bytes", code)
+        else:
             self._emit(pad, "fill", fill)
 
     def d_align(self, rest: str) -> None:
+        """``.align N``: an N-byte boundary, or 2**N where the ISA says so (GNU on RISC-V)."""
         args = self._args(rest, ".align", 1, 2)
         n = self._value_now(self._parse_expr(args[0]), ".align")
-        if n <= 0 or n & (n - 1):
+        if self.rules.align_power_of_two:
+            if not 0 <= n <= 30:
+                raise self.error(f".align {n}: the power must be in 0..30 (.align N means 2**N bytes here)")
+            n = 1 << n
+        elif n <= 0 or n & (n - 1):
             raise self.error(f".align {n}: the boundary must be a power of two (bytes)")
+        self._align_to(n, args[1:])
+
+    def d_balign(self, rest: str) -> None:
+        args = self._args(rest, ".balign", 1, 2)
+        n = self._value_now(self._parse_expr(args[0]), ".balign")
+        if n <= 0 or n & (n - 1):
+            raise self.error(f".balign {n}: the boundary must be a power of two (bytes)")
         self._align_to(n, args[1:])
 
     def d_p2align(self, rest: str) -> None:
@@ -507,6 +672,19 @@ class Assembler:
 
     def d_word(self, rest: str) -> None:
         self._data(rest, 4, ".word")
+
+    def d_dword(self, rest: str) -> None:
+        self._data(rest, 8, ".dword")
+
+    def d_ignored(self, rest: str) -> None:
+        """Symbol-table and file bookkeeping GNU as keeps (``.type``, ``.size``, ``.file``,
+        ``.ident``, ``.attribute``, ``.weak``, ``.local``): no effect on the image."""
+
+    def d_option(self, rest: str) -> None:
+        (word,) = self._args(rest, ".option", 1, 1)
+        if word.strip().lower() not in self.rules.options:
+            allowed = ", ".join(sorted(self.rules.options)) or "none"
+            raise self.error(f".option {word.strip()} changes what GNU as emits and is not supported (accepted: {allowed})")
 
     def _strings(self, rest: str, what: str, terminator: bytes) -> None:
         args = self._args(rest, what, 1, 1 << 20)
@@ -583,11 +761,27 @@ _DIRECTIVES: dict[str, Callable[[Assembler, str], None]] = {
     ".set": Assembler.d_equ,
     ".org": Assembler.d_org,
     ".align": Assembler.d_align,
-    ".balign": Assembler.d_align,
+    ".balign": Assembler.d_balign,
     ".p2align": Assembler.d_p2align,
     ".byte": Assembler.d_byte,
     ".half": Assembler.d_half,
+    ".2byte": Assembler.d_half,
+    ".short": Assembler.d_half,
     ".word": Assembler.d_word,
+    ".4byte": Assembler.d_word,
+    ".long": Assembler.d_word,
+    ".dword": Assembler.d_dword,
+    ".8byte": Assembler.d_dword,
+    ".quad": Assembler.d_dword,
+    ".zero": Assembler.d_space,
+    ".type": Assembler.d_ignored,
+    ".size": Assembler.d_ignored,
+    ".file": Assembler.d_ignored,
+    ".ident": Assembler.d_ignored,
+    ".attribute": Assembler.d_ignored,
+    ".weak": Assembler.d_global,
+    ".local": Assembler.d_global,
+    ".option": Assembler.d_option,
     ".ascii": Assembler.d_ascii,
     ".asciz": Assembler.d_asciz,
     ".string": Assembler.d_asciz,
@@ -613,7 +807,10 @@ def assemble(source: str, isa: str | ISA, filename: str = "<string>") -> Image:
     asm = Assembler(isa_obj, filename)
     asm.pass1(source)
     asm.layout()
-    return asm.pass2()
+    image = asm.pass2()
+    if asm.errors:
+        raise AsmErrors(asm.errors)
+    return image
 
 
 def isa_directive(source: str) -> tuple[str, int] | None:

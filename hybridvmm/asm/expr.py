@@ -4,6 +4,10 @@ Expressions are parsed once (so syntax errors surface in the first pass, on thei
 and evaluated later, when every label has an address.  Evaluation takes a resolver for
 symbol names and the value of ``.`` (the current address), so the same parsed expression
 serves both passes.
+
+Two GNU forms are parsed here and given meaning by the assembler: relocation operators
+``%name(expr)`` (what ``%hi`` and friends compute comes from the ISA spec) and numeric
+local labels ``1b``/``1f`` (the nearest ``1:`` backward or forward).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ CHAR_LITERAL = re.compile(r"'(\\x[0-9A-Fa-f]{1,2}|\\[0-7]{1,3}|\\.|[^\\'])'")
 
 _TOKEN = re.compile(
     r"""\s*(?:
-        (?P<num>0[xX][0-9A-Fa-f_]+|0[bB][01_]+|0[oO][0-7_]+|[0-9][0-9_]*)(?P<junk>[A-Za-z0-9_.$]*)
+        (?P<local>[0-9]+[bBfF])(?![A-Za-z0-9_.$])
+      | (?P<num>0[xX][0-9A-Fa-f_]+|0[bB][01_]+|0[oO][0-7_]+|[0-9][0-9_]*)(?P<junk>[A-Za-z0-9_.$]*)
       | (?P<char>'(?:\\x[0-9A-Fa-f]{1,2}|\\[0-7]{1,3}|\\.|[^\\'])')
       | (?P<ident>""" + IDENT + r""")
       | (?P<op><<|>>|[-+*/%&|^~()])
@@ -91,19 +96,56 @@ class Expr:
             if isinstance(node, tuple):
                 if node[0] == "sym":
                     out.add(node[1])
-                else:
+                elif node[0] == "reloc":
+                    walk(node[2])
+                elif node[0] != "local":
                     for child in node[1:]:
                         walk(child)
 
         walk(self.tree)
         return out
 
-    def evaluate(self, resolve: Callable[[str], int], dot: Callable[[], int] | int) -> int:
-        """The value, asking ``resolve`` for symbols; ``dot`` is ``.`` (or a function giving it)."""
-        return _eval(self.tree, resolve, dot)
+    def relocations(self) -> list[tuple[str, "Expr"]]:
+        """The ``%name(arg)`` operators in the expression, outermost first."""
+        out: list[tuple[str, Expr]] = []
+
+        def walk(node: Node) -> None:
+            if isinstance(node, tuple):
+                if node[0] == "reloc":
+                    out.append((node[1], Expr(self.text, node[2])))
+                    walk(node[2])
+                elif node[0] not in ("sym", "local"):
+                    for child in node[1:]:
+                        walk(child)
+
+        walk(self.tree)
+        return out
+
+    def map_locals(self, name_of: Callable[[int, str], str]) -> "Expr":
+        """The expression with each local label reference ``Nb``/``Nf`` replaced by the
+        symbol ``name_of(N, "b" or "f")``."""
+
+        def walk(node: Node) -> Node:
+            if not isinstance(node, tuple):
+                return node
+            if node[0] == "local":
+                return ("sym", name_of(node[1], node[2]))
+            if node[0] == "sym":
+                return node
+            if node[0] == "reloc":
+                return ("reloc", node[1], walk(node[2]))
+            return (node[0], *(walk(child) for child in node[1:]))
+
+        return Expr(self.text, walk(self.tree))
+
+    def evaluate(self, resolve: Callable[[str], int], dot: Callable[[], int] | int,
+                 reloc: Callable[[str, int, Callable[[], int] | int], int] | None = None) -> int:
+        """The value, asking ``resolve`` for symbols; ``dot`` is ``.`` (or a function giving
+        it); ``reloc(name, argument value, dot)`` computes a ``%name(...)`` operator."""
+        return _eval(self.tree, resolve, dot, reloc)
 
 
-def _eval(node: Node, resolve: Callable[[str], int], dot) -> int:
+def _eval(node: Node, resolve: Callable[[str], int], dot, reloc=None) -> int:
     if isinstance(node, int):
         return node
     op = node[0]
@@ -111,12 +153,18 @@ def _eval(node: Node, resolve: Callable[[str], int], dot) -> int:
         return resolve(node[1])
     if op == "dot":
         return dot() if callable(dot) else dot
+    if op == "local":
+        raise ExprError(f"local label {node[1]}{node[2]} cannot be used here")
+    if op == "reloc":
+        if reloc is None:
+            raise ExprError(f"%{node[1]}(...) cannot be used here")
+        return reloc(node[1], _eval(node[2], resolve, dot, reloc), dot)
     if op == "neg":
-        return -_eval(node[1], resolve, dot)
+        return -_eval(node[1], resolve, dot, reloc)
     if op == "not":
-        return ~_eval(node[1], resolve, dot)
-    a = _eval(node[1], resolve, dot)
-    b = _eval(node[2], resolve, dot)
+        return ~_eval(node[1], resolve, dot, reloc)
+    a = _eval(node[1], resolve, dot, reloc)
+    b = _eval(node[2], resolve, dot, reloc)
     if op == "+":
         return a + b
     if op == "-":
@@ -164,7 +212,10 @@ class _Parser:
             if m is None:  # pragma: no cover - the pattern ends with a catch-all
                 raise ExprError(f"cannot read '{text[pos:].strip()}'")
             pos = m.end()
-            if m.group("num") is not None:
+            if m.group("local") is not None:
+                text_ = m.group("local")
+                tokens.append(("local", (int(text_[:-1]), text_[-1].lower())))
+            elif m.group("num") is not None:
                 if m.group("junk"):
                     raise ExprError(f"bad number '{m.group('num')}{m.group('junk')}'")
                 try:
@@ -232,6 +283,19 @@ class _Parser:
             return ("sym", value)
         if kind == "dot":
             return ("dot",)
+        if kind == "local":
+            number, direction = value  # type: ignore[misc]
+            return ("local", number, direction)
+        if value == "%":
+            name = self.peek()
+            if name is None or name[0] != "sym" or self.tokens[self.pos + 1:self.pos + 2] != [("op", "(")]:
+                raise ExprError(f"'%' must be followed by an operator name and '(' in '{self.text.strip()}'")
+            self.pos += 2
+            node = self.binary(0)
+            if self.peek() != ("op", ")"):
+                raise ExprError(f"missing ')' in '{self.text.strip()}'")
+            self.pos += 1
+            return ("reloc", name[1], node)
         if value == "(":
             node = self.binary(0)
             close = self.peek()

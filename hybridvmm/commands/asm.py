@@ -1,12 +1,19 @@
-"""``asm SRC -o OUT [--isa NAME]``: assemble a source file into an image."""
+"""``asm SRC -o OUT [--isa NAME]``: assemble a source file into an image.
+
+Every error of the source is reported, each on its own ``file:line: message`` line on
+stderr (as GNU as does), with exit 2 and no image written.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from hybridvmm.asm import assemble_file
+from hybridvmm.asm.assembler import AsmErrors
 from hybridvmm.cli_support import add_json_flag, print_json, write_output
+from hybridvmm.cli import EXIT_USAGE
 from hybridvmm.errors import UserError
 
 ORDER = 20
@@ -34,7 +41,12 @@ def output_path(source: Path, output: str | None) -> Path:
 def run(args: argparse.Namespace) -> int:
     source = Path(args.source)
     out = output_path(source, args.output)
-    image = assemble_file(source, args.isa)
+    try:
+        image = assemble_file(source, args.isa)
+    except AsmErrors as exc:
+        for error in exc.errors:
+            print(f"{error.filename}:{error.line}: {error.message}", file=sys.stderr)
+        return EXIT_USAGE
     write_output(out, image.to_bytes())
     total = sum(len(s.data) for s in image.sections)
     if args.json:

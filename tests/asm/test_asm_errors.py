@@ -81,3 +81,39 @@ def test_missing_source_and_refusing_to_overwrite(cli, tmp_path):
     r = cli("asm", str(src), "-o", str(src))
     assert r.code == 2 and "refusing to overwrite" in r.err
     assert src.read_text() == ".isa pgm\nnop\n"
+
+
+def test_every_error_of_a_file_is_reported(cli, tmp_path):
+    src = tmp_path / "many.s"
+    src.write_text(
+        "nop\n"
+        "  addd r1, r2\n"          # 2: unknown mnemonic (pass 1)
+        "movi r1, 40000\n"         # 3: out of range (pass 2)
+        "br nowhere\n"             # 4: undefined symbol (pass 2)
+        "A = B + 1\n"              # 5: defined in terms of itself ...
+        "B = A\n"                  # ... reported once, not again for B
+        "movi r2, A\n"             # ... nor where A is used
+        ".wrod 5\n"                # 8: unknown directive (pass 1)
+        "nop\n"
+    )
+    out = tmp_path / "many.img"
+    r = cli("asm", str(src), "-o", str(out), "--isa", "pgm")
+    assert r.code == 2 and r.out == "" and "Traceback" not in r.err
+    lines = r.err.splitlines()
+    assert [line.split(": ", 1)[0] for line in lines] == [f"{src}:{n}" for n in (2, 3, 4, 5, 8)]
+    assert "unknown mnemonic 'addd'" in lines[0] and "40000" in lines[1] and "'nowhere'" in lines[2]
+    assert "itself" in lines[3] and "unknown directive '.wrod'" in lines[4]
+    assert not out.exists()
+
+
+def test_the_library_raises_one_error_carrying_all():
+    from hybridvmm.asm import assemble
+    from hybridvmm.asm.assembler import AsmErrors
+    from hybridvmm.errors import AsmError
+
+    with pytest.raises(AsmErrors) as info:
+        assemble("bogus\nnop\nmovi r1, 99999\nalso bogus\n", "pgm", "p.s")
+    err = info.value
+    assert isinstance(err, AsmError) and (err.filename, err.line) == ("p.s", 1)
+    assert [e.line for e in err.errors] == [1, 3, 4]
+    assert str(err).splitlines()[0].startswith("p.s:1: unknown mnemonic 'bogus'") and len(str(err).splitlines()) == 3
