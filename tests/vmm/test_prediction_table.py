@@ -1,0 +1,78 @@
+"""DESIGN §5's prediction table, every cell measured on minios, redpill and stopwatch: each
+"yes" equivalent to the bare machine, each "no" divergent, with the responsible
+instruction found by lock step and named among the instructions the theorem accuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from hybridvmm.guests import VARIANTS, build_guest
+from hybridvmm.isa import load_isa
+from hybridvmm.vmm import COMPARE_MODES
+from hybridvmm.vmm.compare import compare_images
+from hybridvmm.vmm.theory import predict
+
+TABLE = {
+    "pgm-virt": {"pure": True, "interpret": True, "hybrid-no-patch": True, "hybrid": True, "patch": True},
+    "pgm-hybrid": {"pure": False, "interpret": True, "hybrid-no-patch": True, "hybrid": True, "patch": True},
+    "pgm-x86": {"pure": False, "interpret": True, "hybrid-no-patch": False, "hybrid": True, "patch": True},
+}
+"""DESIGN §5, as printed there."""
+
+GUESTS = ("minios", "redpill", "stopwatch")
+
+
+@pytest.mark.parametrize("isa", VARIANTS)
+@pytest.mark.parametrize("mode", COMPARE_MODES)
+def test_the_theory_predicts_design_table(isa, mode):
+    assert predict(load_isa(isa), mode).equivalent is TABLE[isa][mode]
+
+
+@pytest.fixture(scope="module")
+def comparisons():
+    out = {}
+    for isa in VARIANTS:
+        for guest in GUESTS:
+            out[guest, isa] = compare_images([build_guest(guest, isa)], list(COMPARE_MODES), isa)[0]
+    return out
+
+
+@pytest.mark.parametrize("isa", VARIANTS)
+@pytest.mark.parametrize("guest", GUESTS)
+@pytest.mark.parametrize("mode", COMPARE_MODES)
+def test_cell(comparisons, guest, isa, mode):
+    comparison = comparisons[guest, isa]
+    row = next(r for r in comparison.rows if r.mode == mode)
+    if TABLE[isa][mode]:
+        assert row.equivalent, f"{guest} {isa} {mode}: {row.divergence.describe()}"
+        assert row.run.vm.guest_instructions == comparison.bare.instructions
+        assert row.run.monitor.escapes == []
+        return
+    assert not row.equivalent, f"{guest} on {isa} should diverge under {mode}"
+    responsible = row.divergence.responsible
+    assert responsible is not None, row.divergence.describe()
+    accused = predict(load_isa(isa), mode).culprits
+    assert responsible.text.split()[0] in accused, responsible.describe()
+    if mode == "hybrid-no-patch":
+        assert responsible.mode == "user"  # only user code runs directly in the hybrid monitor
+
+
+def test_the_x86_pure_divergence_names_the_instruction_and_what_it_changed(comparisons):
+    row = next(r for r in comparisons["redpill", "pgm-hybrid"].rows if r.mode == "pure")
+    r = row.divergence.responsible
+    assert r.text == "popf" and r.mode == "supervisor"
+    assert any(d.startswith("ie: bare True, here False") for d in r.differences)
+    assert row.divergence.kind == "event" and "out" in row.divergence.bare
+
+
+def test_hybrid_patches_only_user_code_and_runs_every_user_instruction_directly(comparisons):
+    row = next(r for r in comparisons["minios", "pgm-x86"].rows if r.mode == "hybrid")
+    stats = row.run.vm.stats
+    assert stats.patches_applied >= 1
+    assert stats.interpreted.get("user", 0) == stats.patches_hit  # every other user instruction ran directly
+    assert stats.direct.get("supervisor", 0) == 0                 # 100 % of supervisor code interpreted
+
+
+def test_patch_mode_runs_almost_everything_directly(comparisons):
+    row = next(r for r in comparisons["minios", "pgm-x86"].rows if r.mode == "patch")
+    assert row.run.vm.stats.direct_instructions / row.run.vm.guest_instructions > 0.9
