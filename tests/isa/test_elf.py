@@ -88,6 +88,14 @@ def test_isa_option_confirms_the_family_and_base_is_refused(cli):
         assert "an ELF for rv32; --isa pgm is not rv32 or a variant of it" in r.err
 
 
+def test_isa_option_may_choose_a_variant_of_the_family(cli, tmp_path):
+    variant = tmp_path / "rv32-strict.toml"
+    variant.write_text('[isa]\nname = "rv32-strict"\nextends = "rv32"\ndescription = "rv32, for a test"\n')
+    r = cli("info", str(P_ADD), "--isa", str(variant), "--json")
+    assert r.code == 0, r.err
+    assert '"isa": "' in r.out and "rv32-strict" in r.out
+
+
 def _patched(data: bytes, offset: int, fmt: str, value: int) -> bytes:
     out = bytearray(data)
     struct.pack_into(fmt, out, offset, value)
@@ -112,7 +120,7 @@ def _without_loads(data: bytes) -> bytes:
         (lambda d: d[: len(d) // 2], "truncated"),
         (lambda d: d[:4] + b"\x07" + d[5:], "class byte 7"),
         (lambda d: _patched(d, 0x12, "<H", 3), "for EM_386; only 32-bit RISC-V"),
-        (lambda d: d[:4] + b"\x02" + d[5:], "ELF"),
+        (lambda d: d[:4] + b"\x02" + d[5:], "an ELF64 file for EM_RISCV; only 32-bit RISC-V"),
         (_without_loads, "no loadable segment"),
         (lambda d: _patched(d, 0x1C, "<I", 0xFFFFFF00), "corrupt ELF"),
         (lambda d: _patched(d, 0x34 + 0x20 + 0x14, "<I", 0x7FFFFFFF), "claims 0x7fffffff bytes"),  # 2nd phdr's p_memsz
