@@ -1,10 +1,12 @@
-"""``bench``: guest instructions per second of the machine, median of N runs per workload.
+"""``bench``: guest instructions per second of the bare machine and of every monitor mode.
 
 Workloads are the bundled guests (``hybridvmm.guests``; their results are checked by the
-guest tests).  Every run starts from a freshly loaded machine; only
-``run`` is timed (assembling and loading are not).  All workloads are measured in one
-invocation, so their ratios are meaningful even on a noisy machine.  Exit 1 if a
-workload does not halt or is not deterministic.
+guest tests).  Every measurement starts from a freshly built machine or monitor; only the
+run is timed (assembling, loading and building are not).  All workloads are measured in
+*every* mode in one invocation, the modes interleaved repeat by repeat, so the ratios to
+bare are meaningful even on a noisy machine: quote those, and medians.  Exit 1 if a run is
+not deterministic, or a mode the theory says is equivalent runs a different number of
+guest instructions than bare.
 """
 
 from __future__ import annotations
@@ -20,12 +22,16 @@ from hybridvmm.cli_support import add_json_flag, number, print_json
 from hybridvmm.errors import UserError
 from hybridvmm.guests import build_guest, list_guests
 from hybridvmm.image import Image
+from hybridvmm.isa import load_isa
 from hybridvmm.isas import build_machine
+from hybridvmm.vmm import BARE, MODES, Monitor
+from hybridvmm.vmm.theory import predict
 
 ORDER = 90
 
 DEFAULT_REPEAT = 5
 MAX_STEPS = 500_000_000
+ALL_MODES = (BARE, "pure", "interpret", "hybrid-no-patch", "hybrid", "patch")
 
 
 @dataclass
@@ -40,39 +46,47 @@ class Workload:
 @dataclass
 class Measurement:
     workload: Workload
+    mode: str
     instructions: int = 0
+    direct: int = 0
     user: int = 0
     seconds: list[float] = field(default_factory=list)
     problem: str | None = None
+    note: str = ""
 
     @property
-    def rates(self) -> list[float]:
-        return [self.instructions / s for s in self.seconds if s > 0]
+    def median_s(self) -> float:
+        return statistics.median(self.seconds) if self.seconds else 0.0
 
     @property
-    def median(self) -> float:
-        return statistics.median(self.rates) if self.seconds else 0.0
+    def mips(self) -> float:
+        return self.instructions / self.median_s / 1e6 if self.median_s else 0.0
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, bare: "Measurement | None") -> dict[str, Any]:
         return {
             "workload": self.workload.name,
-            "description": self.workload.description,
+            "mode": self.mode,
             "isa": self.workload.image.isa,
             "instructions": self.instructions,
+            "median_s": self.median_s,
+            "runs_s": self.seconds,
+            "mips": self.mips,
+            "ratio_to_bare": self.median_s / bare.median_s if bare and bare.median_s else None,
+            "direct_fraction": self.direct / self.instructions if self.instructions else 0.0,
             "user_share": self.user / self.instructions if self.instructions else 0.0,
-            "median_ips": self.median,
-            "runs_ips": self.rates,
-            "median_seconds": statistics.median(self.seconds) if self.seconds else 0.0,
             "ok": self.problem is None,
             "problem": self.problem,
+            "note": self.note,
         }
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="guest instructions per second of the bare machine on each workload (median of N runs)")
+    p = sub.add_parser("bench", help="guest instructions per second of the bare machine and each monitor mode (median of N)")
     p.add_argument("workloads", nargs="*", metavar="WORKLOAD", help="workload names (default: all)")
     p.add_argument("--isa", metavar="VARIANT", help="pgm variant to run the workloads on (default: each workload's own)")
-    p.add_argument("--repeat", metavar="N", type=number, default=DEFAULT_REPEAT, help=f"runs per workload (default {DEFAULT_REPEAT})")
+    p.add_argument("--modes", metavar="M,M,...", default=",".join(ALL_MODES),
+                   help=f"modes to measure (default: {','.join(ALL_MODES)})")
+    p.add_argument("--repeat", metavar="N", type=number, default=DEFAULT_REPEAT, help=f"runs per workload and mode (default {DEFAULT_REPEAT})")
     p.add_argument("--small", action="store_true", help="bundled guests at their test sizes (a quick smoke run)")
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
     add_json_flag(p)
@@ -85,27 +99,71 @@ def guest_workloads(isa: str | None, small: bool) -> list[Workload]:
             for name, description in list_guests()]
 
 
-def measure(w: Workload, repeat: int) -> Measurement:
-    result = Measurement(w)
-    for _ in range(repeat):
+def parse_modes(text: str) -> list[str]:
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in modes if m != BARE and m not in MODES]
+    if unknown or not modes:
+        raise UserError(f"--modes {text}: unknown mode {', '.join(unknown) or '(none)'} (modes: {', '.join(ALL_MODES)})")
+    return modes
+
+
+def measure_once(w: Workload, mode: str) -> tuple[float, int, int, int, str]:
+    """(seconds, guest instructions, executed directly, in user mode, ending) of one run."""
+    if mode == BARE:
         m = build_machine(w.image.isa, image=w.image)
         start = time.perf_counter()
         outcome = m.run(MAX_STEPS)
         elapsed = time.perf_counter() - start
-        if not outcome.halted:
-            result.problem = f"did not halt ({outcome.reason} after {outcome.steps} instructions)"
-            break
-        if result.instructions and m.stats.instructions != result.instructions:
-            result.problem = f"not deterministic: {m.stats.instructions} instructions vs {result.instructions}"
-            break
-        result.instructions, result.user = m.stats.instructions, m.stats.user
-        result.seconds.append(elapsed)
+        n = m.stats.instructions
+        return elapsed, n, n, m.stats.user, outcome.reason
+    monitor = Monitor([w.image], mode, max_steps=MAX_STEPS)
+    start = time.perf_counter()
+    monitor.run()
+    elapsed = time.perf_counter() - start
+    vm = monitor.vms[0]
+    user = vm.stats.by_mode.get("user", 0)
+    result = (elapsed, vm.guest_instructions, vm.stats.direct_instructions, user, vm.outcome.reason)
+    monitor.close()
     return result
+
+
+def measure(workloads: list[Workload], modes: list[str], repeat: int, progress: bool) -> list[Measurement]:
+    results = {(w.name, mode): Measurement(w, mode) for w in workloads for mode in modes}
+    for w in workloads:
+        isa = load_isa(w.image.isa)
+        for mode in modes:
+            if mode != BARE and not predict(isa, mode).equivalent:
+                results[w.name, mode].note = f"diverges on {isa.name} ({predict(isa, mode).reason.split(':')[0]})"
+        for k in range(repeat):
+            for mode in modes:
+                r = results[w.name, mode]
+                if r.problem:
+                    continue
+                if progress:
+                    print(f"  {w.name} {mode} {k + 1}/{repeat} ...".ljust(50), end="\r", file=sys.stderr, flush=True)
+                seconds, n, direct, user, ending = measure_once(w, mode)
+                if r.seconds and n != r.instructions:
+                    r.problem = f"not deterministic: {n} instructions vs {r.instructions}"
+                    continue
+                if ending != "halted" and not r.note:
+                    r.problem = f"did not halt ({ending} after {n} instructions)"
+                    continue
+                r.instructions, r.direct, r.user = n, direct, user
+                r.seconds.append(seconds)
+        bare = results.get((w.name, BARE))
+        for mode in modes:
+            r = results[w.name, mode]
+            if bare and mode != BARE and not r.note and not r.problem and r.instructions != bare.instructions:
+                r.problem = f"ran {r.instructions} guest instructions, bare ran {bare.instructions}"
+    if progress:
+        print(" " * 50, end="\r", file=sys.stderr, flush=True)
+    return [results[w.name, mode] for w in workloads for mode in modes]
 
 
 def run(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         raise UserError("--repeat must be at least 1")
+    modes = parse_modes(args.modes)
     workloads = guest_workloads(args.isa, args.small)
     if args.list:
         for w in workloads:
@@ -117,25 +175,22 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             raise UserError(f"unknown workload(s) {', '.join(missing)} (known: {', '.join(known)})")
         workloads = [known[n] for n in args.workloads]
-    results = []
-    progress = not args.json and sys.stderr.isatty()  # a live status line, for terminals only
-    for w in workloads:
-        if progress:
-            print(f"  running {w.name} ...".ljust(40), end="\r", file=sys.stderr, flush=True)
-        results.append(measure(w, args.repeat))
-    if progress:
-        print(" " * 40, end="\r", file=sys.stderr, flush=True)
+    results = measure(workloads, modes, args.repeat, not args.json and sys.stderr.isatty())
+    bare = {r.workload.name: r for r in results if r.mode == BARE}
     if args.json:
-        print_json({"mode": "bare", "repeat": args.repeat, "python": sys.version.split()[0],
-                    "workloads": [r.as_dict() for r in results]})
+        print_json({"repeat": args.repeat, "python": sys.version.split()[0], "modes": modes,
+                    "runs": [r.as_dict(bare.get(r.workload.name)) for r in results]})
     else:
-        print(f"bare machine: guest instructions per second, median of {args.repeat} run(s), Python {sys.version.split()[0]}")
-        print(f"{'workload':<11}{'isa':<12}{'instructions':>13}{'user':>6}{'M instr/s':>11}{'min-max':>14}")
+        print(f"guest instructions per second, median of {args.repeat} run(s) per workload and mode, "
+              f"modes interleaved; Python {sys.version.split()[0]}")
+        print(f"{'workload':<11}{'mode':<17}{'instructions':>13}{'user':>6}{'direct':>8}{'M instr/s':>11}"
+              f"{'x bare':>8}")
         for r in results:
-            rates = r.rates
-            span = f"{min(rates) / 1e6:.2f}-{max(rates) / 1e6:.2f}" if rates else "-"
-            user = f"{r.user / r.instructions:.0%}" if r.instructions else "-"
-            line = (f"{r.workload.name:<11}{r.workload.image.isa:<12}{r.instructions:>13,}{user:>6}"
-                    f"{r.median / 1e6:>11.2f}{span:>14}")
+            d = r.as_dict(bare.get(r.workload.name))
+            ratio = f"{d['ratio_to_bare']:.2f}" if d["ratio_to_bare"] is not None else "-"
+            line = (f"{r.workload.name:<11}{r.mode:<17}{r.instructions:>13,}{d['user_share']:>6.0%}"
+                    f"{d['direct_fraction']:>8.1%}{r.mips:>11.2f}{ratio:>8}")
+            if r.note:
+                line += f"  ({r.note})"
             print(line + (f"  FAILED: {r.problem}" if r.problem else ""))
     return 1 if any(r.problem for r in results) else 0
