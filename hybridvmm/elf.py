@@ -17,6 +17,7 @@ headers pointing outside the file — is one :class:`~hybridvmm.errors.ImageErro
 from __future__ import annotations
 
 import io
+import re
 import struct
 from dataclasses import dataclass, field
 
@@ -252,3 +253,21 @@ def _address_symbols(symbols: list[ElfSymbol]) -> dict[str, int]:
         table[sym.name] = sym.value
         rank[sym.name] = is_global
     return table
+
+
+def arch_extensions(arch: str) -> set[str]:
+    """The extensions a RISC-V ISA string names (``Tag_RISCV_arch``, or a ``$x`` mapping
+    symbol's suffix): ``rv32i2p1_m2p0_c2p0_zicsr2p0`` → i, m, c, zicsr."""
+    arch = arch.lower()
+    m = re.match(r"rv\d+", arch)
+    if m is None:
+        return set()
+    out: set[str] = set()
+    for token in arch[m.end():].split("_"):
+        if not token:
+            continue
+        if token[0] in "zsx":
+            out.add(re.sub(r"\d+(p\d+)?$", "", token))
+        else:
+            out.update(re.sub(r"\d+(p\d+)?", "", token))
+    return out

@@ -15,13 +15,12 @@ nothing here names an ISA.
 from __future__ import annotations
 
 import bisect
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hybridvmm.asm.disassembler import code_sections, format_operand
 from hybridvmm.asm.expr import Expr, ExprError
-from hybridvmm.elf import ElfProgram
+from hybridvmm.elf import ElfProgram, arch_extensions
 from hybridvmm.errors import DecodeError, SpecError
 from hybridvmm.image import Image
 from hybridvmm.isa.decoder import Decoder, Instruction
@@ -66,7 +65,7 @@ class _Style:
     @classmethod
     def of(cls, isa: ISA) -> "_Style":
         table = dict(isa.system.get("objdump", {}))
-        where = f"{isa.files[-1] if isa.files else isa.name}: [system.objdump]"
+        where = f"{Path(isa.files[-1]).name if isa.files else isa.name}: [system.objdump]"
         try:
             gpr = isa.registers["gpr"]
             addresses = dict(table.get("addresses", {}))
@@ -100,11 +99,12 @@ class _Style:
             raise SpecError([f"{where}: " + (f"length rule operator {bad[0]!r} is not == or !=" if bad else f"names unknown instruction '{unknown[0]}'")])
         return style
 
-    def parcel_length(self, parcel: int, default: int) -> int:
+    def parcel_length(self, parcel: int) -> int:
+        """The ``lengths`` rule for a parcel's first 16 bits (no rule holds: 2 bytes)."""
         for mask, op, value, length in self.lengths:
             if ((parcel & mask) == value) == (op == "=="):
                 return length
-        return default if not self.lengths else 2
+        return 2
 
 
 def _register(gpr, name: str) -> int:
@@ -139,23 +139,6 @@ def _companions(isa: ISA, style: _Style) -> dict[str, list[_Layer]]:
                 raise SpecError([f"{isa.name}: [system.objdump] extensions: no spec file '{rel}' beside the spec"])
             layers.append(_Layer.of(load_isa(str(found))))
         out[ext] = layers
-    return out
-
-
-def isa_extensions(arch: str) -> set[str]:
-    """The extensions a RISC-V ISA string names: ``rv32i2p1_m2p0_c2p0_zicsr2p0`` → i, m, c, zicsr."""
-    arch = arch.lower()
-    m = re.match(r"rv\d+", arch)
-    if m is None:
-        return set()
-    out: set[str] = set()
-    for token in arch[m.end():].split("_"):
-        if not token:
-            continue
-        if token[0] in "zsx":
-            out.add(re.sub(r"\d+(p\d+)?$", "", token))
-        else:
-            out.update(re.sub(r"\d+(p\d+)?", "", token))
     return out
 
 
@@ -329,7 +312,7 @@ class _Listing:
             return _Unit(length, length, 6 if length == 1 else 8, f"{directive}\t0x{value:0{2 * length}x}")
         parcel_bytes = min(2, self.isa.parcel_bytes)
         parcel = int.from_bytes(data[offset:offset + parcel_bytes], "little")
-        length = self.decoder.length_at(data, offset) if not self.style.lengths else self.style.parcel_length(parcel, 2)
+        length = self.style.parcel_length(parcel) if self.style.lengths else self.decoder.length_at(data, offset)
         length = length or self.isa.parcel_bytes
         chunk = 4 if length % 4 == 0 else 2
         raw = data[offset:offset + length]
@@ -346,7 +329,7 @@ class _Listing:
         """The specs to try, companions of the extensions in force first, then this one."""
         extensions = self.default_extensions
         if mapping is not None and mapping.name.startswith("$x") and len(mapping.name) > 2:
-            extensions = isa_extensions(mapping.name[2:].split(".")[0])
+            extensions = arch_extensions(mapping.name[2:].split(".")[0])
         self.default_extensions = extensions  # a bare $x keeps the ISA string before it
         layers = [layer for ext, group in self.companions.items() if ext in extensions for layer in group]
         return layers + [self.base]
@@ -463,7 +446,7 @@ def objdump_listing(image: Image, isa: ISA, filename: str, program: ElfProgram |
         gp = next((s.address for s in table.symbols if s.name == style.gp_symbol), None)
     listing = _Listing(isa, style, table, Decoder(isa), gp, _companions(isa, style))
     if program is not None:
-        listing.default_extensions = isa_extensions(program.arch)
+        listing.default_extensions = arch_extensions(program.arch)
     listing.out.append(f"\n{filename}:     file format {file_format}\n\n")
     for region in regions:
         listing.section(region)

@@ -161,3 +161,12 @@ def test_fuzzed_elves_never_raise_anything_but_user_errors(cut, flips, header_fl
 def test_image_error_is_a_user_error():
     with pytest.raises(ImageError, match="not an ELF file"):
         load_elf(b"HVMI....", "x")
+
+
+def test_isa_strings_name_their_extensions():
+    from hybridvmm.elf import arch_extensions
+
+    assert arch_extensions("rv32i2p1_m2p0_a2p1_c2p0_zicsr2p0_zifencei2p0") == {"i", "m", "a", "c", "zicsr", "zifencei"}
+    assert arch_extensions("rv32imac") == {"i", "m", "a", "c"}
+    assert arch_extensions("") == set() and arch_extensions("x86") == set()
+    assert read_elf(P_ADD.read_bytes()).arch.startswith("rv32i2p1_m2p0_a2p1")
