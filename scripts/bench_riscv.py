@@ -1,0 +1,125 @@
+"""Guest instructions per second of the bare RISC-V machine: compute loops and the riscv-tests.
+
+    python scripts/bench_riscv.py [--steps N] [--json]
+
+Workloads, measured in one run so that their ratios mean something on a noisy machine:
+
+* ``loop-m``     a compute loop (ALU, mul, loads/stores, branches) in M-mode, physical addressing;
+* ``loop-u-sv32`` the same loop in U-mode through Sv32 page tables (the TLB fast path);
+* ``suite``      every vendored riscv-tests ELF, machine construction and ELF loading excluded
+                 (each test executes its code only a few times, so this measures translation).
+
+A benchmark, not a test: nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from hybridvmm.asm import assemble
+from hybridvmm.isas import build_machine
+from hybridvmm.loading import load_program
+
+ELF_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "riscv-tests" / "elf"
+
+BODY = """
+loop:
+        addi  t0, t0, 1
+        sw    t0, 0(sp)
+        lw    t2, 0(sp)
+        add   t3, t3, t2
+        mul   t4, t3, t0
+        xor   t4, t4, t3
+        slli  t5, t4, 3
+        srli  t5, t5, 1
+        sb    t5, 5(sp)
+        lbu   t6, 5(sp)
+        sltu  a0, t6, t5
+        bne   t0, t1, loop
+        ebreak
+"""
+
+M_MODE = """
+        .org 0x80000000
+        .entry start
+start:
+        lui   sp, 0x80010
+        addi  t0, zero, 0
+        lui   t1, 0x100
+""" + BODY
+
+# U-mode through Sv32: a megapage identity-maps RAM with U set; PMP opened first.
+U_SV32 = """
+        .org 0x80000000
+        .entry start
+start:
+        addi  t0, zero, -1
+        csrrw zero, pmpaddr0, t0
+        addi  t0, zero, 0x1f
+        csrrw zero, pmpcfg0, t0
+        lui   t0, 0x80021
+        lui   t1, 0x20000
+        addi  t1, t1, 0xdf
+        sw    t1, -0x800(t0)
+        lui   t0, 0x80020
+        lui   t1, 0x80000
+        srli  t0, t0, 12
+        or    t0, t0, t1
+        csrrw zero, satp, t0
+        lui   t0, 0x80000
+        addi  t0, t0, 0x100
+        csrrw zero, mepc, t0
+        mret
+        .org 0x80000100
+user:
+        lui   sp, 0x80010
+        addi  t0, zero, 0
+        lui   t1, 0x100
+""" + BODY
+
+
+def bench_program(source: str, steps: int) -> dict:
+    m = build_machine("rv32", image=assemble(source, "rv32"))
+    start = time.perf_counter()
+    result = m.run(steps)
+    elapsed = time.perf_counter() - start
+    return {"instructions": result.steps, "seconds": elapsed, "mips": result.steps / elapsed / 1e6,
+            "modes": {k: v for k, v in m.stats.by_mode.items() if v}}
+
+
+def bench_suite() -> dict:
+    images = [load_program(str(p)) for p in sorted(ELF_DIR.iterdir())]
+    total = passed = 0
+    elapsed = 0.0
+    for img in images:
+        m = build_machine("rv32", image=img)
+        start = time.perf_counter()
+        total += m.run(2_000_000).steps
+        elapsed += time.perf_counter() - start
+        passed += m.exit_code == 0
+    return {"instructions": total, "seconds": elapsed, "mips": total / elapsed / 1e6, "passed": f"{passed}/{len(images)}"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=3_000_000, help="instructions per compute loop (default 3,000,000)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    rows = {"loop-m": bench_program(M_MODE, args.steps), "loop-u-sv32": bench_program(U_SV32, args.steps),
+            "suite": bench_suite()}
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(f"{'workload':<12} {'instructions':>13} {'seconds':>8} {'M insn/s':>9}")
+        for name, r in rows.items():
+            extra = f"  ({r['passed']} passed)" if "passed" in r else f"  {r['modes']}"
+            print(f"{name:<12} {r['instructions']:>13,} {r['seconds']:>8.3f} {r['mips']:>9.2f}{extra}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
