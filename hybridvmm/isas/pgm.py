@@ -146,7 +146,7 @@ from hybridvmm.isas.pgm_env import (
     flags_from_cells,
     set_flag_cells,
 )
-from hybridvmm.isas.pgm_semantics import SEMANTICS, Semantic, privileged_guard
+from hybridvmm.isas.pgm_semantics import SEMANTICS, Semantic, privileged_entry, privileged_guard
 
 SUPERVISOR, USER = 0, 1
 """pgm's privilege levels (``Machine.priv``)."""
@@ -425,8 +425,8 @@ class PgmMachine(Machine):
             raise TrapSignal(self.cause["illegal"], vaddr, vaddr) from None
         sem = self.semantics[ins.name]
         real = sem.factory(self, ins, env)
-        traps = ins.spec.traps_in_user_mode
-        if traps:
-            real = privileged_guard(self, real, ins)
-        self._install(ctx, vaddr, ins, real, sem.system or traps)
+        if ins.spec.traps_in_user_mode:
+            self._install(ctx, vaddr, ins, privileged_guard(self, real, ins), True, entry=privileged_entry(self, ins))
+        else:
+            self._install(ctx, vaddr, ins, real, sem.system)
 

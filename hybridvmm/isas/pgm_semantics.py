@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable
 
 from hybridvmm.isa import Instruction
 from hybridvmm.machine.codecache import Handler
-from hybridvmm.machine.traps import TrapSignal
+from hybridvmm.machine.traps import SyncSignal, TrapSignal
 
 if TYPE_CHECKING:
     from hybridvmm.isas.pgm import PgmMachine
@@ -857,4 +857,17 @@ def privileged_guard(m: "PgmMachine", real: Handler, ins: Instruction) -> Handle
             raise TrapSignal(cause, pc, pc, 0, name)
         return real()
     return privileged
+
+
+def privileged_entry(m: "PgmMachine", ins: Instruction) -> Handler:
+    """The hot-loop entry of an instruction that traps in user mode: in user mode it traps
+    right there (a fault changes nothing, so no exact state is needed); in supervisor mode
+    it leaves the hot loop for the exact path, as every system instruction does."""
+    cause, pc, name = m.cause["privileged"], ins.address, ins.name
+
+    def privileged_fast() -> int:
+        if m.priv:
+            raise TrapSignal(cause, pc, pc, 0, name)
+        raise SyncSignal
+    return privileged_fast
 

@@ -81,6 +81,10 @@ class PgmVirt:
         host.timer_pending = False
         host.arm_countdown(0)
 
+    def traps_directly(self, ins) -> bool:
+        """Would ``ins`` trap executed directly in real user mode (its spec says so)?"""
+        return ins.spec.traps_in_user_mode
+
     def save(self, host: PgmMachine) -> PgmWorld:
         return PgmWorld(host.regs[:], host.flag_cells[:])
 

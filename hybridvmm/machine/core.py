@@ -46,7 +46,7 @@ from typing import Any, Callable, Hashable
 
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image
-from hybridvmm.isa import ISA, Decoder, Instruction
+from hybridvmm.isa import ISA, Instruction, shared_decoder
 from hybridvmm.machine.codecache import CodeCache, Context, Handler
 from hybridvmm.machine.console import Console
 from hybridvmm.machine.hooks import AddressHook, HookHandle, Hooks, ModeHook, OutputHook, TranslateHook, TrapHook
@@ -85,7 +85,7 @@ class Machine:
 
     def __init__(self, isa: ISA, storage: Storage):
         self.isa = isa
-        self.decoder = Decoder(isa)
+        self.decoder = shared_decoder(isa)
         self.storage = storage
         self.code = CodeCache(storage, isa.max_length)
         self.hooks = Hooks(self._address_hooks_changed)
@@ -148,11 +148,13 @@ class Machine:
         return self.MODES[self.priv]
 
     def _install(self, ctx: Context, vaddr: int, ins: Instruction, exact: Handler, system: bool,
-                 paddr: int | None = None) -> None:
+                 paddr: int | None = None, entry: Handler | None = None) -> None:
         """Record a translation made from root address ``paddr`` (default: linear,
         ``ctx.pbase + vaddr``); system instructions and hooked addresses leave the hot
-        loop.  Translate hooks run first; one that changed the code there (a monitor that
-        patched it) makes the caller translate again."""
+        loop (a system instruction's own ``entry`` may decide that itself, raising
+        SyncSignal only when it needs the exact state).  Translate hooks run first; one
+        that changed the code there (a monitor that patched it) makes the caller
+        translate again."""
         if paddr is None:
             paddr = ctx.pbase + vaddr
         if self.hooks.translate:
@@ -163,7 +165,13 @@ class Machine:
             if changed:
                 raise RetranslateSignal
         hooked = bool(self.hooks.address) and (paddr - self.storage.offset) in self.hooks.address
-        self.code.add(ctx, vaddr, paddr, ins, _sync_entry if system or hooked else exact, exact)
+        if hooked:
+            entry = _sync_entry
+        elif system:
+            entry = entry or _sync_entry
+        else:
+            entry = exact
+        self.code.add(ctx, vaddr, paddr, ins, entry, exact)
 
     def _translate_current(self, vaddr: int) -> None:
         """Translate ``vaddr`` under the current mapping, again if a translate hook changed

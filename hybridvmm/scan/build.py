@@ -13,7 +13,7 @@ from typing import Iterable
 
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image
-from hybridvmm.isa import ISA, Decoder, load_isa
+from hybridvmm.isa import ISA, load_isa, shared_decoder
 from hybridvmm.scan.memory import ImageMemory
 from hybridvmm.scan.resolvers import Resolver
 from hybridvmm.scan.scanner import Scanner
@@ -82,7 +82,7 @@ def scan_image(
     """
     isa = isa or load_isa(image.isa)
     base = space.base if space else 0
-    memory = ImageMemory(image, Decoder(isa), base=base, bound=space.bound if space else None)
+    memory = ImageMemory(image, shared_decoder(isa), base=base, bound=space.bound if space else None)
     labels = [a - base for a in image.symbols.values() if space is None or 0 <= a - base < space.bound]
     finder = vector_store_finder(isa) if vectors and space is None else None
     scanner = Scanner(isa, memory, resolvers=resolvers, read=memory.read,

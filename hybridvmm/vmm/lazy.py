@@ -18,10 +18,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from hybridvmm.errors import DecodeError
-from hybridvmm.isa import ISA, Decoder, Instruction
+from hybridvmm.isa import ISA, Decoder, Instruction, shared_decoder
 from hybridvmm.isa.spec import USER, is_sensitive_unprivileged
 from hybridvmm.patch.trap import TrapPatch
 from hybridvmm.scan.memory import FetchError
+from hybridvmm.scan.resolvers import default_resolvers
 from hybridvmm.scan.scanner import Scanner
 
 if TYPE_CHECKING:
@@ -70,13 +71,25 @@ class VmCode:
         return [(0, self.limit)]
 
 
+_RESOLVERS: dict[int, tuple[ISA, list]] = {}
+
+
+def resolvers_for(isa: ISA) -> list:
+    """The scanner's resolvers for ``isa``, built once (they hold no per-scan state, and
+    building constant propagation costs milliseconds: too much per address space)."""
+    entry = _RESOLVERS.get(id(isa))
+    if entry is None or entry[0] is not isa:
+        entry = _RESOLVERS[id(isa)] = (isa, default_resolvers(isa))
+    return entry[1]
+
+
 class SpaceScan:
     """The scan of one address space (one virtual R) of a VM, and the storage it marked."""
 
     def __init__(self, vm: "VM", isa: ISA, decoder: Decoder, base: int, bound: int):
         self.base = base
         self.code = VmCode(vm, decoder, base, bound)
-        self.scanner = Scanner(isa, self.code, read=self.code.read, base=base)
+        self.scanner = Scanner(isa, self.code, resolvers=resolvers_for(isa), read=self.code.read, base=base)
         self.marked: dict[int, int] = {}
         """Window address → length of every scanned instruction whose words are marked."""
         self.seen = 0
@@ -92,7 +105,7 @@ class LazyPatcher:
         self.vm = vm
         self.isa = isa
         self.policy = policy
-        self.decoder = Decoder(isa)
+        self.decoder = shared_decoder(isa)
         self.trap = TrapPatch.for_isa(isa, self.decoder)
         self.trace = trace
         self.spaces: dict[tuple[int, int], SpaceScan] = {}

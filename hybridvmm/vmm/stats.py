@@ -29,6 +29,8 @@ class VmStats:
     exits: dict[str, int] = field(default_factory=dict)
     reflected: dict[str, int] = field(default_factory=dict)
     emulated: int = 0
+    clustered: int = 0
+    """Of ``emulated``: instructions emulated in the same exit as the one before them."""
     patches_hit: int = 0
     patches_applied: int = 0
     patches_dropped: int = 0
@@ -86,6 +88,7 @@ class VmStats:
             "traps": self.traps,
             "reflected": dict(sorted(self.reflected.items())),
             "emulated": self.emulated,
+            "clustered": self.clustered,
             "patches_hit": self.patches_hit,
             "patches_applied": self.patches_applied,
             "patches_dropped": self.patches_dropped,
