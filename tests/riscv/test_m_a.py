@@ -111,3 +111,27 @@ def test_misaligned_lr_and_sc_fault(rig):
 def test_lr_outside_ram_is_a_load_access_fault(rig):
     t = rig()
     assert t.exec("lr.w", rd=5, rs1=6, x={6: 0x1000}).trap.cause == LOAD_ACCESS
+
+
+def test_xlen_is_a_setting_of_the_semantics():
+    """The same one-line definitions compile for RV64: only the namespace (M, S, SH, XLEN) differs."""
+    from types import SimpleNamespace
+
+    from hybridvmm.isa import Decoder, load_isa
+    from hybridvmm.isas.riscv.constants import Xlen
+    from hybridvmm.isas.riscv.semantics import semantics_for
+
+    isa = load_isa("rv32")
+    dec = Decoder(isa)
+    hart = SimpleNamespace(x=[0] * 32)
+    results = {}
+    for bits in (32, 64):
+        table = semantics_for(Xlen(bits))
+        for name, a, b in (("add", (1 << bits) - 1, 2), ("mulhu", (1 << bits) - 1, (1 << bits) - 1), ("div", 7, 0)):
+            ins = dec.instruction(isa.instructions[name], {"rd": 5, "rs1": 6, "rs2": 7}, 0x80000000)
+            hart.x[6], hart.x[7] = a, b
+            table[name].factory(hart, ins, None)()
+            results[bits, name] = hart.x[5]
+    assert results[32, "add"] == 1 and results[64, "add"] == 1
+    assert results[32, "mulhu"] == 0xFFFFFFFE and results[64, "mulhu"] == (1 << 64) - 2
+    assert results[32, "div"] == 0xFFFFFFFF and results[64, "div"] == (1 << 64) - 1

@@ -88,7 +88,7 @@ from hybridvmm.isas.riscv.csrs import CsrFile
 from hybridvmm.isas.riscv.devices import Bus, Clint, Htif, TestFinisher, Uart
 from hybridvmm.isas.riscv.mmu import FETCH, Env, Sv32
 from hybridvmm.isas.riscv.pmp import X as PMP_X, Pmp
-from hybridvmm.isas.riscv.semantics import SEMANTICS, Semantic, semantic_for
+from hybridvmm.isas.riscv.semantics import Semantic, semantic_for, semantics_for
 from hybridvmm.machine.codecache import Context
 from hybridvmm.machine.core import Machine
 from hybridvmm.machine.storage import Storage
@@ -145,7 +145,7 @@ class RiscvMachine(Machine):
         self.symbols: dict[str, int] = {}
         """The loaded image's symbols (``tohost``, ``begin_signature`` …)."""
         self.reset_entry = RAM_BASE
-        self.semantics = dict(SEMANTICS)
+        self.semantics = dict(semantics_for(self.xlen))
         if semantics:
             self.semantics.update(semantics)
         missing = sorted(n for n in isa.instructions if semantic_for(self.semantics, n) is None)

@@ -38,10 +38,6 @@ if TYPE_CHECKING:
 
 Factory = Callable[["RiscvMachine", Instruction, "Env"], Handler]
 
-XLEN = Xlen(32)
-"""The width these tables are compiled for."""
-
-
 @dataclass(frozen=True)
 class Semantic:
     """How to build an instruction's handler; ``system``: needs the exact machine state."""
@@ -50,9 +46,15 @@ class Semantic:
     system: bool = False
 
 
-SEMANTICS: dict[str, Semantic] = {}
-"""Instruction name → semantics (ordering spellings such as ``amoadd.w.aq`` share their base
-name's entry: see :func:`semantic_for`).  A machine may be built with overrides."""
+HANDWRITTEN: dict[str, Semantic] = {}
+"""Factories written by hand (system instructions, CSR access, LR/SC): XLEN-independent."""
+
+DEFINITIONS: list[tuple[str, tuple[str, ...], bool]] = []
+"""(name, template sources, system) of every generated factory: compiled per XLEN.  With
+two sources the first serves bare contexts and the second paged ones."""
+
+HELPERS: list[Callable[[Xlen], dict[str, Any]]] = []
+"""Builders of the helper functions generated code calls (``_div`` …), per XLEN."""
 
 ORDERING_SUFFIXES = (".aqrl", ".aq", ".rl")
 
@@ -73,7 +75,7 @@ def semantic(*names: str, system: bool = False) -> Callable[[Factory], Factory]:
     """Register a hand-written factory (system instructions, where a template would not help)."""
     def register(factory: Factory) -> Factory:
         for n in names:
-            SEMANTICS[n] = Semantic(factory, system)
+            HANDWRITTEN[n] = Semantic(factory, system)
         return factory
     return register
 
@@ -89,11 +91,13 @@ def misaligned_target(pc: int, name: str, target: int) -> TrapSignal:
     return TrapSignal(MISALIGNED_FETCH, pc, pc, 0, name, target)
 
 
-NAMESPACE: dict[str, Any] = {
-    "M": XLEN.mask, "S": XLEN.sign, "SH": XLEN.shamt_mask, "XLEN": XLEN.bits,
-    "TrapSignal": TrapSignal, "misaligned_target": misaligned_target,
-}
-"""What every generated factory sees (helpers such as ``div`` are added by their modules)."""
+def namespace(xlen: Xlen) -> dict[str, Any]:
+    """What every generated factory for ``xlen`` sees."""
+    ns: dict[str, Any] = {"M": xlen.mask, "S": xlen.sign, "SH": xlen.shamt_mask, "XLEN": xlen.bits,
+                          "TrapSignal": TrapSignal, "misaligned_target": misaligned_target}
+    for build in HELPERS:
+        ns.update(build(xlen))
+    return ns
 
 _OPERAND_NAMES = re.compile(r"\b(a|b)\b")
 
@@ -103,29 +107,64 @@ def substitute(expr: str, names: dict[str, str]) -> str:
     return _OPERAND_NAMES.sub(lambda mt: names.get(mt.group(1), mt.group(1)), expr)
 
 
-def generate(name: str, source: str, **extra: Any) -> Factory:
+def generate(name: str, source: str, ns: dict[str, Any], tag: str = "") -> Factory:
     """Compile the factory ``factory`` defined by ``source`` (its handler named after ``name``)."""
     ident = re.sub(r"\W", "_", name)
     if keyword.iskeyword(ident):
         ident += "_"
     source = source.replace("NAME", ident)
-    filename = f"<riscv-semantics:{name}>"
+    filename = f"<riscv-semantics:{name}{tag}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace = dict(NAMESPACE, **extra)
-    exec(compile(source, filename, "exec"), namespace)
-    factory = namespace["factory"]
+    scope = dict(ns)
+    exec(compile(source, filename, "exec"), scope)
+    factory = scope["factory"]
     factory.__name__ = f"{ident}_factory"
     return factory
 
 
-def define(table: dict[str, str], template: str, *, system: bool = False, **extra: Any) -> None:
-    """Register every ``name: expression`` of ``table`` through ``template`` (which holds
+def define(table: dict[str, str], template: str, *, system: bool = False) -> None:
+    """Define every ``name: expression`` of ``table`` through ``template`` (which holds
     ``EXPR`` where the expression goes)."""
     for name, expr in table.items():
-        SEMANTICS[name] = Semantic(generate(name, template.replace("EXPR", expr), **extra), system)
+        DEFINITIONS.append((name, (template.replace("EXPR", expr),), system))
+
+
+def define_per_mapping(name: str, bare: str, paged: str) -> None:
+    """Define one instruction with a bare and a paged specialisation, picked per context."""
+    DEFINITIONS.append((name, (bare, paged), False))
+
+
+def _per_mapping(name: str, bare: Factory, paged: Factory) -> Factory:
+    def factory(m, ins, env):
+        return (paged if env.paged else bare)(m, ins, env)
+    factory.__name__ = f"{name}_factory"
+    return factory
+
+
+_COMPILED: dict[int, dict[str, Semantic]] = {}
+
+
+def semantics_for(xlen: Xlen) -> dict[str, Semantic]:
+    """Instruction name → semantics for harts of width ``xlen`` (compiled once per width)."""
+    table = _COMPILED.get(xlen.bits)
+    if table is None:
+        ns = namespace(xlen)
+        table = dict(HANDWRITTEN)
+        for name, sources, system in DEFINITIONS:
+            tag = f"/rv{xlen.bits}"
+            if len(sources) == 1:
+                table[name] = Semantic(generate(name, sources[0], ns, tag), system)
+            else:
+                bare, paged = (generate(name, src, ns, f"{tag}/{kind}") for src, kind in zip(sources, ("bare", "paged")))
+                table[name] = Semantic(_per_mapping(name, bare, paged), system)
+        _COMPILED[xlen.bits] = table
+    return table
 
 
 from hybridvmm.isas.riscv.semantics import a, m, rv32i, system, zicsr  # noqa: E402,F401  (they register)
 
-__all__ = ["Factory", "SEMANTICS", "Semantic", "base_name", "define", "generate", "illegal", "semantic",
-           "semantic_for"]
+SEMANTICS: dict[str, Semantic] = semantics_for(Xlen(32))
+"""The RV32 table (a machine may be built with overrides: a mutated ISA for the classifier)."""
+
+__all__ = ["Factory", "HANDWRITTEN", "SEMANTICS", "Semantic", "base_name", "define", "define_per_mapping",
+           "generate", "illegal", "semantic", "semantic_for", "semantics_for"]

@@ -10,7 +10,7 @@ performed as ordinary misaligned accesses are) in RAM (else an access fault).
 from __future__ import annotations
 
 from hybridvmm.isas.riscv.constants import MISALIGNED_STORE
-from hybridvmm.isas.riscv.semantics import SEMANTICS, Semantic, define
+from hybridvmm.isas.riscv.semantics import HANDWRITTEN, Semantic, define
 
 AMO = {  # a = the word in memory, b = rs2; the expression is what is stored, rd gets a
     "amoswap.w": "b",
@@ -81,5 +81,5 @@ def _sc(m, ins, env):
     return sc_w
 
 
-SEMANTICS["lr.w"] = Semantic(_lr)
-SEMANTICS["sc.w"] = Semantic(_sc)
+HANDWRITTEN["lr.w"] = Semantic(_lr)
+HANDWRITTEN["sc.w"] = Semantic(_sc)

@@ -9,7 +9,7 @@ environment's slow path (``env.load``/``env.store``).
 
 from __future__ import annotations
 
-from hybridvmm.isas.riscv.semantics import SEMANTICS, Semantic, define, generate, substitute
+from hybridvmm.isas.riscv.semantics import define, define_per_mapping, substitute
 
 # --- register-register and register-immediate --------------------------------------------------
 OP = {
@@ -258,10 +258,9 @@ define({n: substitute(e, {"a": "r[rs1]"}) for n, e in OP_IMM.items()}, I_TEMPLAT
 define({n: substitute(e, {"a": "r[rs1]"}) for n, e in SHIFT_IMM.items()}, I_TEMPLATE.replace("FIELD", '"shamt"'))
 define(UPPER, U_TEMPLATE)
 define({n: substitute(e, REGS) for n, e in BRANCH.items()}, B_TEMPLATE)
-for _name in NOP:
-    SEMANTICS[_name] = Semantic(generate(_name, NOP_TEMPLATE))
-SEMANTICS["jal"] = Semantic(generate("jal", JAL_TEMPLATE))
-SEMANTICS["jalr"] = Semantic(generate("jalr", JALR_TEMPLATE))
+define({name: "" for name in NOP}, NOP_TEMPLATE)
+define({"jal": ""}, JAL_TEMPLATE)
+define({"jalr": ""}, JALR_TEMPLATE)
 
 
 def _memory(template: str, size: int, write: str = "", paged: bool = False) -> str:
@@ -271,19 +270,9 @@ def _memory(template: str, size: int, write: str = "", paged: bool = False) -> s
             .replace("PIECE", PIECE[size]).replace("WRITE", write))
 
 
-def _two_kinds(name: str, bare: str, paged: str) -> Semantic:
-    """One semantic whose factory picks the bare or the paged specialisation per context."""
-    fb, fp = generate(name, bare), generate(name, paged)
-
-    def factory(m, ins, env):
-        return (fp if env.paged else fb)(m, ins, env)
-    factory.__name__ = f"{name}_factory"
-    return Semantic(factory)
-
-
 for _name, (_size, _value) in LOAD.items():
     # rd = x0 still performs the access (it may fault or touch a device), and discards the value
     _write = f"if rd:\n            r[rd] = {_value}"
-    SEMANTICS[_name] = _two_kinds(_name, _memory(LOAD_BARE, _size, _write), _memory(LOAD_PAGED, _size, _write, True))
+    define_per_mapping(_name, _memory(LOAD_BARE, _size, _write), _memory(LOAD_PAGED, _size, _write, True))
 for _name, _size in STORE.items():
-    SEMANTICS[_name] = _two_kinds(_name, _memory(STORE_BARE, _size), _memory(STORE_PAGED, _size, paged=True))
+    define_per_mapping(_name, _memory(STORE_BARE, _size), _memory(STORE_PAGED, _size, paged=True))

@@ -8,7 +8,7 @@ instruction (tval = the instruction bits), checked before anything changes.
 
 from __future__ import annotations
 
-from hybridvmm.isas.riscv.semantics import SEMANTICS, Semantic, illegal
+from hybridvmm.isas.riscv.semantics import HANDWRITTEN, Semantic, illegal
 
 OPS = {"csrrw": ("w", False), "csrrs": ("s", False), "csrrc": ("c", False),
        "csrrwi": ("w", True), "csrrsi": ("s", True), "csrrci": ("c", True)}
@@ -41,4 +41,4 @@ def _csr(op: str, immediate: bool):
 
 
 for _name, (_op, _imm) in OPS.items():
-    SEMANTICS[_name] = Semantic(_csr(_op, _imm), system=True)
+    HANDWRITTEN[_name] = Semantic(_csr(_op, _imm), system=True)
