@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hybridvmm.isas.riscv.constants import (
-    ECALL_M, ECALL_S, ECALL_U, ILLEGAL, MACHINE, MEI, MIE, MPIE, MPP, MPRV, MSI, MTI, SEI, SIE, SPIE, SPP, SSI,
+    ECALL_S, ECALL_U, ILLEGAL, MACHINE, MEI, MIE, MPIE, MPP, MPRV, MSI, MTI, SEI, SIE, SPIE, SPP, SSI,
     STI, SUPERVISOR, TSR, TVM, TW, USER,
 )
 
