@@ -66,3 +66,16 @@ def test_objdump_agrees_the_elfs_are_rv32():
     if shutil.which("riscv64-unknown-elf-objdump") is None:
         pytest.skip("GNU binutils for RISC-V not installed")
     assert all(load_program(str(ELF_DIR / n)).isa == "rv32" for n in ELFS[:3])
+
+
+@pytest.mark.parametrize("name", ["rv32ui-p-sw", "rv32ui-v-sw", "rv32si-p-dirty", "rv32mi-p-csr"])
+def test_a_machine_over_a_window_of_larger_storage_runs_the_tests(name):
+    """A VM's hart: RAM is a window at an offset of the host's storage (as the monitor allocates it)."""
+    from hybridvmm.isas.riscv.machine import RiscvMachine
+    from hybridvmm.machine import Storage
+
+    host = Storage(0x400000)
+    vm = RiscvMachine("rv32", storage=host.window(0x100000, 0x100000))
+    vm.load(load_program(str(ELF_DIR / name)))
+    assert vm.run(LIMIT).halted and vm.exit_code == 0
+    assert any(host.data[0x100000:0x101000]) and not any(host.data[:0x100000])
