@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image, PatchRecord
 from hybridvmm.isa import ISA, Decoder, load_isa
-from hybridvmm.patch.table import check_table
+from hybridvmm.patch.table import check_table, original_view
 from hybridvmm.patch.trap import TrapPatch
 from hybridvmm.scan import Site, Space, scan_program
 from hybridvmm.scan.scanner import Scanner
@@ -72,19 +72,30 @@ def plan(sites: list[Site], image: Image, trap: TrapPatch | None, policy: str) -
         if site.physical in added:  # the same storage scanned through two spaces
             continue
         assert trap is not None
+        if any(abs(site.physical - q) < len(trap.trap_bytes) for q in list(existing) + list(added)):
+            skipped.append(site)    # another patch's trap covers it: that one stops execution here
+            continue
         raw = site.instruction.raw
         added[site.physical] = PatchRecord(site.physical, bytes(raw), trap.replacement(len(raw)), patch_kind(site))
     return list(added.values()), kept, skipped
 
 
 def apply(image: Image, patches: list[PatchRecord]) -> Image:
-    """A copy of ``image`` with ``patches`` written and added to its table."""
-    out = image.copy()
+    """A copy of ``image`` with ``patches`` written and added to its table.
+
+    Sites may overlap (an instruction hidden inside another that is a site too): every
+    patch is checked against the original bytes, then all are written in address order,
+    so each start holds its own trap and the guest reaches a trap whichever of the
+    overlapping instructions it executes; the monitor emulates that one's original."""
+    original = original_view(image)
     for p in patches:
-        if out.read(p.address, len(p.original)) != p.original:
+        if original.read(p.address, len(p.original)) != p.original:
             raise UserError(f"refusing to patch 0x{p.address:x}: the bytes there are not the scanned instruction")
+    table = sorted(list(image.patches) + list(patches), key=lambda p: p.address)
+    out = original.copy()
+    for p in table:
         out.write(p.address, p.replacement)
-    out.patches = sorted(list(image.patches) + list(patches), key=lambda p: p.address)
+    out.patches = table
     check_table(out)
     return out
 

@@ -18,21 +18,41 @@ PATCH_KINDS = ("sensitive", "user-sensitive")
 also user-sensitive.  A hybrid monitor that patches only user code applies the latter."""
 
 
+def applied(patches: list[PatchRecord], address: int, length: int, original: bytes) -> bytes:
+    """``original`` (the bytes at ``address``) with ``patches`` written over it in address
+    order: what a patched image holds there.  Patches may overlap (an instruction hidden in
+    another, and that one): each later one overwrites the earlier one's tail, never its trap."""
+    data = bytearray(original)
+    for p in sorted(patches, key=lambda p: p.address):
+        for i, b in enumerate(p.replacement):
+            if address <= p.address + i < address + length:
+                data[p.address + i - address] = b
+    return bytes(data)
+
+
 def check_table(image: Image) -> None:
-    """The table must describe the bytes: replacements in place, no two patches overlapping."""
-    previous: PatchRecord | None = None
-    for p in sorted(image.patches, key=lambda p: p.address):
+    """The table must describe the bytes: every patch's replacement written in place, in
+    address order; where two patches overlap they agree on the original bytes."""
+    ordered = sorted(image.patches, key=lambda p: p.address)
+    original: dict[int, tuple[int, int]] = {}
+    for k, p in enumerate(ordered):
         if len(p.original) != len(p.replacement) or not p.original:
             raise ImageError(f"{image.source}: patch at 0x{p.address:x} has original and replacement of different lengths")
-        if previous is not None and p.address < previous.address + len(previous.original):
-            raise ImageError(f"{image.source}: patches at 0x{previous.address:x} and 0x{p.address:x} overlap")
+        if k and p.address == ordered[k - 1].address:
+            raise ImageError(f"{image.source}: two patches at 0x{p.address:x}")
+        for i, b in enumerate(p.original):
+            seen = original.setdefault(p.address + i, (b, p.address))
+            if seen[0] != b:
+                raise ImageError(f"{image.source}: overlapping patches at 0x{seen[1]:x} and 0x{p.address:x} "
+                                 f"disagree on the original bytes")
+    for p in ordered:
         current = image.read(p.address, len(p.replacement))
-        if current != p.replacement:
+        expected = applied(ordered, p.address, len(p.original), p.original)
+        if current != expected:
             raise ImageError(
                 f"{image.source}: bytes at 0x{p.address:x} ({current.hex(' ') or 'none'}) are not the patch's "
-                f"replacement ({p.replacement.hex(' ')}): the image was changed after patching"
+                f"replacement ({expected.hex(' ')}): the image was changed after patching"
             )
-        previous = p
 
 
 def original_view(image: Image) -> Image:
@@ -46,11 +66,14 @@ def original_view(image: Image) -> Image:
 
 
 def patch_at(image: Image, address: int) -> PatchRecord | None:
-    """The patch whose bytes include ``address``, if any."""
+    """The patch whose bytes include ``address`` (the latest-starting one, where patches
+    overlap), if any."""
     ordered = sorted(image.patches, key=lambda p: p.address)
     k = bisect_right([p.address for p in ordered], address) - 1
-    if k >= 0 and address < ordered[k].address + len(ordered[k].original):
-        return ordered[k]
+    while k >= 0:
+        if address < ordered[k].address + len(ordered[k].original):
+            return ordered[k]
+        k -= 1
     return None
 
 

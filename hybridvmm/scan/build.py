@@ -17,7 +17,7 @@ from hybridvmm.isa import ISA, load_isa, shared_decoder
 from hybridvmm.scan.memory import ImageMemory
 from hybridvmm.scan.resolvers import Resolver
 from hybridvmm.scan.scanner import Scanner
-from hybridvmm.scan.sites import ClassesOf, Site, declared_classes, find_sites
+from hybridvmm.scan.sites import ClassesOf, Site, declared_classes, find_sites, hidden_sites
 from hybridvmm.scan.vectors import vector_roots, vector_store_finder
 
 @dataclass(frozen=True)
@@ -133,8 +133,14 @@ def scan_program(
     isa = isa or load_isa(image.isa)
     specs = list(isa.instructions.values())
     main = scan_image(image, isa, roots=roots, vectors=vectors)
-    result = ProgramScan(main, find_sites(main.cfg, specs, classes_of))
+    result = ProgramScan(main, _all_sites(main, specs, classes_of, 0))
     for space in spaces:
         sub = scan_image(image, isa, space=space)
-        result.spaces.append((space, sub, find_sites(sub.cfg, specs, classes_of, base=space.base)))
+        result.spaces.append((space, sub, _all_sites(sub, specs, classes_of, space.base)))
     return result
+
+
+def _all_sites(scanner: Scanner, specs: list, classes_of: ClassesOf, base: int) -> list[Site]:
+    """The graph's sites and those hidden in overlapping instructions, by address."""
+    sites = find_sites(scanner.cfg, specs, classes_of, base=base) + hidden_sites(scanner, specs, classes_of, base=base)
+    return sorted(sites, key=lambda s: s.address)

@@ -89,3 +89,26 @@ def find_sites(cfg: ControlFlowGraph, specs: Iterable[InstructionSpec], classes_
         for a, ins in sorted(cfg.instructions.items())
         if ins.spec.name in wanted
     ]
+
+
+def hidden_sites(scanner, specs: Iterable[InstructionSpec], classes_of: ClassesOf = declared_classes,
+                 base: int = 0) -> list[Site]:
+    """Sites the scanner refused to put in the graph because they overlap a decoded
+    instruction (an edge into the middle of one, or an instruction that would cover the
+    start of one).  The guest can still reach them, so a patcher must trap them too; each
+    carries the block of the instruction it overlaps."""
+    wanted = site_specs(specs, classes_of)
+    if not wanted:
+        return []
+    out: dict[int, Site] = {}
+    block_of = scanner.cfg.block_of
+    for p in scanner.problems.values():
+        if p.reason != "overlap" or p.address in scanner.cfg.instructions or p.address in out:
+            continue
+        try:
+            ins = scanner.memory.fetch(p.address)
+        except Exception:  # noqa: BLE001 - whatever cannot be fetched is not a site
+            continue
+        if ins.spec.name in wanted:
+            out[p.address] = Site(ins, wanted[ins.spec.name], block_of.get(p.conflicts_with, -1), base)
+    return [out[a] for a in sorted(out)]
