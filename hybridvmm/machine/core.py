@@ -112,9 +112,9 @@ class Machine:
         self.priv = min(self.MODES)
         self.halted = False
         self.exit_code: int | None = None
-        """The outcome a guest reported when it ended itself (a RISC-V HTIF ``tohost`` or
-        test-finisher write: 0 = success), set together with ``halted``; None when the guest
-        reported none (it merely halted, or is still running)."""
+        """The outcome a guest reported when it ended itself (through a host-interface word
+        or a test-finisher device: 0 = success), set together with ``halted``; None when the
+        guest reported none (it merely halted, or is still running)."""
         self.exit_message = ""
         """What the guest's outcome means in words (e.g. ``test 3 failed``), or empty."""
         self.exact = False
