@@ -36,6 +36,13 @@ Translation contexts
     changing page tables, so stores to them need not.  The code cache is coherent with
     stores in every context, so ``fence.i`` has nothing to drop.
 
+Protection
+    16 PMP entries (QEMU 7.2's count; ``pmp_entries=0`` for none): as on QEMU, S- and
+    U-mode accesses need an entry that grants them, so firmware programs PMP before it
+    drops below M (the riscv-tests do).  Sv32 sets A and D in the PTE itself
+    (``hardware_ad=True``, QEMU 7.2 and Svadu) or raises page faults for software to set
+    them (``hardware_ad=False``, spike and Svade).
+
 Time
     ``mcycle``, ``minstret`` and ``mtime`` count retired instructions (an ``ecall`` or a
     fault does not retire), so a timer interrupt arrives at an exact instruction.
@@ -48,6 +55,14 @@ Traps
     ``mideleg`` bit is set, go to S-mode.  Trap entry clears the LR/SC reservation.
     Pending interrupts are taken by priority (MEI, MSI, MTI, SEI, SSI, STI) when enabled:
     M-level ones in M with ``MIE`` or below M; delegated ones in S with ``SIE`` or in U.
+
+For a monitor or the classifier
+    The semantics run against whatever hart they are given: a VM's hart is
+    ``RiscvMachine(isa, storage=host.storage.window(base, size), share_registers_with=host)``;
+    a probe prepares a state with ``set_state(x=..., pc=..., priv=..., csr={...})``, writes
+    one instruction with ``write_physical``, sets ``trap_handler`` to record the trap instead
+    of taking it, and calls ``step()``.  ``semantics={name: Semantic(...)}`` overrides
+    instructions (a mutated machine).
 """
 
 from __future__ import annotations
