@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any
+from typing import Any, Callable
 
 from hybridvmm.classify.model import (
     BEHAVIOR,
@@ -168,17 +168,24 @@ class _Classifier:
         return self.witness(tag, spec, ops, [s1, s2], {"differs": key, "first": o1.visible[key], "second": o2.visible[key]}, explanation)
 
 
-def classify_isa(isa: ISA | str, samples: int = DEFAULT_SAMPLES, seed: int = 0, probe: Probe | None = None) -> Classification:
+def classify_isa(isa: ISA | str, samples: int = DEFAULT_SAMPLES, seed: int = 0, probe: Probe | None = None,
+                 progress: Callable[[str], None] | None = None) -> Classification:
     """Derive the class of every instruction of ``isa`` and return it with the verdicts.
 
-    ``probe`` replaces the ISA's registered system model (e.g. one with mutated semantics).
+    ``probe`` replaces the ISA's registered system model (e.g. one with mutated semantics);
+    ``progress(text)`` is told which instruction is being classified.
     """
     isa = load_isa(isa) if isinstance(isa, str) else isa
     if samples < 1:
         raise UserError("--samples must be at least 1")
     start = time.perf_counter()
     worker = _Classifier(probe or probe_for(isa), samples, seed)
-    results = [worker.classify(spec) for spec in isa.instructions.values()]
+    results = []
+    specs = list(isa.instructions.values())
+    for k, spec in enumerate(specs):
+        if progress is not None:
+            progress(f"classifying {isa.name}: {spec.name} ({k + 1}/{len(specs)})")
+        results.append(worker.classify(spec))
     return Classification(isa.name, seed, samples, results, time.perf_counter() - start)
 
 

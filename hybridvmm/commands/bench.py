@@ -24,6 +24,7 @@ from hybridvmm.guests import build_guest, list_guests
 from hybridvmm.image import Image
 from hybridvmm.isa import load_isa
 from hybridvmm.isas import build_machine
+from hybridvmm.progress import Progress
 from hybridvmm.vmm import BARE, MODES, Monitor
 from hybridvmm.vmm.theory import predict
 
@@ -127,7 +128,7 @@ def measure_once(w: Workload, mode: str) -> tuple[float, int, int, int, str]:
     return result
 
 
-def measure(workloads: list[Workload], modes: list[str], repeat: int, progress: bool) -> list[Measurement]:
+def measure(workloads: list[Workload], modes: list[str], repeat: int, progress: Progress) -> list[Measurement]:
     results = {(w.name, mode): Measurement(w, mode) for w in workloads for mode in modes}
     for w in workloads:
         isa = load_isa(w.image.isa)
@@ -139,8 +140,7 @@ def measure(workloads: list[Workload], modes: list[str], repeat: int, progress: 
                 r = results[w.name, mode]
                 if r.problem:
                     continue
-                if progress:
-                    print(f"  {w.name} {mode} {k + 1}/{repeat} ...".ljust(50), end="\r", file=sys.stderr, flush=True)
+                progress.update(f"{w.name} {mode} {k + 1}/{repeat}")
                 seconds, n, direct, user, ending = measure_once(w, mode)
                 if r.seconds and n != r.instructions:
                     r.problem = f"not deterministic: {n} instructions vs {r.instructions}"
@@ -155,8 +155,7 @@ def measure(workloads: list[Workload], modes: list[str], repeat: int, progress: 
             r = results[w.name, mode]
             if bare and mode != BARE and not r.note and not r.problem and r.instructions != bare.instructions:
                 r.problem = f"ran {r.instructions} guest instructions, bare ran {bare.instructions}"
-    if progress:
-        print(" " * 50, end="\r", file=sys.stderr, flush=True)
+    progress.clear()
     return [results[w.name, mode] for w in workloads for mode in modes]
 
 
@@ -175,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             raise UserError(f"unknown workload(s) {', '.join(missing)} (known: {', '.join(known)})")
         workloads = [known[n] for n in args.workloads]
-    results = measure(workloads, modes, args.repeat, not args.json and sys.stderr.isatty())
+    results = measure(workloads, modes, args.repeat, Progress(enabled=None if not args.json else False))
     bare = {r.workload.name: r for r in results if r.mode == BARE}
     if args.json:
         print_json({"repeat": args.repeat, "python": sys.version.split()[0], "modes": modes,

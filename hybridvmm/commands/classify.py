@@ -8,6 +8,7 @@ from hybridvmm.classify import DEFAULT_SAMPLES, Classification, classify_isa
 from hybridvmm.classify.figure import render_svg
 from hybridvmm.cli_support import add_json_flag, print_json, write_output
 from hybridvmm.errors import UserError
+from hybridvmm.progress import Progress
 
 ORDER = 50
 
@@ -66,7 +67,11 @@ def format_text(result: Classification) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.samples < 1:
         raise UserError("--samples must be at least 1")
-    result = classify_isa(args.isa, samples=args.samples, seed=args.seed)
+    progress = Progress()
+    try:
+        result = classify_isa(args.isa, samples=args.samples, seed=args.seed, progress=progress.update)
+    finally:
+        progress.clear()
     if args.svg:
         write_output(args.svg, render_svg(result).encode())
     if args.json:

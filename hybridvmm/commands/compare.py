@@ -10,11 +10,11 @@ theory says must be equivalent is not (as ``diff``: 0 same, 1 different, 2 troub
 from __future__ import annotations
 
 import argparse
-import sys
 
 from hybridvmm.cli_support import add_json_flag, number, print_json
 from hybridvmm.errors import UserError
 from hybridvmm.loading import load_program
+from hybridvmm.progress import Progress
 from hybridvmm.vmm import COMPARE_MODES, DEFAULT_SLICE, MODES
 from hybridvmm.vmm.compare import ImageComparison, compare_images
 from hybridvmm.vmm.costs import load_costs
@@ -77,14 +77,13 @@ def print_table(c: ImageComparison) -> None:
 def run(args: argparse.Namespace) -> int:
     modes = parse_modes(args.modes)
     images = [load_program(name, isa=args.isa, base=args.base, entry=args.entry) for name in args.images]
-    progress = not args.json and sys.stderr.isatty()
-    if progress:
-        print(f"  comparing {len(modes)} modes ...", end="\r", file=sys.stderr, flush=True)
-    results = compare_images(images, modes, args.isa, args.max_steps, args.input.encode("utf-8"),
-                             locate_divergences=not args.no_locate, slice_length=args.slice,
-                             costs=load_costs(args.costs))
-    if progress:
-        print(" " * 40, end="\r", file=sys.stderr, flush=True)
+    progress = Progress()
+    try:
+        results = compare_images(images, modes, args.isa, args.max_steps, args.input.encode("utf-8"),
+                                 locate_divergences=not args.no_locate, progress=progress.update,
+                                 slice_length=args.slice, costs=load_costs(args.costs))
+    finally:
+        progress.clear()
     if args.json:
         docs = [c.as_dict() for c in results]
         print_json(docs[0] if len(docs) == 1 else {"images": docs})

@@ -19,6 +19,7 @@ from hybridvmm.guests import build_guest, task_regions
 from hybridvmm.isa import load_isa
 from hybridvmm.isas import build_machine
 from hybridvmm.patch import patch_image
+from hybridvmm.progress import Progress
 from hybridvmm.scan import Space, scan_program
 from hybridvmm.vmm import COMPARE_MODES
 from hybridvmm.vmm.compare import compare_images
@@ -55,7 +56,11 @@ def show_classes(samples: int) -> None:
     heading(2, f"Classes derived by executing each instruction in paired states ({samples} states each)")
     for name in VARIANTS:
         start = time.perf_counter()
-        result = classify_isa(name, samples=samples)
+        progress = Progress()
+        try:
+            result = classify_isa(name, samples=samples, progress=progress.update)
+        finally:
+            progress.clear()
         seconds = time.perf_counter() - start
         verdicts = []
         for v in (result.theorem1, result.theorem3):
@@ -123,7 +128,12 @@ def show_monitor() -> bool:
     as_predicted = True
     for variant in VARIANTS:
         start = time.perf_counter()
-        comparisons = compare_images([build_guest(g, variant) for g in MONITOR_GUESTS], list(COMPARE_MODES), variant)
+        progress = Progress()
+        try:
+            comparisons = compare_images([build_guest(g, variant) for g in MONITOR_GUESTS], list(COMPARE_MODES), variant,
+                                         progress=progress.update)
+        finally:
+            progress.clear()
         seconds = time.perf_counter() - start
         for c in comparisons:
             for row in c.rows:

@@ -21,7 +21,8 @@ from hybridvmm.image import Image
 from hybridvmm.isas import build_machine
 from hybridvmm.isas.riscv.signature import write_signature
 from hybridvmm.loading import load_program
-from hybridvmm.machine import HALTED, MAX_STEPS, Machine
+from hybridvmm.progress import Progress
+from hybridvmm.machine import HALTED, MAX_STEPS, Machine, RunResult
 from hybridvmm.machine.trace import trace_line, trap_line
 from hybridvmm.vmm import BARE, DEFAULT_SLICE, RUN_MODES, Monitor
 from hybridvmm.vmm.compare import bare_image
@@ -55,6 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"(default with no value: {DEFAULT_TRACE})")
     p.add_argument("--trace-file", metavar="FILE", help="write the trace to FILE instead of stderr")
     p.add_argument("--costs", metavar="FILE", help="cost table replacing the default (see hybridvmm/vmm/costs.toml)")
+    p.add_argument("--dump", metavar="FILE", help="write the guest's storage at the end to FILE, as the machine holds it "
+                                                 "(under the monitor: with its patches in place)")
     p.add_argument("--signature", metavar="FILE",
                    help="bare, one ELF: write the words between its begin_signature and end_signature symbols to FILE "
                         "(one 8-digit hex word per line, as Spike's +signature=)")
@@ -131,19 +134,38 @@ def _bare_tracer(m: Machine, out: TextIO, cats: list[str], name: str) -> None:
         m.hook_trap(lambda machine, trap: print(prefix + trap_line(trap), file=out))
 
 
-def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: list[str]) -> list[dict[str, Any]]:
+PROGRESS_CHUNK = 2_000_000
+
+
+def run_machine(m: Machine, max_steps: int, progress: Progress, name: str) -> RunResult:
+    """``m.run(max_steps)``, in chunks that let a terminal see it advance."""
+    if not progress.enabled:
+        return m.run(max_steps)
+    done = 0
+    while True:
+        result = m.run(min(PROGRESS_CHUNK, max_steps - done))
+        done += result.steps
+        if result.reason != MAX_STEPS or done >= max_steps:
+            return RunResult(result.reason, done, result.pc, result.detail)
+        progress.update(f"{name}: {done:,} instructions")
+
+
+def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: list[str],
+             progress: Progress) -> list[dict[str, Any]]:
     results = []
+    dumps: list[Machine] = []
     several = len(images) > 1
     prefixer = LinePrefixer([f"vm{k + 1}" for k in range(len(images))]) if several and not args.output_dir else None
     for k, image in enumerate(images):
         name = f"vm{k + 1}"
         m = build_machine(image.isa, image=bare_image(image))
+        dumps.append(m)
         if args.input:
             m.console.feed(args.input.encode("utf-8"))
         _bare_tracer(m, out, cats, name if several else "")
         if prefixer is not None and not args.json:
             m.hook_output(lambda machine, byte, name=name: prefixer.byte(name, byte))
-        result = m.run(args.max_steps)
+        result = run_machine(m, args.max_steps, progress, name)
         if args.signature:
             write_signature(m, args.signature)
         results.append({
@@ -154,14 +176,18 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
         })
     if prefixer is not None and not args.json:
         prefixer.flush()
+    if args.dump:
+        write_output(args.dump, dumps[0].storage.snapshot())
     return results
 
 
 # --- monitor --------------------------------------------------------------------------------------------
-def run_monitor(args: argparse.Namespace, images: list[Image], mode: str, out: TextIO, cats: list[str]) -> tuple[Monitor, list[dict[str, Any]]]:
+def run_monitor(args: argparse.Namespace, images: list[Image], mode: str, out: TextIO, cats: list[str],
+                progress: Progress) -> tuple[Monitor, list[dict[str, Any]]]:
     tracer: Callable[[str, str], None] = lambda category, line: print(line, file=out)
     monitor = Monitor(images, mode, isa=args.isa, slice_length=args.slice, max_steps=args.max_steps,
                       costs=load_costs(args.costs), tracer=tracer if cats else None, trace_categories=cats)
+    monitor.progress = progress.update if progress.enabled else None
     several = len(images) > 1
     prefixer = LinePrefixer([vm.name for vm in monitor.vms]) if several and not args.output_dir and not args.json else None
     for vm in monitor.vms:
@@ -236,15 +262,21 @@ def run(args: argparse.Namespace) -> int:
     images = [load_program(name, isa=args.isa, base=args.base, entry=args.entry) for name in args.images]
     if args.signature and (mode != BARE or len(images) > 1):
         raise UserError("--signature needs one image run bare")
+    if args.dump and len(images) > 1:
+        raise UserError("--dump writes one guest's storage: give one image")
     out, close_trace = _open_trace(args)
+    progress = Progress(enabled=False if cats and args.trace_file is None else None)
     try:
         if mode == BARE:
-            results = run_bare(args, images, out, cats)
+            results = run_bare(args, images, out, cats, progress)
             summary: dict[str, Any] = {"mode": mode}
         else:
-            monitor, results = run_monitor(args, images, mode, out, cats)
+            monitor, results = run_monitor(args, images, mode, out, cats, progress)
             summary = {**monitor.summary(), "resource_control_violations": monitor.escapes}
+            if args.dump:
+                write_output(args.dump, monitor.vms[0].window.snapshot())
     finally:
+        progress.clear()
         close_trace()
     several = len(images) > 1
     if args.output_dir:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from hybridvmm.asm.disassembler import format_instruction
 from hybridvmm.image import Image
@@ -396,20 +396,26 @@ class ImageComparison:
 
 
 def compare_images(images: list[Image], modes: list[str], isa: ISA | str | None = None, max_steps: int = 50_000_000,
-                   console_input: bytes = b"", locate_divergences: bool = True, **monitor_args: Any) -> list[ImageComparison]:
+                   console_input: bytes = b"", locate_divergences: bool = True, progress: Callable[[str], None] | None = None,
+                   **monitor_args: Any) -> list[ImageComparison]:
     """Run ``images`` bare (each alone) and together under each of ``modes``; compare every VM
-    with its bare run, and locate the responsible instruction of each divergence."""
+    with its bare run, and locate the responsible instruction of each divergence.
+    ``progress(text)`` hears what is being run."""
     from hybridvmm.vmm.theory import predict
 
+    tell = progress or (lambda text: None)
     isa = load_isa(isa or images[0].isa) if not isinstance(isa, ISA) else isa
+    tell(f"{isa.name}: bare runs")
     refs = [run_bare(image, isa, max_steps, console_input) for image in images]
     out = [ImageComparison(image, isa, ref, []) for image, ref in zip(images, refs)]
     for mode in modes:
+        tell(f"{isa.name}: {mode}")
         runs = run_monitor(images, mode, isa, max_steps, console_input, **monitor_args)
         prediction = predict(isa, mode)
         for comparison, run in zip(out, runs):
             divergence = first_divergence(comparison.bare, run, comparison.image, isa)
             if divergence is not None and locate_divergences:
+                tell(f"{isa.name}: {mode}: locating the divergence of {comparison.image.source} in lock step")
                 divergence.responsible = locate(comparison.image, mode, isa, max_steps, console_input,
                                                 monitor_args.get("slice_length"))
             row = ModeResult(mode, run, divergence, prediction.equivalent, prediction.reason,

@@ -80,6 +80,8 @@ class Monitor:
         self.loaded: VM | None = None
         self.escapes: list[str] = []
         """Resource-control violations seen at entry to direct execution (none, ever, is the claim)."""
+        self.progress: Callable[[str], None] | None = None
+        """Told after every slice how far the VMs are (a long run's sign of life)."""
         if self.mode.patch:
             self.host.hook_translate(lambda host, vaddr, paddr, ins: self.current.lazy.on_translate(host, vaddr, paddr, ins))
         self._install_tracing()
@@ -146,6 +148,8 @@ class Monitor:
                 start = time.perf_counter()
                 self.run_slice(vm, vm.target if until is None else min(vm.target, until))
                 vm.stats.wall_s += time.perf_counter() - start
+                if self.progress is not None:
+                    self.progress(", ".join(f"{v.name} {v.guest_instructions:,}" for v in self.vms) + " guest instructions")
         return self._finish_run()
 
     def _finish_run(self) -> list[VM]:

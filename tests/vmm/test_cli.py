@@ -120,3 +120,23 @@ def test_compare_exits_1_when_a_mode_the_theory_accepts_diverges(cli, monkeypatc
     r = cli("compare", "guest:redpill", "--isa", "pgm-x86", "--modes", "pure")
     assert r.code == 1 and "UNEXPECTED" in r.out
     assert cli("compare", "guest:redpill", "--modes", "warp").code == 2
+
+
+def test_dump_shows_the_patches_the_guest_never_sees(cli, tmp_path):
+    from hybridvmm.isa import Decoder, load_isa
+
+    isa = load_isa("pgm-x86")
+    d = Decoder(isa)
+    image = build_guest("redpill", "pgm-x86")
+    bare, patched = tmp_path / "bare.bin", tmp_path / "patched.bin"
+    assert cli("run", "guest:redpill", "--dump", str(bare)).code == 0
+    assert cli("run", "guest:redpill", "--mode", "patch", "--dump", str(patched)).code == 0
+    a, b = bare.read_bytes(), patched.read_bytes()
+    assert len(a) == len(b)
+    differ = [i for i in range(len(a)) if a[i] != b[i]]
+    vmtrap = d.encode(isa.instructions["vmtrap"], {"code": 0})
+    srr = image.symbols["user_main"]                       # the user program's first instruction: srr
+    assert b[srr:srr + 2] == vmtrap and a[srr:srr + 2] == d.encode(isa.instructions["srr"], {"ra": 8, "rb": 9})
+    pads = (vmtrap, d.encode(isa.instructions["nop"], {}))
+    assert differ and all(b[i & ~1:(i & ~1) + 2] in pads for i in differ)   # nothing but patches differs
+    assert cli("run", "guest:redpill", "guest:timer", "--dump", str(bare)).code == 2
