@@ -77,7 +77,7 @@ class Dispatcher:
         physical = self.monitor.host.physical_of(trap.address)
         patch = physical is not None and vm.patches.is_start(physical)
         tracing = self.monitor.tracing
-        original = vm.vcpu.instruction_at(trap.address).name if patch and tracing else ""
+        original = vm.vcpu.instruction_at(trap.address).name if patch else ""
         result = routines.emulate(vm.vcpu)
         if result.trap is not None:
             if tracing:
@@ -86,6 +86,7 @@ class Dispatcher:
         vm.stats.emulated += 1
         if patch:
             vm.stats.patches_hit += 1
+            vm.stats.bump(vm.stats.patch_hits, original)
             if tracing:
                 self.monitor.emit(vm, "patch", f"patch hit at 0x{trap.address:x}: emulated the original {original}")
         elif tracing:
@@ -117,6 +118,7 @@ class Dispatcher:
             vm.stats.clustered += 1
             if patch:
                 vm.stats.patches_hit += 1
+                vm.stats.bump(vm.stats.patch_hits, ins.name)
             if monitor.tracing:
                 monitor.emit(vm, "exit", f"{ins.name} at 0x{ins.address:x}: emulated in the same exit")
 

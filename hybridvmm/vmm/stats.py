@@ -32,6 +32,8 @@ class VmStats:
     clustered: int = 0
     """Of ``emulated``: instructions emulated in the same exit as the one before them."""
     patches_hit: int = 0
+    patch_hits: dict[str, int] = field(default_factory=dict)
+    """Patch hits by the original instruction emulated."""
     patches_applied: int = 0
     patches_dropped: int = 0
     blocks_scanned: int = 0
@@ -90,6 +92,7 @@ class VmStats:
             "emulated": self.emulated,
             "clustered": self.clustered,
             "patches_hit": self.patches_hit,
+            "patch_hits": dict(sorted(self.patch_hits.items())),
             "patches_applied": self.patches_applied,
             "patches_dropped": self.patches_dropped,
             "blocks_scanned": self.blocks_scanned,
