@@ -56,6 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"(default with no value: {DEFAULT_TRACE})")
     p.add_argument("--trace-file", metavar="FILE", help="write the trace to FILE instead of stderr")
     p.add_argument("--costs", metavar="FILE", help="cost table replacing the default (see hybridvmm/vmm/costs.toml)")
+    p.add_argument("--timing", action="store_true", help="add wall-clock times to --stats and --json (without it "
+                                                         "the same run always prints the same bytes)")
     p.add_argument("--dump", metavar="FILE", help="write the guest's storage at the end to FILE, as the machine holds it "
                                                  "(under the monitor: with its patches in place)")
     p.add_argument("--signature", metavar="FILE",
@@ -207,7 +209,7 @@ def run_monitor(args: argparse.Namespace, images: list[Image], mode: str, out: T
             "name": vm.name, "image": vm.image.source, "isa": vm.isa.name, "result": outcome.reason,
             "detail": outcome.detail, "halted": outcome.reason == HALTED, "steps": vm.guest_instructions,
             "pc": outcome.pc, **console_dict(bytes(vm.console.output)), "stats": vm.vcpu.stats.as_dict(),
-            "monitor": vm.stats.as_dict(monitor.costs), "final_psw": _final_psw(monitor, vm),
+            "monitor": vm.stats.as_dict(monitor.costs, timing=args.timing), "final_psw": _final_psw(monitor, vm),
             "window": {"offset": vm.window.offset, "size": vm.window.size},
         })
     return monitor, results
@@ -238,7 +240,8 @@ def print_stats(data: dict[str, Any], several: bool) -> None:
               f"{mon['patches_dropped']} dropped by stores; {mon['blocks_scanned']} blocks "
               f"({mon['instructions_scanned']} instructions) scanned", file=err)
         print(f"{prefix}VM switches       {mon['switches']}", file=err)
-        print(f"{prefix}host cycles       {mon['host_cycles']:,} (simulated), wall {mon['wall_s']:.3f} s", file=err)
+        wall = f", wall {mon['wall_s']:.3f} s" if "wall_s" in mon else ""
+        print(f"{prefix}host cycles       {mon['host_cycles']:,} (simulated){wall}", file=err)
     fields = " ".join(f"{k}={'0x%x' % v if isinstance(v, int) and not isinstance(v, bool) and k != 'timer' else v}"
                       for k, v in psw.items())
     print(f"{prefix}final PSW         {fields}", file=err)
