@@ -411,11 +411,11 @@ class PgmMachine(Machine):
             raise TrapSignal(self.cause["misaligned"], vaddr, vaddr, fault_address=vaddr)
         p = env.pb + vaddr
         mem, at = env.mem, p
-        if self.code_view is not None:
+        room = env.eb - vaddr
+        if self.code_view is not None and room > 0:
             alt = self.code_view(p)
             if alt is not None:
                 mem, at = alt, 0
-        room = env.eb - vaddr
         length = self.decoder.length_at(mem, at) if room >= self.isa.parcel_bytes else None
         if length is None or length > room:
             raise TrapSignal(self.cause["bounds"], vaddr, vaddr, fault_address=vaddr)

@@ -95,11 +95,11 @@ class PatchSet:
 
     def _covered(self, p: int, n: int) -> bool:
         patched = self.patched
-        return any(patched[w] for w in range(p >> 2, ((p + n - 1) >> 2) + 1))
+        return any(patched[w] for w in range(p >> 2, min((p + n - 1) >> 2, len(patched) - 1) + 1))
 
     def original_code(self, p: int) -> bytes | None:
         """What the interpreter decodes at root ``p``: the originals, where patches lie."""
-        if not self.records or not self._covered(p, self.max_length):
+        if not self.records or not 0 <= p < self.root.size or not self._covered(p, self.max_length):
             return None
         return self.original_bytes(p, min(self.max_length, self.root.size - p))
 

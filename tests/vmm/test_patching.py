@@ -203,3 +203,34 @@ def test_an_instruction_the_scanner_refused_as_overlapping_is_patched_when_it_is
     assert vm.patches.at(never) is None
     jrstu = monitor.host.instruction_at(never)                  # the host's first fetch of it
     assert jrstu.name == "vmtrap" and vm.patches.at(never) is not None
+
+
+def test_a_fetch_beyond_storage_with_patches_present_is_a_bounds_fault():
+    """Regression (found by hostile-topbase): a guest whose R.base lies past the end of its
+    storage, once the VM had patches, made the host ask the patch set for code outside the
+    host storage (an IndexError) instead of taking a bounds fault."""
+    source = """
+        .org 0x100
+        .entry boot
+boot:   movl sp, 0x8000
+        call sub                    ; pushf: patched, so the patch set is not empty
+        movl r1, 0x20 + 16 * 3      ; the bounds vector -> handler
+        movl r2, handler
+        movl r3, 0x100000
+        st r0, 0(r1)
+        st r2, 4(r1)
+        st r0, 8(r1)
+        st r3, 12(r1)
+        movl r10, 0x200000          ; R.base past the end of the 1 MiB storage
+        movl r11, 0x1000
+        setr r10, r11               ; the next fetch faults
+handler: movi r4, 0x42
+        out r4, 0
+        halt
+sub:    pushf
+        pop r5
+        ret
+"""
+    for mode in ("patch", "hybrid", "pure"):
+        image, ref, run = _equivalent(source, mode, "pgm-virt" if mode == "pure" else "pgm-x86")
+        assert run.console == b"B"
