@@ -31,7 +31,14 @@ def run(args: argparse.Namespace) -> int:
             for g in GUESTS.values()
         ])
         return 0
-    width = max(len(name) for name in GUESTS)
-    for g in GUESTS.values():
+    regular = [g for g in GUESTS.values() if g.kind != "hostile"]
+    hostile = [g for g in GUESTS.values() if g.kind == "hostile"]
+    width = max(len(g.name) for g in regular)
+    for g in regular:
         print(f"{g.name:<{width}}  {g.description}")
+    if hostile:
+        print("\nhostile guests: each attempts one thing a monitor must contain")
+        width = max(len(g.name) for g in hostile)
+        for g in hostile:
+            print(f"{g.name:<{width}}  {g.description}")
     return 0

@@ -39,7 +39,7 @@ DEFAULT_ISA = "pgm-x86"
 that a monitor must scan and patch (the most interesting case)."""
 
 KERNEL = "minios_kernel.s"
-SHARED = (KERNEL, "klib.s")
+SHARED = (KERNEL, "klib.s", "hostile_lib.s")
 """Sources shared by several guests (the minios kernel, the micro-guests' output routines)."""
 
 
@@ -84,12 +84,38 @@ GUESTS: dict[str, Guest] = {
     )
 }
 
+HOSTILE = (
+    ("bigbound", "loads and stores far beyond its storage through a huge R.bound"),
+    ("topbase", "puts R.base near the top of storage, past its end, and where base + offset overflows 32 bits"),
+    ("wrap", "address arithmetic that wraps around 2^32: once onto its own low core, then into nothing"),
+    ("negoffset", "negative displacements and a stack pointer below address 0 (push, call)"),
+    ("userpriv", "from user mode, sets R, the timer and IE, halts, does I/O and returns from a trap it never took"),
+    ("kernelpriv", "as a kernel (deprivileged under a monitor), drives R, the timer and IE to extremes, rti to a forged PSW"),
+    ("timer", "reads the interval timer in both modes, unarmed and armed (the real one must stay the monitor's)"),
+    ("spin", "arms a timer, disables interrupts and spins forever"),
+    ("vmtrap", "executes vmtrap 0 (what every patch is) and other codes itself: forged hypercalls, in both modes"),
+    ("midpatch", "jumps into the middle of a sensitive instruction, and to sensitive ones hidden in another's immediate"),
+    ("overwrite", "runs a sensitive instruction, overwrites it (word and byte stores, once with another sensitive one), reruns"),
+    ("selfread", "reads its own code, sensitive instructions included, to find what a monitor patched"),
+    ("pswwrite", "from user mode, rewrites the svc vector in the PSW area to enter supervisor mode at its own code"),
+    ("trapstorm", "a storm of system calls, privileged traps, bounds faults and vmtraps with the timer firing"),
+    ("doublefault", "points the bounds vector at storage that does not exist, then faults (a double fault: a trap loop)"),
+    ("halt", "halts from user mode (trapped), then from supervisor mode"),
+)
+"""The hostile guests (issue F): each attempts one thing a monitor must contain."""
+
+for _name, _what in HOSTILE:
+    GUESTS[f"hostile-{_name}"] = Guest(f"hostile-{_name}", _what, (f"hostile_{_name}.s", "hostile_lib.s", "klib.s"),
+                                       kind="hostile")
+
 _EQU = re.compile(r"^(\s*\.(?:equ|set)\s+)([A-Za-z_.$][A-Za-z0-9_.$]*)(\s*,\s*)([^;#\n]*?)(\s*(?:[;#].*)?)$", re.MULTILINE)
 
 
-def list_guests() -> list[tuple[str, str]]:
-    """(name, one-line description) of every bundled guest, in a stable order."""
-    return [(g.name, g.description) for g in GUESTS.values()]
+def list_guests(kind: str | None = None) -> list[tuple[str, str]]:
+    """(name, one-line description) of the bundled guests in a stable order: all but the
+    hostile ones by default, or those of one ``kind``."""
+    return [(g.name, g.description) for g in GUESTS.values()
+            if (g.kind == kind if kind is not None else g.kind != "hostile")]
 
 
 def guest_info(name: str) -> Guest:

@@ -77,16 +77,19 @@ def test_name_spec_with_constants_and_small():
 def test_guests_command(cli):
     r = cli("guests")
     assert r.code == 0 and r.err == ""
-    lines = r.out.splitlines()
+    regular, _, hostile = r.out.partition("\n\nhostile guests: each attempts one thing a monitor must contain\n")
+    lines = regular.splitlines()
     assert [line.split()[0] for line in lines] == NAMES
     for line, (name, description) in zip(lines, list_guests()):
         assert line.endswith(description)
+    assert [line.split()[0] for line in hostile.splitlines()] == [name for name, _ in list_guests("hostile")]
+    assert len(hostile.splitlines()) >= 12
 
 
 def test_guests_command_json(cli):
     r = cli("guests", "--json")
     assert r.code == 0
-    data = json.loads(r.out)
+    data = [g for g in json.loads(r.out) if g["kind"] != "hostile"]
     assert [g["name"] for g in data] == NAMES
     assert {g["kind"] for g in data} == {"os", "workload", "micro"}
     assert all(g["variants"] == list(VARIANTS) for g in data)

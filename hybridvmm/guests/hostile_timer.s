@@ -1,0 +1,35 @@
+; hostile-timer: reads the interval timer in supervisor and in user mode, armed and not
+        .org 0x100
+        .entry boot
+boot:   movl    sp, kstack_top
+        clr     r1
+        movl    r2, 0x100000
+        call    hk_boot
+        rdtime  r8                      ; not armed: 0
+        movl    r1, 5000
+        settimer r1
+        rdtime  r9                      ; 5000 minus what ran since
+        movl    sp, ustack_top
+        jrstu   user
+user:   movi    r10, 0
+        rdtime  r10                     ; executes in user mode on pgm-x86, traps elsewhere
+        movi    r11, 0
+        rdtime  r11
+        mov     r1, r8
+        svc     2
+        mov     r1, r9
+        svc     2
+        mov     r1, r10
+        svc     2
+        mov     r1, r11
+        svc     2
+        svc     0
+        .align 4
+                .space 128
+ustack_top:
+
+s_unexpected:   .asciz "hostile: unexpected\n"
+        .align 4
+                .space 256
+kstack_top:
+
