@@ -17,19 +17,10 @@
         .equ HK_REPORTS, 12
 
 hk_boot:                                ; r1 = R.base, r2 = R.bound for the new PSWs
-        movl    r3, NEW_PSW + PSW_SIZE
-        movi    r4, 6
-        clr     r6
-        movl    r5, hk_trap
-hk_boot_vec:
-        st      r6, 0(r3)
-        st      r5, 4(r3)
-        st      r1, 8(r3)
-        st      r2, 12(r3)
-        addi    r3, r3, PSW_SIZE
-        dec     r4
-        bne     hk_boot_vec
-        ret
+        mov     r3, r2
+        mov     r2, r1
+        movl    r1, hk_vectors
+        br      kvectors                ; (kvectors returns to hk_boot's caller)
 
 hk_trap:
         clr     r13
@@ -176,6 +167,7 @@ hk_s_mode:      .asciz " user="
 hk_s_counts:    .asciz "hostile: traps by cause "
 hk_s_value:     .asciz "hostile: value "
         .align 4
+hk_vectors:     .word hk_trap, hk_trap, hk_trap, hk_trap, hk_trap, hk_trap
 hk_resume:      .word 0
 hk_total:       .word 0
 hk_counts:      .word 0, 0, 0, 0, 0, 0, 0, 0

@@ -16,19 +16,9 @@
         .entry boot
 boot:
         movl    sp, kstack_top
-        srr     r1, r2                  ; every trap would be a bug: report it
-        movl    r3, NEW_PSW + PSW_SIZE
-        movi    r4, 6
-        movl    r5, unexpected
-        clr     r6
-boot_vec:
-        st      r6, 0(r3)
-        st      r5, 4(r3)
-        st      r1, 8(r3)
-        st      r2, 12(r3)
-        addi    r3, r3, PSW_SIZE
-        dec     r4
-        bne     boot_vec
+        srr     r2, r3                  ; every trap would be a bug: report it
+        movl    r1, vectors
+        call    kvectors
 
         ; --- N queens
         movi    r9, 1
@@ -150,6 +140,8 @@ s_collatz:      .asciz "kcompute: below "
 s_collatz2:     .asciz " the longest Collatz chain starts at "
 s_collatz3:     .asciz " ("
 s_collatz4:     .asciz " steps)\n"
+        .align 4
+vectors:        .word unexpected, unexpected, unexpected, unexpected, unexpected, unexpected
 s_unexpected:   .asciz "kcompute: unexpected trap, status "
         .align 4
                 .space 512

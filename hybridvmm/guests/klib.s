@@ -14,6 +14,25 @@
         .equ NEW_PSW, 0x20              ; new PSW of cause c at NEW_PSW + PSW_SIZE * c
         .equ PSW_SIZE, 16
 
+; kvectors: install the six new PSWs (causes 1..6), supervisor mode, interrupts off.
+;   r1 = a table of six handler addresses, r2 = R.base and r3 = R.bound the handlers run
+;   under.  r1, r4, r5 and r6 are clobbered.
+kvectors:
+        movl    r4, NEW_PSW + PSW_SIZE
+        movi    r5, 6
+kvectors_next:
+        clr     r6
+        st      r6, 0(r4)               ; status: supervisor, IE = 0, flags clear
+        ld      r6, 0(r1)
+        st      r6, 4(r4)               ; pc
+        st      r2, 8(r4)               ; R.base
+        st      r3, 12(r4)              ; R.bound
+        addi    r1, r1, 4
+        addi    r4, r4, PSW_SIZE
+        dec     r5
+        bne     kvectors_next
+        ret
+
 ; kputc: r1 = character
 kputc:
         out     r1, KLIB_CONSOLE

@@ -26,18 +26,10 @@ boot:
         movl    sp, kstack_top
         ; --- every trap is unexpected here
         srr     r10, r11                ; the boot R: (base, bound) = (0, storage size)
-        movl    r3, NEW_PSW + PSW_SIZE
-        movi    r4, 6
-        movl    r5, unexpected
-        clr     r6
-boot_vec:
-        st      r6, 0(r3)
-        st      r5, 4(r3)
-        st      r10, 8(r3)
-        st      r11, 12(r3)
-        addi    r3, r3, PSW_SIZE
-        dec     r4
-        bne     boot_vec
+        mov     r2, r10
+        mov     r3, r11
+        movl    r1, vectors
+        call    kvectors
         movl    r1, s_boot
         call    kputs
         mov     r1, r10
@@ -144,6 +136,8 @@ s_ei:           .asciz ", IE=1 after ei: "
 s_popf:         .asciz ", IE=0 after popf: "
 s_srr:          .asciz ", srr as set: "
 s_rdtime:       .asciz ", rdtime right after settimer: "
+        .align 4
+vectors:        .word unexpected, unexpected, unexpected, unexpected, unexpected, unexpected
 s_unexpected:   .asciz "privileged: unexpected trap, status "
         .align 4
                 .space 256

@@ -36,31 +36,12 @@
 boot:
         movl    sp, kstack_top
         ; --- new PSWs: privileged -> priv_entry, svc -> svc_entry, others -> unexpected
-        srr     r1, r2
-        movl    r3, kernel_r
-        st      r1, 0(r3)
-        st      r2, 4(r3)
-        movl    r3, NEW_PSW + PSW_SIZE
-        movi    r4, 1
-        clr     r6
-boot_vec:
-        movl    r5, unexpected
-        cmpi    r4, CAUSE_PRIVILEGED
-        bne     boot_svc
-        movl    r5, priv_entry
-boot_svc:
-        cmpi    r4, CAUSE_SVC
-        bne     boot_set
-        movl    r5, svc_entry
-boot_set:
-        st      r6, 0(r3)
-        st      r5, 4(r3)
-        st      r1, 8(r3)
-        st      r2, 12(r3)
-        addi    r3, r3, PSW_SIZE
-        inc     r4
-        cmpi    r4, 7
-        blt     boot_vec
+        srr     r2, r3
+        movl    r4, kernel_r
+        st      r2, 0(r4)
+        st      r3, 4(r4)
+        movl    r1, vectors
+        call    kvectors
         movl    r1, s_boot
         call    kputs
         ; --- the kernel's own critical section: pushf saves IE = 1, popf must restore it
@@ -203,6 +184,8 @@ s_ie:           .asciz ", IE = "
 s_rdtime:       .asciz "redpill: user: rdtime says "
 s_exit:         .asciz "redpill: done\n"
 s_nl:           .asciz "\n"
+        .align 4
+vectors:        .word priv_entry, unexpected, unexpected, unexpected, svc_entry, unexpected
 s_unexpected:   .asciz "redpill: unexpected trap, status "
         .align 4
 kernel_r:       .word 0, 0

@@ -29,32 +29,9 @@
         .entry boot
 boot:
         movl    sp, kstack_top
-        srr     r1, r2
-        movl    r3, NEW_PSW + PSW_SIZE
-        movi    r4, 1
-        clr     r6
-boot_vec:
-        movl    r5, unexpected
-        cmpi    r4, CAUSE_PRIVILEGED
-        bne     boot_svc
-        movl    r5, priv_entry
-boot_svc:
-        cmpi    r4, CAUSE_SVC
-        bne     boot_timer
-        movl    r5, svc_entry
-boot_timer:
-        cmpi    r4, CAUSE_TIMER
-        bne     boot_set
-        movl    r5, watchdog
-boot_set:
-        st      r6, 0(r3)
-        st      r5, 4(r3)
-        st      r1, 8(r3)
-        st      r2, 12(r3)
-        addi    r3, r3, PSW_SIZE
-        inc     r4
-        cmpi    r4, 7
-        blt     boot_vec
+        srr     r2, r3
+        movl    r1, vectors
+        call    kvectors
         movl    r1, s_boot
         call    kputs
         movl    r1, WATCHDOG
@@ -148,6 +125,8 @@ s_left:         .asciz " instructions, watchdog has "
 s_exit:         .asciz "stopwatch: done\n"
 s_watchdog:     .asciz "stopwatch: the watchdog fired\n"
 s_nl:           .asciz " left\n"
+        .align 4
+vectors:        .word priv_entry, unexpected, unexpected, unexpected, svc_entry, watchdog
 s_unexpected:   .asciz "stopwatch: unexpected trap, status "
         .align 4
                 .space 256

@@ -25,24 +25,9 @@ boot:
         movl    sp, kstack_top
         ; --- new PSWs: svc -> svc_entry, anything else -> unexpected (supervisor, IE = 0,
         ;     the R we booted with)
-        srr     r1, r2
-        movl    r3, NEW_PSW + PSW_SIZE
-        movi    r4, 1                   ; cause
-        clr     r6
-boot_vec:
-        movl    r5, unexpected
-        cmpi    r4, CAUSE_SVC
-        bne     boot_set
-        movl    r5, svc_entry
-boot_set:
-        st      r6, 0(r3)
-        st      r5, 4(r3)
-        st      r1, 8(r3)
-        st      r2, 12(r3)
-        addi    r3, r3, PSW_SIZE
-        inc     r4
-        cmpi    r4, 7
-        blt     boot_vec
+        srr     r2, r3
+        movl    r1, vectors
+        call    kvectors
         movl    r1, s_boot
         call    kputs
         movl    r1, SYSCALLS_N * 2
@@ -145,6 +130,8 @@ s_sum:          .asciz " calls; kernel sum 1.."
 s_eq:           .asciz " = "
 s_user:         .asciz ", user saw "
 s_xor:          .asciz ", xor of the counts "
+        .align 4
+vectors:        .word unexpected, unexpected, unexpected, unexpected, svc_entry, unexpected
 s_unexpected:   .asciz "syscalls: unexpected trap, status "
         .align 4
 ksave:          .word 0

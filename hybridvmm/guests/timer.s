@@ -22,24 +22,9 @@
 boot:
         movl    sp, kstack_top
         ; --- new PSWs: timer -> tick, anything else -> unexpected
-        srr     r1, r2
-        movl    r3, NEW_PSW + PSW_SIZE
-        movi    r4, 1
-        clr     r6
-boot_vec:
-        movl    r5, unexpected
-        cmpi    r4, CAUSE_TIMER
-        bne     boot_set
-        movl    r5, tick
-boot_set:
-        st      r6, 0(r3)
-        st      r5, 4(r3)
-        st      r1, 8(r3)
-        st      r2, 12(r3)
-        addi    r3, r3, PSW_SIZE
-        inc     r4
-        cmpi    r4, 7
-        blt     boot_vec
+        srr     r2, r3
+        movl    r1, vectors
+        call    kvectors
         movl    r1, s_boot
         call    kputs
         movl    r1, TIMER_TICKS
@@ -96,6 +81,8 @@ s_boot3:        .asciz " instructions\n"
 s_done:         .asciz "timer: after "
 s_done2:        .asciz " interrupts the user loop had counted to "
 s_done3:        .asciz "\n"
+        .align 4
+vectors:        .word unexpected, unexpected, unexpected, unexpected, unexpected, tick
 s_unexpected:   .asciz "timer: unexpected trap, status "
         .align 4
 ticks:          .word 0
