@@ -3,9 +3,12 @@
 The definitions (DESIGN §2), applied over sampled states and operand instances:
 
 * **privileged** — in every sampled pair of states differing only in M, the instruction
-  traps in user mode and does not trap in supervisor mode.  Pairs where the supervisor
-  execution takes a storage fault (bounds, alignment: something any storage access can do
-  in either mode) are set aside; at least one pair must remain.
+  traps in user mode and does not trap in supervisor mode.  Pairs where either execution
+  takes a storage fault (bounds, alignment, a page fault: something any storage access can
+  do in either mode) are set aside, and so are pairs where it traps in both modes (that
+  instance is a system call or an illegal one: neither sensitive nor a privilege test; an
+  instruction that only ever traps in both is not privileged); at least one pair must
+  remain.
 * **control-sensitive** — in some state, without trapping, it leaves the system state
   different from what the passage of time alone leaves (one innocuous instruction run in
   the same state).
@@ -15,12 +18,22 @@ The definitions (DESIGN §2), applied over sampled states and operand instances:
 * **user-sensitive** — either of the above with every state involved in user mode.
 
 Each positive finding keeps the first witness found; sampling is deterministic per seed.
+
+A probe may classify an instruction as several *forms* (one per CSR of a CSR instruction),
+name more than two modes and several readings of supervisor/user (*comparisons*: RISC-V's
+M vs U and S vs U), and name *configuration* bits of its states.  When a theorem fails,
+each violating form is classified again with each configuration setting held that no
+refuting pair of states had; the settings that end the violation are the condition under
+which the theorem holds, reported with the witness of what happens otherwise.  Holding a
+setting only narrows the states, so a form that complies in every state still does
+(privileged over fewer pairs, sensitive in fewer states).
 """
 
 from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from hybridvmm.classify.model import (
@@ -29,15 +42,24 @@ from hybridvmm.classify.model import (
     PRIVILEGED,
     USER,
     Classification,
+    Condition,
     InstructionClass,
     Witness,
 )
-from hybridvmm.classify.probe import Outcome, Probe, State
+from hybridvmm.classify.probe import Comparison, Form, Outcome, Probe, State, optional
 from hybridvmm.errors import UserError
 from hybridvmm.isa import ISA, InstructionSpec, load_isa
 
 DEFAULT_SAMPLES = 200
 """States sampled per instruction (each run in both modes and in its system variants)."""
+
+THEOREMS: tuple[tuple[str, Callable[[InstructionClass], bool]], ...] = (
+    ("Theorem 1", lambda ic: ic.sensitive and not ic.privileged),
+    ("Theorem 3", lambda ic: ic.user_sensitive and not ic.privileged),
+)
+"""Each theorem and what violates it."""
+
+Setting = tuple[str, bool]
 
 
 def probe_for(isa: ISA) -> Probe:
@@ -47,6 +69,10 @@ def probe_for(isa: ISA) -> Probe:
     return probe_class(isa)(isa)
 
 
+def setting_text(setting: Setting) -> str:
+    return f"{setting[0]}={int(setting[1])}"
+
+
 def _first_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
     for key in a:
         if a[key] != b.get(key):
@@ -54,139 +80,285 @@ def _first_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
     return None
 
 
+@dataclass
+class _Track:
+    """Privilege bookkeeping of one form under one comparison."""
+
+    pairs: int = 0
+    refuted: bool = False
+    tentative: bool = False
+    """A pair that trapped in both modes gave the not-privileged witness (for now)."""
+    seen: set[Setting] = field(default_factory=set)
+    """Configuration settings of every pair that ran."""
+    refuting: set[Setting] = field(default_factory=set)
+    """Settings of the pairs that refuted privilege."""
+
+
+@dataclass
+class _Run:
+    mode: str
+    state: State
+    out: Outcome
+
+
 class _Classifier:
     def __init__(self, probe: Probe, samples: int, seed: int):
         self.probe = probe
         self.samples = samples
         self.seed = seed
+        self.comparisons: tuple[Comparison, ...] = tuple(optional(probe, "comparisons"))
+        self.modes: tuple[str, ...] = tuple(optional(probe, "modes"))
+        self.configuration = optional(probe, "configuration")
+        self.configure = optional(probe, "configure")
+        self.mode_contrast = optional(probe, "mode_contrast")
 
     def witness(self, tag: str, spec: InstructionSpec, ops: dict[str, int], states: list[State],
                 outputs: dict[str, Any], explanation: str) -> Witness:
         text, encoding = self.probe.encode(spec, ops)
         return Witness(tag, text, encoding, states, outputs, explanation)
 
-    def classify(self, spec: InstructionSpec) -> InstructionClass:
+    def _instances(self, spec: InstructionSpec, form: Form, rng: random.Random) -> list[dict[str, int]]:
+        instances = self.probe.instances(spec, rng, max(8, self.samples // 4))
+        if not form.fixed:
+            return instances
+        pick = random.Random(f"{self.seed}:{form.key}:operands")
+        return [{**ops, **{f: (values[0] if len(values) == 1 else pick.choice(values)) for f, values in form.fixed.items()}}
+                for ops in instances]
+
+    def classify(self, spec: InstructionSpec, form: Form | None = None,
+                 hold: dict[str, bool] | None = None) -> tuple[dict[Comparison, InstructionClass], dict[Comparison, _Track]]:
+        """Classify one form under every comparison (``hold``: configuration bits fixed in every state)."""
         probe = self.probe
-        rng = random.Random(f"{self.seed}:{spec.name}")
-        ic = InstructionClass(spec.name, spec.classes)
-        instances = probe.instances(spec, rng, max(8, self.samples // 4))
-        pairs = 0
-        refuted = False
+        form = form or Form(spec.name)
+        label = "" if not hold else ":" + ",".join(setting_text(s) for s in sorted(hold.items()))
+        rng = random.Random(f"{self.seed}:{form.key}{label}")
+        instruction = spec.name if form.key != spec.name else ""
+        ics = {c: InstructionClass(form.key, spec.classes, instruction=instruction) for c in self.comparisons}
+        tracks = {c: _Track() for c in self.comparisons}
+        instances = self._instances(spec, form, rng)
+        sampled = 0
         for k, base in enumerate(probe.sample_states(rng, self.samples)):
+            if hold:
+                base = self.configure(base, hold)
             ops = instances[k % len(instances)]
-            sup, usr = probe.with_mode(base, probe.supervisor_mode), probe.with_mode(base, probe.user_mode)
-            o_sup, o_usr = probe.execute(sup, spec, ops), probe.execute(usr, spec, ops)
-            ic.states_sampled += 2
-            if not refuted and not o_sup.storage_fault:
-                pairs += 1
-                refuted = not self.check_privileged(ic, spec, ops, sup, usr, o_sup, o_usr)
-            for state, out in ((sup, o_sup), (usr, o_usr)):
-                if out.trap is None and not (ic.control_sensitive and (ic.user_sensitive or probe.mode_of(state) != probe.user_mode)):
-                    self.check_control(ic, spec, ops, state, out)
-            if o_sup.trap is None and o_usr.trap is None and not ic.behavior_sensitive:
-                key = _first_difference(o_sup.visible, o_usr.visible)
-                if key is not None:
-                    ic.behavior_sensitive = True
-                    ic.witnesses[BEHAVIOR] = self.behavior_witness(
-                        BEHAVIOR, spec, ops, sup, usr, o_sup, o_usr, key, "M supervisor vs user")
-            for state, out in ((sup, o_sup), (usr, o_usr)):
-                if out.trap is None and not (ic.behavior_sensitive and (ic.user_sensitive or probe.mode_of(state) != probe.user_mode)):
-                    self.check_system_variants(ic, spec, ops, state, out, rng)
-        ic.privileged = pairs > 0 and not refuted
-        if pairs == 0:
-            ic.not_privileged_because = "no sampled state let it run in supervisor mode without a storage fault"
-        return ic
+            runs = {}
+            for mode in self.modes:
+                state = probe.with_mode(base, mode)
+                runs[mode] = _Run(mode, state, probe.execute(state, spec, ops))
+            sampled += len(runs)
+            settings = set(self.configuration(base).items())
+            for c in self.comparisons:
+                self.check_privileged(ics[c], tracks[c], spec, ops, runs[c.supervisor], runs[c.user], c, settings)
+            for run in runs.values():
+                if run.out.trap is None:
+                    want = [(ics[c], c) for c in self.comparisons if run.mode in c.modes
+                            and not (ics[c].control_sensitive and (ics[c].user_sensitive or run.mode != c.user))]
+                    if want:
+                        self.check_control(want, spec, ops, run)
+            order = list(runs.values())
+            for i, a in enumerate(order):
+                for b in order[i + 1:]:
+                    if a.out.trap is not None or b.out.trap is not None:
+                        continue
+                    want = [ics[c] for c in self.comparisons
+                            if a.mode in c.modes and b.mode in c.modes and not ics[c].behavior_sensitive]
+                    if not want:
+                        continue
+                    key = _first_difference(a.out.visible, b.out.visible)
+                    if key is not None:
+                        w = self.behavior_witness(BEHAVIOR, spec, ops, a.state, b.state, a.out, b.out, key,
+                                                  self.mode_contrast(a.mode, b.mode), want[0].name)
+                        for ic in want:
+                            ic.behavior_sensitive = True
+                            ic.witnesses[BEHAVIOR] = w
+            for run in runs.values():
+                if run.out.trap is None:
+                    want_c = [c for c in self.comparisons if run.mode in c.modes
+                              and not (ics[c].behavior_sensitive and (ics[c].user_sensitive or run.mode != c.user))]
+                    if want_c:
+                        sampled += self.check_system_variants([(ics[c], c) for c in want_c], spec, ops, run, rng)
+        for c in self.comparisons:
+            ic, t = ics[c], tracks[c]
+            ic.states_sampled = sampled
+            ic.privileged = t.pairs > 0 and not t.refuted
+            if ic.privileged and t.tentative:
+                ic.not_privileged_because = ""
+                ic.witnesses.pop("not-privileged", None)
+            if t.pairs == 0 and not t.tentative:
+                ic.not_privileged_because = "no sampled state let it run in supervisor mode without a storage fault"
+        return ics, tracks
 
-    def check_privileged(self, ic: InstructionClass, spec: InstructionSpec, ops: dict[str, int], sup: State,
-                         usr: State, o_sup: Outcome, o_usr: Outcome) -> bool:
+    def check_privileged(self, ic: InstructionClass, t: _Track, spec: InstructionSpec, ops: dict[str, int],
+                         sup: _Run, usr: _Run, c: Comparison, settings: set[Setting]) -> None:
         """One pair of states differing only in M: does it agree with "privileged"?"""
-        if o_sup.trap is not None or o_usr.trap is None:
-            ic.not_privileged_because = (
-                f"in supervisor mode it trapped ({o_sup.trap})" if o_sup.trap is not None
-                else "in user mode it did not trap"
-            )
-            ic.witnesses["not-privileged"] = self.witness(
-                "not-privileged", spec, ops, [sup, usr],
-                {"supervisor": o_sup.trap or "no trap", "user": o_usr.trap or "no trap"},
-                f"`{spec.name}` is not privileged: {ic.not_privileged_because}",
-            )
-            return False
-        if PRIVILEGED not in ic.witnesses:
-            ic.witnesses[PRIVILEGED] = self.witness(
-                PRIVILEGED, spec, ops, [sup, usr],
-                {"supervisor": "no trap", "user": o_usr.trap},
-                f"`{spec.name}` is privileged: in user mode it trapped ({o_usr.trap}), in supervisor mode it did not",
-            )
-        return True
+        o_sup, o_usr = sup.out, usr.out
+        if o_sup.storage_fault or o_usr.storage_fault:
+            return
+        t.seen |= settings
+        if o_sup.trap is not None and o_usr.trap is not None:
+            if not t.refuted and t.pairs == 0 and not t.tentative:
+                t.tentative = True
+                self.not_privileged(ic, spec, ops, sup, usr, c, f"in {c.supervisor} mode it trapped ({o_sup.trap})")
+            return
+        t.pairs += 1
+        if o_sup.trap is None and o_usr.trap is not None:
+            if not t.refuted and PRIVILEGED not in ic.witnesses:
+                ic.witnesses[PRIVILEGED] = self.witness(
+                    PRIVILEGED, spec, ops, [sup.state, usr.state],
+                    {"supervisor": "no trap", "user": o_usr.trap},
+                    f"`{ic.name}` is privileged: in {c.user} mode it trapped ({o_usr.trap}), "
+                    f"in {c.supervisor} mode it did not",
+                )
+            return
+        t.refuting |= settings
+        if t.refuted:
+            return
+        t.refuted = True
+        t.tentative = False
+        because = (f"in {c.supervisor} mode it trapped ({o_sup.trap})" if o_sup.trap is not None
+                   else f"in {c.user} mode it did not trap")
+        self.not_privileged(ic, spec, ops, sup, usr, c, because)
 
-    def check_control(self, ic: InstructionClass, spec: InstructionSpec, ops: dict[str, int], state: State, out: Outcome) -> None:
+    def not_privileged(self, ic: InstructionClass, spec: InstructionSpec, ops: dict[str, int], sup: _Run, usr: _Run,
+                       c: Comparison, because: str) -> None:
+        ic.not_privileged_because = because
+        ic.witnesses["not-privileged"] = self.witness(
+            "not-privileged", spec, ops, [sup.state, usr.state],
+            {"supervisor": sup.out.trap or "no trap", "user": usr.out.trap or "no trap"},
+            f"`{ic.name}` is not privileged: {because}",
+        )
+
+    def check_control(self, ics: list[tuple[InstructionClass, Comparison]], spec: InstructionSpec, ops: dict[str, int],
+                      run: _Run) -> None:
         """Did the instruction change the system state beyond the passage of time?"""
+        state, out = run.state, run.out
         ref = self.probe.passage_of_time(state)
         key = _first_difference(out.system, ref.system)
         if key is None:
             return
         before, after = state.get(key), out.system[key]
         outputs = {"changed": key, "before": before, "after": after, "time_alone_gives": ref.system[key]}
+        made: dict[str, Witness] = {}
 
-        def explanation(word: str) -> str:
-            return (f"`{spec.name}` is {word}: in {self.probe.mode_of(state)} mode with "
-                    f"{self.probe.describe(key, before)} it set {self.probe.describe(key, after)}")
+        def found(tag: str) -> Witness:
+            if tag not in made:
+                made[tag] = self.witness(tag, spec, ops, [state], outputs, (
+                    f"`{ics[0][0].name}` is {tag}: in {self.probe.mode_of(state)} mode with "
+                    f"{self.probe.describe(key, before)} it set {self.probe.describe(key, after)}"))
+            return made[tag]
 
-        if not ic.control_sensitive:
-            ic.control_sensitive = True
-            ic.witnesses[CONTROL] = self.witness(CONTROL, spec, ops, [state], outputs, explanation(CONTROL))
-        if self.probe.mode_of(state) == self.probe.user_mode and not ic.user_sensitive:
-            ic.user_sensitive = True
-            ic.witnesses[USER] = self.witness(USER, spec, ops, [state], outputs, explanation(USER))
+        for ic, c in ics:
+            if not ic.control_sensitive:
+                ic.control_sensitive = True
+                ic.witnesses[CONTROL] = found(CONTROL)
+            if run.mode == c.user and not ic.user_sensitive:
+                ic.user_sensitive = True
+                ic.witnesses[USER] = found(USER)
 
-    def check_system_variants(self, ic: InstructionClass, spec: InstructionSpec, ops: dict[str, int], state: State,
-                              out: Outcome, rng: random.Random) -> None:
-        """Do states differing from ``state`` only in IE, the timer or R's location give
-        other program-visible results?"""
+    def check_system_variants(self, ics: list[tuple[InstructionClass, Comparison]], spec: InstructionSpec,
+                              ops: dict[str, int], run: _Run, rng: random.Random) -> int:
+        """Do states differing from ``run``'s only in IE, the timer or R's location give
+        other program-visible results?  Returns the number of states executed."""
+        state, out = run.state, run.out
+        executed = 0
         for label, alt in self.probe.system_variants(state, rng):
             o_alt = self.probe.execute(alt, spec, ops)
-            ic.states_sampled += 1
+            executed += 1
             if o_alt.trap is not None:
                 continue
             key = _first_difference(out.visible, o_alt.visible)
             if key is None:
                 continue
-            if not ic.behavior_sensitive:
-                ic.behavior_sensitive = True
-                ic.witnesses[BEHAVIOR] = self.behavior_witness(BEHAVIOR, spec, ops, state, alt, out, o_alt, key, label)
-            if self.probe.mode_of(state) == self.probe.user_mode and not ic.user_sensitive:
-                ic.user_sensitive = True
-                ic.witnesses[USER] = self.behavior_witness(USER, spec, ops, state, alt, out, o_alt, key, label)
-            return
+            made: dict[str, Witness] = {}
+            for ic, c in ics:
+                if not ic.behavior_sensitive:
+                    ic.behavior_sensitive = True
+                    if BEHAVIOR not in made:
+                        made[BEHAVIOR] = self.behavior_witness(BEHAVIOR, spec, ops, state, alt, out, o_alt, key, label, ic.name)
+                    ic.witnesses[BEHAVIOR] = made[BEHAVIOR]
+                if run.mode == c.user and not ic.user_sensitive:
+                    ic.user_sensitive = True
+                    if USER not in made:
+                        made[USER] = self.behavior_witness(USER, spec, ops, state, alt, out, o_alt, key, label, ic.name)
+                    ic.witnesses[USER] = made[USER]
+            return executed
+        return executed
 
     def behavior_witness(self, tag: str, spec: InstructionSpec, ops: dict[str, int], s1: State, s2: State,
-                         o1: Outcome, o2: Outcome, key: str, label: str) -> Witness:
+                         o1: Outcome, o2: Outcome, key: str, label: str, name: str | None = None) -> Witness:
         word = USER if tag == USER else BEHAVIOR
         first, second = self.probe.contrast(key, o1.visible[key], o2.visible[key])
         mode = "in user mode, " if tag == USER else ""
-        explanation = f"`{spec.name}` is {word}: {mode}two states differing only in {label} gave {first} vs {second}"
+        explanation = (f"`{name or spec.name}` is {word}: {mode}two states differing only in {label} "
+                       f"gave {first} vs {second}")
         return self.witness(tag, spec, ops, [s1, s2], {"differs": key, "first": o1.visible[key], "second": o2.visible[key]}, explanation)
+
+
+def _conditions(worker: _Classifier, c: Comparison, results: dict[str, tuple], reruns: dict,
+                progress: Callable[[str], None] | None) -> dict[str, list[Condition]]:
+    """For every form violating a theorem under comparison ``c``: the configuration settings
+    that end the violation, each confirmed by classifying the form again with it held."""
+    found: dict[str, list[Condition]] = {}
+    for theorem, violates in THEOREMS:
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for key, (spec, form, ics, tracks) in results.items():
+            ic, t = ics[c], tracks[c]
+            if not violates(ic):
+                continue
+            confirmed: list[Setting] = []
+            for setting in sorted(t.seen - t.refuting):
+                held = reruns.get((key, setting))
+                if held is None:
+                    if progress is not None:
+                        progress(f"checking {key} with {setting_text(setting)} held")
+                    held = reruns[(key, setting)] = worker.classify(spec, form, dict([setting]))[0]
+                if not violates(held[c]):
+                    confirmed.append(setting)
+                    if theorem == "Theorem 1" and ic.classes_when is None:
+                        ic.classes_when = held[c].derived
+            if confirmed:
+                words = tuple(setting_text(s) for s in confirmed)
+                ic.when[theorem] = words
+                groups.setdefault(words, []).append(key)
+        if groups:
+            found[theorem] = [Condition(words, forms) for words, forms in groups.items()]
+    return found
 
 
 def classify_isa(isa: ISA | str, samples: int = DEFAULT_SAMPLES, seed: int = 0, probe: Probe | None = None,
                  progress: Callable[[str], None] | None = None) -> Classification:
-    """Derive the class of every instruction of ``isa`` and return it with the verdicts.
+    """Derive the class of every instruction (every form) of ``isa`` and return it with the verdicts.
 
     ``probe`` replaces the ISA's registered system model (e.g. one with mutated semantics);
-    ``progress(text)`` is told which instruction is being classified.
+    ``progress(text)`` is told which instruction is being classified.  With several
+    comparisons the result is the first one's, the rest in ``others``.
     """
     isa = load_isa(isa) if isinstance(isa, str) else isa
     if samples < 1:
         raise UserError("--samples must be at least 1")
     start = time.perf_counter()
-    worker = _Classifier(probe or probe_for(isa), samples, seed)
-    results = []
-    specs = list(isa.instructions.values())
-    for k, spec in enumerate(specs):
+    probe = probe or probe_for(isa)
+    worker = _Classifier(probe, samples, seed)
+    forms_of = optional(probe, "forms")
+    work = [(spec, form) for spec in isa.instructions.values() for form in forms_of(spec)]
+    results: dict[str, tuple] = {}
+    for k, (spec, form) in enumerate(work):
         if progress is not None:
-            progress(f"classifying {isa.name}: {spec.name} ({k + 1}/{len(specs)})")
-        results.append(worker.classify(spec))
-    return Classification(isa.name, seed, samples, results, time.perf_counter() - start)
+            progress(f"classifying {isa.name}: {form.key} ({k + 1}/{len(work)})")
+        ics, tracks = worker.classify(spec, form)
+        results[form.key] = (spec, form, ics, tracks)
+    reruns: dict = {}
+    names = tuple(sorted({s[0] for r in results.values() for t in r[3].values() for s in t.seen}))
+    several = len(worker.comparisons) > 1
+    out = []
+    for c in worker.comparisons:
+        conditions = _conditions(worker, c, results, reruns, progress) if names else {}
+        out.append(Classification(isa.name, seed, samples, [r[2][c] for r in results.values()], 0.0,
+                                  c.label if several else "", worker.modes if several else (), names, conditions))
+    head = out[0]
+    head.others = out[1:]
+    head.seconds = time.perf_counter() - start
+    return head
 
 
 def replay(isa: ISA | str, witness: Witness, probe: Probe | None = None) -> bool:

@@ -5,12 +5,26 @@ that ISA's semantics in :mod:`hybridvmm.isas`) for operand instances, sampled ma
 states, the states that differ from a given one *only in system state*, and the outcome
 of executing one instruction with the ISA's own semantics.  States are plain JSON-able
 dictionaries, so witnesses can be printed, stored and replayed.
+
+Beyond the required methods a probe may supply (the engine falls back to the defaults of
+:class:`ProbeDefaults` when it does not):
+
+* **forms** — where operands decide the class (a RISC-V CSR instruction's class is set by its
+  CSR number, DESIGN §2 defines classes per instance), one instruction is classified as
+  several *forms*, each with some operands held to given values; ``instance_key`` names the
+  form a decoded instance belongs to, so a scanner can look its derived class up.
+* **modes and comparisons** — a machine with more than two privilege levels names them all
+  (``modes``, most privileged first) and says which pairs stand for Popek–Goldberg's
+  supervisor/user (``comparisons``): each gives its own classes and verdicts.
+* **configuration** — named bits of the sampled system state that system software sets
+  once (counter enables, trap-virtualization bits).  When a theorem fails only in some
+  configurations, the engine finds the settings under which it holds and reports them.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hybridvmm.isa import ISA, InstructionSpec
@@ -79,3 +93,78 @@ class Probe(Protocol):
 
     def decode_instance(self, encoding: str) -> tuple[InstructionSpec, dict[str, int]]:
         """The instruction spec and operands of a witness's hex encoding (for replay)."""
+
+
+@dataclass(frozen=True)
+class Form:
+    """One row of the classification: an instruction with some operands held to given
+    values (``fixed``: field → the values it may take; empty: every instance)."""
+
+    key: str
+    fixed: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One reading of Popek–Goldberg's two modes on a machine with more: ``supervisor`` is
+    the mode an instruction must not trap in, ``user`` the one it must trap in to be
+    privileged, and ``modes`` the modes whose states the sensitivity definitions range over
+    (the modes the guest uses)."""
+
+    supervisor: str
+    user: str
+    modes: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.supervisor} vs {self.user}"
+
+
+class ProbeDefaults:
+    """What a probe that leaves out the optional parts means (and a base class supplying them)."""
+
+    supervisor_mode: str
+    user_mode: str
+
+    def forms(self, spec: InstructionSpec) -> list[Form]:
+        """The forms of ``spec``: by default the instruction itself."""
+        return [Form(spec.name)]
+
+    def instance_key(self, spec: InstructionSpec, operands: dict[str, int]) -> str:
+        """The key of the form an instance belongs to."""
+        return spec.name
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """Every mode, most privileged first."""
+        return (self.supervisor_mode, self.user_mode)
+
+    @property
+    def comparisons(self) -> tuple[Comparison, ...]:
+        """The supervisor/user readings to classify under; the first is the headline one."""
+        return (Comparison(self.supervisor_mode, self.user_mode, (self.supervisor_mode, self.user_mode)),)
+
+    def configuration(self, state: State) -> dict[str, bool]:
+        """The named configuration bits of ``state`` (none by default)."""
+        return {}
+
+    def configure(self, state: State, settings: dict[str, bool]) -> State:
+        """The same state with configuration bits set."""
+        if settings:
+            raise ValueError(f"no configuration bits: {', '.join(settings)}")
+        return state
+
+    def mode_contrast(self, a: str, b: str) -> str:
+        """Words for two states differing in the mode."""
+        return f"M {a} vs {b}"
+
+
+def optional(probe: Any, name: str) -> Any:
+    """``probe``'s own ``name``, or the default's bound to it."""
+    own = getattr(type(probe), name, None)
+    if own is not None:
+        return getattr(probe, name)
+    default = getattr(ProbeDefaults, name)
+    if isinstance(default, property):
+        return default.fget(probe)
+    return default.__get__(probe)
