@@ -20,10 +20,10 @@ from typing import Any
 
 from hybridvmm.cli_support import add_json_flag, number, print_json
 from hybridvmm.errors import UserError
-from hybridvmm.guests import build_guest, list_guests
+from hybridvmm.guests import build_guest, guest_info, list_guests
 from hybridvmm.image import Image
 from hybridvmm.isa import load_isa
-from hybridvmm.isas import build_machine
+from hybridvmm.isas import build_machine, family_of
 from hybridvmm.progress import Progress
 from hybridvmm.vmm import BARE, MODES, Monitor
 from hybridvmm.vmm.theory import predict
@@ -95,9 +95,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def guest_workloads(isa: str | None, small: bool) -> list[Workload]:
-    """The bundled guests."""
+    """The bundled guests the monitor can run: those of an ISA family with a virtualization model."""
     return [Workload(name, description, build_guest(name, isa, small=small))
-            for name, description in list_guests()]
+            for name, description in list_guests() if family_of(guest_info(name).isa).virt is not None]
 
 
 def parse_modes(text: str) -> list[str]:

@@ -22,12 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hybridvmm.guests import GUESTS, VARIANTS
+    from hybridvmm.guests import GUESTS
 
     if args.json:
         print_json([
             {"name": g.name, "description": g.description, "kind": g.kind, "default_isa": g.isa,
-             "variants": list(VARIANTS), "sources": list(g.sources)}
+             "variants": list(g.variants), "sources": list(g.sources)}
             for g in GUESTS.values()
         ])
         return 0

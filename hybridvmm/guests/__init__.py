@@ -1,4 +1,4 @@
-"""Bundled guests: pgm assembly sources shipped as package data, assembled on demand.
+"""Bundled guests: assembly sources shipped as package data, assembled on demand.
 
 Every guest is addressable as ``guest:NAME`` wherever an image is accepted (``run``,
 ``disasm``, ``info``, ``scan``, ``patch``; see :mod:`hybridvmm.loading`) and
@@ -11,6 +11,10 @@ listed by ``python -m hybridvmm guests``.
   the kernel exists once.
 * The micro-guests ``syscalls``, ``privileged``, ``timer`` and ``kcompute`` are small
   standalone kernels, each stressing one kind of event a monitor must handle.
+* ``rvminios`` (``rvminios.s``) is the RISC-V one: M-mode firmware, an S-mode kernel with
+  Sv32 paging and a timer, two U-mode tasks.  It is GNU as source, written for a linker
+  that puts ``.text`` at 0x80000000 (:attr:`Guest.origin` does that here), and runs on
+  rv32 only (:attr:`Guest.variants`).
 
 Sizes are ``.equ`` constants in the sources; :func:`build_guest` can override any of
 them (``defines={"FIB_N": 15}``), which the tests use to keep runs short.  On the command
@@ -18,7 +22,7 @@ line the same is written ``guest:fib:FIB_N=15`` (several as ``guest:sort:SORT_N=
 Every guest has a test-sized set of constants (``build_guest(name, small=True)``, or
 ``guest:NAME:small``) that runs in well under a second, for tests of the monitor too.  One source
 assembles for every pgm variant: the variant decides only which sensitive instructions
-trap in user mode, and the guests are written to behave identically on all of them.
+trap in user mode, and the pgm guests are written to behave identically on all of them.
 """
 
 from __future__ import annotations
@@ -54,6 +58,11 @@ class Guest:
     kind: str = "micro"  # "os" | "workload" | "micro"
     small: tuple[tuple[str, int], ...] = ()
     """``.equ`` overrides for a test-sized run (well under a second on the bare machine)."""
+    variants: tuple[str, ...] = VARIANTS
+    """The ISAs it is written for, with one console output on all of them."""
+    origin: int | None = None
+    """Where ``.text`` starts, for a source that leaves that to the linker (GNU ``ld
+    -Ttext``): a ``.org`` put before it.  None: the ISA's load address."""
 
 
 GUESTS: dict[str, Guest] = {
@@ -81,6 +90,8 @@ GUESTS: dict[str, Guest] = {
               ("redpill.s", "klib.s")),
         Guest("stopwatch", "micro: a user program timing LAPS loops with rdtime under a WATCHDOG timer (rdtsc-style timing)",
               ("stopwatch.s", "klib.s"), small=(("LAPS", 3),)),
+        Guest("rvminios", "RISC-V: M-mode firmware, S-mode kernel with Sv32 and a timer, 2 U-mode tasks, ecalls, UART (rv32)",
+              ("rvminios.s",), isa="rv32", kind="os", variants=("rv32",), origin=0x80000000),
     )
 }
 
@@ -138,6 +149,8 @@ def guest_source(name: str, defines: dict[str, int] | None = None) -> str:
     text = "".join(_with_newline(read_source(f)) for f in guest.sources)
     if defines:
         text = _override(text, defines, name)
+    if guest.origin is not None:
+        text = f".org 0x{guest.origin:x}\n" + text
     return text
 
 
@@ -163,7 +176,7 @@ def parse_name(spec: str) -> tuple[str, dict[str, int]]:
 
 
 def build_guest(name: str, isa: str | None = None, defines: dict[str, int] | None = None, *, small: bool = False) -> Image:
-    """Assemble bundled guest ``name`` for pgm variant ``isa`` (default: the guest's own).
+    """Assemble bundled guest ``name`` for ``isa``, one of its variants (default: its own ISA).
 
     ``small`` selects the guest's test-sized constants (:attr:`Guest.small`);
     ``defines`` overrides ``.equ`` constants of the sources (e.g. ``{"SIEVE_N": 1000}``);

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from hybridvmm.guests import list_guests
+from hybridvmm.guests import guest_info, list_guests
+from hybridvmm.isas import family_of
 
 
 def test_bench_json_has_every_mode_for_every_workload(cli):
@@ -38,6 +39,7 @@ def test_bench_modes_option(cli):
 
 def test_bench_lists_and_rejects_unknown_workloads(cli):
     r = cli("bench", "--list")
-    assert r.code == 0 and {ln.split()[0] for ln in r.out.splitlines()} == {name for name, _ in list_guests()}
+    runnable = {name for name, _ in list_guests() if family_of(guest_info(name).isa).virt is not None}  # not rv32 yet
+    assert r.code == 0 and {ln.split()[0] for ln in r.out.splitlines()} == runnable
     r = cli("bench", "nonesuch")
     assert r.code == 2 and "unknown workload" in r.err
