@@ -81,6 +81,11 @@ class PgmVirt:
         host.timer_pending = False
         host.arm_countdown(0)
 
+    def code_space(self, vcpu: PgmMachine) -> tuple[int, int]:
+        """Where the guest's code lies now, for the scanner: the linear space R = (base,
+        bound) of its window.  (A paged ISA would name a page-table root here.)"""
+        return vcpu.base, vcpu.bound
+
     def traps_directly(self, ins) -> bool:
         """Would ``ins`` trap executed directly in real user mode (its spec says so)?"""
         return ins.spec.traps_in_user_mode

@@ -15,7 +15,7 @@ before they run next (the patches there were dropped by the store itself).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from hybridvmm.errors import DecodeError
 from hybridvmm.isa import ISA, Decoder, Instruction, shared_decoder
@@ -37,7 +37,8 @@ def wants(policy: str, classes: frozenset[str]) -> bool:
 
 
 class VmCode:
-    """The scanner's code source: a VM's original bytes as code under virtual R sees them."""
+    """The scanner's code source: a VM's original bytes as code running in a linear address
+    space of its window sees them (virtual ``v`` is window ``base + v``, below ``bound``)."""
 
     def __init__(self, vm: "VM", decoder: Decoder, base: int, bound: int):
         window = vm.window
@@ -99,10 +100,14 @@ class SpaceScan:
 class LazyPatcher:
     """Scan-and-patch on first direct execution, for one VM (see the module docstring)."""
 
-    def __init__(self, vm: "VM", isa: ISA, policy: str, trace: Callable[[str, str], None] | None = None):
+    def __init__(self, vm: "VM", isa: ISA, policy: str, space_of: Callable[[Any], tuple[int, int]],
+                 trace: Callable[[str, str], None] | None = None):
+        """``space_of(vcpu)`` is the ISA model's view of where the guest's code currently
+        lies: the (window base, bound) of the linear address space it runs in."""
         if policy not in POLICIES:
             raise ValueError(f"unknown patch policy {policy}")
         self.vm = vm
+        self.space_of = space_of
         self.isa = isa
         self.policy = policy
         self.decoder = shared_decoder(isa)
@@ -116,7 +121,7 @@ class LazyPatcher:
         vm = self.vm
         vcpu = vm.vcpu
         applied = vm.stats.patches_applied
-        key = (vcpu.base, vcpu.bound)
+        key = self.space_of(vcpu)
         space = self.spaces.get(key)
         if space is None:
             space = self.spaces[key] = SpaceScan(vm, self.isa, self.decoder, *key)
@@ -158,7 +163,7 @@ class LazyPatcher:
         else:
             vm.stats.instructions_scanned += len(insns)
         if self.trace is not None and new:
-            self.trace("scan", f"scanned {len(new)} instructions from 0x{new[0][0]:x} (space R.base=0x{space.base:x})")
+            self.trace("scan", f"scanned {len(new)} instructions from 0x{new[0][0]:x} (space at 0x{space.base:x})")
         for address, ins in new:
             wa = space.base + address
             if not vm.patches.at(wa) and wants(self.policy, ins.spec.classes):
@@ -195,7 +200,7 @@ class LazyPatcher:
             if scanner.invalidate(vlo, vhi):
                 space.dirty = True
                 if self.trace is not None:
-                    self.trace("scan", f"store to 0x{lo:x}: scanned code invalidated (space R.base=0x{space.base:x})")
+                    self.trace("scan", f"store to 0x{lo:x}: scanned code invalidated (space at 0x{space.base:x})")
 
     def close(self) -> None:
         for space in self.spaces.values():

@@ -24,6 +24,7 @@ from hybridvmm.isas import storage_for, virt_model
 from hybridvmm.machine import HALTED, MAX_STEPS, STOPPED, TRAP_LOOP
 from hybridvmm.vmm import routines
 from hybridvmm.vmm.allocator import Allocation, allocate
+from hybridvmm.vmm.backend import VirtModel
 from hybridvmm.vmm.costs import Costs, default_costs
 from hybridvmm.vmm.dispatcher import Dispatcher
 from hybridvmm.vmm.lazy import LazyPatcher
@@ -55,7 +56,7 @@ class Monitor:
                 raise UserError(f"{image.source or 'image'}: ISA {image.isa} differs from {first.name}: "
                                 f"the VMs of one run share one host machine")
         self.isa = first
-        self.virt = virt_model(first)(first)
+        self.virt: VirtModel = virt_model(first)(first)
         self.slice = slice_length
         self.costs = costs or default_costs()
         self.tracer = tracer
@@ -72,7 +73,7 @@ class Monitor:
             window = self.allocation.window(self.host.storage, k)
             vm = VM(k + 1, f"vm{k + 1}", image, first, self.virt, self.host, window, max_steps)
             if self.mode.patch:
-                vm.lazy = LazyPatcher(vm, first, self.mode.patch, self._scan_tracer(vm))
+                vm.lazy = LazyPatcher(vm, first, self.mode.patch, self.virt.code_space, self._scan_tracer(vm))
             if self.mode.interpret_supervisor and not self.mode.interpret_user:
                 vm.vcpu.hook_mode(self._hybrid_hook(vm))
             self.vms.append(vm)
