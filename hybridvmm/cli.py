@@ -11,8 +11,10 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from typing import NoReturn
 
 from hybridvmm import __version__
+from hybridvmm.cli_support import begin_command
 from hybridvmm.errors import UserError
 
 EXIT_OK = 0
@@ -20,8 +22,15 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error on one line (as every other error) naming ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="hybridvmm",
         description="Popek-Goldberg virtualization made executable: ISA specs, assembler, "
         "classifier, scanner/patcher and a hybrid virtual machine monitor.",
@@ -48,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
+    begin_command(args)
     try:
         result = args.func(args)
     except UserError as exc:

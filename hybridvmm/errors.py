@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -54,11 +55,33 @@ class ImageError(UserError):
     """A truncated, corrupt or unusable image file."""
 
 
+_INPUTS: set[str] = set()
+"""Real paths of the files read since :func:`forget_inputs`: a command never writes over
+one of them (see :func:`hybridvmm.cli_support.check_output`)."""
+
+
+def note_input(path: str | Path) -> None:
+    """Remember that this command read ``path`` (so that no output of it replaces the file)."""
+    _INPUTS.add(os.path.realpath(path))
+
+
+def inputs_read() -> frozenset[str]:
+    """The real paths of the files read so far by this command."""
+    return frozenset(_INPUTS)
+
+
+def forget_inputs() -> None:
+    """Start a new command: nothing read yet."""
+    _INPUTS.clear()
+
+
 def read_input(path: str | Path) -> bytes:
     """The bytes of a file the user named; any failure is a one-line :class:`UserError`."""
     path = Path(path)
     try:
-        return path.read_bytes()
+        data = path.read_bytes()
+        note_input(path)
+        return data
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except IsADirectoryError:

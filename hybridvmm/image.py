@@ -202,12 +202,17 @@ class Image:
 
 
 def write_file_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    """Write ``data`` to ``path`` as ordinary tools do, atomically: a temporary file in the
+    same directory (created mode 0600 by ``mkstemp``, whatever the umask), flushed to disk,
+    then renamed over ``path``.  A symbolic link at ``path`` is replaced by the file (its
+    target is left alone); any failure removes the temporary file and leaves what was there."""
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -3,27 +3,50 @@ binary, or ``guest:NAME``.
 
 Every subcommand that takes an image goes through :func:`load_program`, so ELF files,
 raw binaries (``--isa NAME --base ADDR [--entry ADDR]``) and bundled guests work
-everywhere alike.  What a file is comes from its magic, never from the options: an ELF
-given with ``--isa`` is still an ELF, and ``--isa`` may then only name its ISA family or
-a variant of it.
+everywhere alike, under one rule for the options:
+
+* What a file is comes from its magic, never from the options: an image or an ELF given
+  with ``--isa``/``--base`` is still an image or an ELF.
+* ``--base`` places a raw binary; for an image, an ELF or a guest (which say where their
+  sections lie) it is an error.
+* ``--isa`` is required for a raw binary.  For an image, an ELF or a guest, which carry
+  their own ISA, it may name that ISA or another variant of its family (``--isa pgm-x86``
+  on a pgm image: the same encoding, other classes); an ISA of another family
+  (``--isa rv32`` on a pgm image) is an error, since the bytes would mean nothing.
+* Running a program needs storage: :func:`check_storage` refuses an image that would need
+  more than the run's limit (:data:`DEFAULT_STORAGE_LIMIT` unless ``--storage`` raises it,
+  up to :data:`hybridvmm.isas.MAX_STORAGE`).
 """
 
 from __future__ import annotations
 
-
 from hybridvmm.elf import is_elf, load_elf
-from hybridvmm.errors import ImageError, UserError, read_input
-from hybridvmm.guests import build_guest
+from hybridvmm.errors import ImageError, UnknownISAError, UserError, read_input
+from hybridvmm.guests import build_guest, guest_info
 from hybridvmm.image import MAGIC, Image, raw_image
-from hybridvmm.isa import load_isa
+from hybridvmm.isa import ISA, load_isa
 
 GUEST_PREFIX = "guest:"
 
+DEFAULT_STORAGE_LIMIT = 64 << 20
+"""The most storage ``run`` and ``compare`` give one guest unless ``--storage`` raises it."""
 
-def load_program(name: str, isa: str | None = None, base: int | None = None, entry: int | None = None) -> Image:
-    """The image ``name`` refers to; ``isa`` overrides the image's ISA (e.g. a variant)."""
+
+def load_program(name: str, isa: str | None = None, base: int | None = None, entry: int | None = None, *,
+                 keep_isa: bool = False, storage_limit: int | None = None) -> Image:
+    """The image ``name`` refers to, run as ``isa`` if given (see the module docstring).
+
+    ``keep_isa``: check ``isa`` against the program's own but keep the program's in the
+    image (what ``info`` shows and ``patch`` writes).  ``storage_limit``: the program is to
+    be run; refuse it if it needs more storage than that.
+    """
     if name.startswith(GUEST_PREFIX):
-        image = build_guest(name[len(GUEST_PREFIX):], isa)
+        if base is not None:
+            raise UserError(f"{name}: --base applies to raw binaries only; this is a bundled guest")
+        spec = name[len(GUEST_PREFIX):]
+        if isa is not None:
+            check_family(name, "a bundled guest", guest_info(spec.partition(":")[0]).isa, isa)
+        image = build_guest(spec, isa)
     else:
         data = read_input(name)
         if data.startswith(MAGIC) or is_elf(data):
@@ -31,23 +54,48 @@ def load_program(name: str, isa: str | None = None, base: int | None = None, ent
             if base is not None:
                 raise UserError(f"{name}: --base applies to raw binaries only; this is {kind}")
             image = Image.from_bytes(data, source=name) if data.startswith(MAGIC) else load_elf(data, source=name)
-            if isa is not None and is_elf(data):
-                check_family(name, image.isa, isa)
+            if isa is not None:
+                check_family(name, kind, image.isa, isa)
+                if not keep_isa:
+                    image.isa = isa
         else:
             if isa is None or base is None:
                 raise ImageError(f"{name}: not a hybridvmm image or ELF file; for a raw binary give --isa NAME and --base ADDR")
             image = raw_image(data, isa, base, entry, source=name)
             entry = None
-    if isa is not None:
-        image.isa = isa
     if entry is not None:
         image.entry = entry
-    load_isa(image.isa)  # an unknown ISA is reported here, once, for every command
+    chosen = load_isa(image.isa)  # an unknown ISA is reported here, once, for every command
+    if storage_limit is not None:
+        check_storage(image, chosen, storage_limit)
     return image
 
 
-def check_family(name: str, family: str, isa: str) -> None:
-    """``--isa`` for an ELF may confirm its family or choose a variant of it, nothing else."""
-    lineage = load_isa(isa).lineage
-    if family not in lineage:
-        raise UserError(f"{name}: an ELF for {family}; --isa {isa} is not {family} or a variant of it")
+def _own_isa(name: str, kind: str, own: str) -> ISA:
+    try:
+        return load_isa(own)
+    except UnknownISAError:
+        raise UserError(f"{name}: {kind} for ISA '{own}', which is not a known ISA") from None
+
+
+def check_family(name: str, kind: str, own: str, isa: str) -> None:
+    """``--isa`` for a program with an ISA of its own may name that ISA or a variant of
+    its family (the base ISA at the end of ``extends``), nothing else."""
+    family = _own_isa(name, kind, own).lineage[-1]
+    chosen = load_isa(isa)
+    if chosen.lineage[-1] != family:
+        what = "an ELF" if kind == "an ELF file" else kind
+        raise UserError(f"{name}: {what} for {own}; --isa {isa} is not {family} or a variant of it "
+                        f"(it is of the {chosen.lineage[-1]} family)")
+
+
+def check_storage(image: Image, isa: ISA, limit: int) -> None:
+    """Refuse to run ``image`` if its machine would need more storage than ``limit``."""
+    from hybridvmm.isas import MAX_STORAGE, storage_for  # the machine models import this module's users
+
+    if limit > MAX_STORAGE:
+        raise UserError(f"--storage {limit:#x}: at most {MAX_STORAGE:#x} bytes ({MAX_STORAGE >> 20} MiB) are supported")
+    needed = storage_for(isa, image)
+    if needed > limit:
+        raise UserError(f"{image.source or 'image'}: needs {needed:#x} bytes of storage (its sections reach {image.high:#x}); "
+                        f"the limit is {limit:#x} ({limit >> 20} MiB): --storage SIZE raises it, up to {MAX_STORAGE >> 20} MiB")

@@ -1,7 +1,9 @@
-"""``asm SRC -o OUT [--isa NAME]``: assemble a source file into an image.
+"""``asm SRC [-o OUT] [--isa NAME]``: assemble a source file into an image.
 
 Every error of the source is reported, each on its own ``file:line: message`` line on
-stderr (as GNU as does), with exit 2 and no image written.
+stderr (as GNU as does), with exit 2 and no image written.  The image is written under the
+output rule of :mod:`hybridvmm.cli_support` (``-`` for stdout, ``--force`` to replace a
+file, never the source).
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ from pathlib import Path
 
 from hybridvmm.asm import assemble_file
 from hybridvmm.asm.assembler import AsmErrors
-from hybridvmm.cli_support import add_json_flag, print_json, write_output
+from hybridvmm.cli_support import add_force_flag, add_json_flag, check_output, print_json, report_stream, write_output
 from hybridvmm.cli import EXIT_USAGE
-from hybridvmm.errors import UserError
 
 ORDER = 20
 
@@ -22,19 +23,18 @@ ORDER = 20
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("asm", help="assemble a source file into an image")
     p.add_argument("source", metavar="SRC", help="assembly source (first line may say '.isa NAME')")
-    p.add_argument("-o", "--output", metavar="OUT", help="image to write (default: SRC with suffix .img)")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="image to write (default: SRC with suffix .img; '-' for stdout, the report then going to stderr)")
     p.add_argument("--isa", metavar="NAME", help="ISA (or variant) to assemble for; overrides the source's .isa line")
+    add_force_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
-def output_path(source: Path, output: str | None) -> Path:
-    """Where the image goes; never the source itself."""
-    out = Path(output) if output else source.with_suffix(".img")
-    if out.exists() and source.exists() and out.resolve() == source.resolve():
-        raise UserError(f"{out}: refusing to overwrite the source file; choose another -o")
-    if out.is_dir():
-        raise UserError(f"{out}: is a directory")
+def output_path(source: Path, output: str | None) -> str:
+    """Where the image goes (never the source itself: checked with the rest of the output rule)."""
+    out = output if output else str(source.with_suffix(".img"))
+    check_output(out, inputs=(source,))
     return out
 
 
@@ -49,17 +49,20 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     write_output(out, image.to_bytes())
     total = sum(len(s.data) for s in image.sections)
+    report = report_stream(out)
     if args.json:
         print_json({
-            "output": str(out),
+            "source": str(source),
+            "output_file": out,
             "isa": image.isa,
             "bytes": total,
             "entry": image.entry,
             "sections": [{"name": s.name, "address": s.address, "size": len(s.data)} for s in image.sections],
-            "symbols": len(image.symbols),
-        })
+            "symbol_count": len(image.symbols),
+        }, file=report)
         return 0
     ranges = ", ".join(f"{s.name} 0x{s.address:x}-0x{s.end:x}" for s in image.sections)
     plural = "" if len(image.sections) == 1 else "s"
-    print(f"{out}: {total} bytes in {len(image.sections)} section{plural} ({ranges}), entry 0x{image.entry:x}, isa {image.isa}")
+    print(f"{out}: {total} bytes in {len(image.sections)} section{plural} ({ranges}), entry 0x{image.entry:x}, isa {image.isa}",
+          file=report)
     return 0

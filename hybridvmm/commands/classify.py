@@ -6,7 +6,7 @@ import argparse
 
 from hybridvmm.classify import DEFAULT_SAMPLES, Classification, classify_isa
 from hybridvmm.classify.figure import render_svg
-from hybridvmm.cli_support import add_json_flag, print_json, write_output
+from hybridvmm.cli_support import add_force_flag, add_json_flag, check_output, print_json, report_stream, write_output
 from hybridvmm.errors import UserError
 from hybridvmm.progress import Progress
 
@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--isa", required=True, metavar="NAME", help="ISA or variant (a name or a .toml path)")
     p.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, metavar="N", help=f"states sampled per instruction (default {DEFAULT_SAMPLES})")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed (default 0); same seed, same output")
-    p.add_argument("--svg", metavar="FILE", help="also write a figure of the sensitive and privileged sets (Smith & Nair Fig. 8.8)")
+    p.add_argument("--svg", metavar="FILE", help="also write a figure of the sensitive and privileged sets (Smith & Nair "
+                   "Fig. 8.8); '-' for stdout, the table then going to stderr")
+    add_force_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -67,6 +69,8 @@ def format_text(result: Classification) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.samples < 1:
         raise UserError("--samples must be at least 1")
+    if args.svg:
+        check_output(args.svg)  # before the work, not after it
     progress = Progress()
     try:
         result = classify_isa(args.isa, samples=args.samples, seed=args.seed, progress=progress.update)
@@ -74,8 +78,9 @@ def run(args: argparse.Namespace) -> int:
         progress.clear()
     if args.svg:
         write_output(args.svg, render_svg(result).encode())
+    report = report_stream(args.svg)
     if args.json:
-        print_json(result.as_dict())
+        print_json({**result.as_dict(), **({"svg_file": args.svg} if args.svg else {})}, file=report)
     else:
-        print(format_text(result))
+        print(format_text(result), file=report)
     return 0

@@ -13,7 +13,7 @@ import argparse
 
 from hybridvmm.cli_support import add_json_flag, number, print_json
 from hybridvmm.errors import UserError
-from hybridvmm.loading import load_program
+from hybridvmm.loading import DEFAULT_STORAGE_LIMIT, load_program
 from hybridvmm.progress import Progress
 from hybridvmm.vmm import COMPARE_MODES, DEFAULT_SLICE, MODES
 from hybridvmm.vmm.compare import ImageComparison, compare_images
@@ -76,7 +76,8 @@ def print_table(c: ImageComparison) -> None:
 
 def run(args: argparse.Namespace) -> int:
     modes = parse_modes(args.modes)
-    images = [load_program(name, isa=args.isa, base=args.base, entry=args.entry) for name in args.images]
+    images = [load_program(name, isa=args.isa, base=args.base, entry=args.entry, storage_limit=DEFAULT_STORAGE_LIMIT)
+              for name in args.images]
     progress = Progress()
     try:
         results = compare_images(images, modes, args.isa, args.max_steps, args.input.encode("utf-8"),

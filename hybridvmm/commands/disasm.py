@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     table = SymbolTable.from_image(image)
     if args.json:
         print_json({
-            "isa": image.isa,
+            "isa": isa.name,
             "entry": image.entry,
             "lines": [
                 {

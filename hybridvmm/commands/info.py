@@ -40,7 +40,7 @@ def describe(image: Image) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    image = open_image(args)
+    image = open_image(args, keep_isa=True)  # the file's own ISA: --isa is only checked against it
     data = describe(image)
     if args.json:
         print_json(data)

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_list(args: argparse.Namespace) -> int:
     isas = [load_isa(name) for name in available_isas()]
     if args.json:
-        print_json([{"name": i.name, "extends": i.extends, "description": i.description, "instructions": len(i.instructions)} for i in isas])
+        print_json([{"name": i.name, "extends": i.extends, "description": i.description, "instruction_count": len(i.instructions)} for i in isas])
         return 0
     width = max(len(i.name) for i in isas)
     for i in isas:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from hybridvmm.asm.disassembler import format_instruction
-from hybridvmm.cli_support import add_image_arguments, add_json_flag, print_json, write_output
-from hybridvmm.image import MAGIC, Image, PatchRecord
+from hybridvmm.cli_support import (add_force_flag, add_image_arguments, add_json_flag, check_output, input_files, open_image,
+                                   print_json, report_stream, write_output)
+from hybridvmm.image import Image, PatchRecord
 from hybridvmm.isa import ISA, Decoder, load_isa
-from hybridvmm.loading import GUEST_PREFIX, load_program
 from hybridvmm.patch import patch_image
-from hybridvmm.patch.output import check_output, default_patched
+from hybridvmm.patch.output import default_patched
 from hybridvmm.scan import Space
 
 ORDER = 71
@@ -24,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Scan IMAGE for the ISA variant and replace each sensitive-unprivileged instruction "
         "with the ISA's trap instruction (pgm: vmtrap 0), padded with no-ops so nothing else moves; the "
         "original bytes go into the image's patch table ('info' shows it, 'unpatch' restores them). "
-        "Idempotent. Writes IMAGE's stem + .patched + suffix unless -o is given, and never overwrites an "
-        "existing file (the input included) without --force. The output keeps the input's ISA name.",
+        "Idempotent. Writes IMAGE's stem + .patched + suffix unless -o is given ('-' for stdout, the report "
+        "then going to stderr); an existing file is replaced only with --force, and the input never. "
+        "The output keeps the input's ISA name.",
     )
     add_image_arguments(p, isa_help="ISA variant whose classes decide the sites (default: the image's)")
     p.add_argument("-o", "--output", metavar="OUT", help="patched image to write (default: STEM.patched.SUFFIX)")
@@ -39,25 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--space", action="append", default=[], metavar="BASE:BOUND:ROOT[,ROOT]",
                    help="also scan and patch a relocated region (e.g. a user task running under R = (BASE, "
                    "BOUND)) from its virtual ROOTs; repeatable")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output file, even the input")
+    add_force_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
-def _is_image_file(name: str) -> bool:
-    if name.startswith(GUEST_PREFIX):
-        return False
-    try:
-        with open(name, "rb") as fh:
-            return fh.read(len(MAGIC)) == MAGIC
-    except OSError:
-        return False
-
-
 def load_for_patching(args: argparse.Namespace) -> tuple[Image, ISA]:
-    """The image with its own ISA name kept, and the variant to patch for."""
-    keep_name = _is_image_file(args.image)
-    image = load_program(args.image, isa=None if keep_name else args.isa, base=args.base, entry=args.entry)
+    """The image with its own ISA name kept, and the variant (of its family) to patch for."""
+    image = open_image(args, keep_isa=True)
     return image, load_isa(args.isa or image.isa)
 
 
@@ -84,34 +73,38 @@ def _row(p: PatchRecord, isa: ISA, decoder: Decoder) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    image, isa = load_for_patching(args)
     policy = "user-sensitive" if args.only else "all-sensitive"
-    output = Path(args.output) if args.output else default_patched(args.image)
-    check_output(args.image, output, args.force)
+    output = args.output if args.output else str(default_patched(args.image))
+    check_output(output, inputs=input_files(args.image))
+    image, isa = load_for_patching(args)
     spaces = tuple(Space.parse(s) for s in args.space)
     result = patch_image(image, isa, policy, roots=tuple(args.root), spaces=spaces)
     write_output(output, result.image.to_bytes())
     decoder = Decoder(isa)
+    site = lambda s: {"address": s.physical, "instruction": format_instruction(s.instruction, isa),  # noqa: E731
+                      "classes": sorted(s.classes), "user_sensitive": s.user_sensitive}
     data = {
-        "input": args.image,
-        "output": str(output),
+        "image": args.image,
+        "output_file": output,
         "isa": isa.name,
         "policy": policy,
-        "sites": len(result.sites),
+        "sites": [site(s) for s in result.sites],
+        "site_count": len(result.sites),
         "patched": [_row(p, isa, decoder) for p in result.added],
         "already_patched": [_row(p, isa, decoder) for p in result.kept],
-        "skipped": [{"address": s.physical, "instruction": format_instruction(s.instruction, isa),
-                     "classes": sorted(s.classes)} for s in result.skipped],
-        "table": len(result.image.patches),
+        "skipped": [site(s) for s in result.skipped],
+        "patch_count": len(result.image.patches),
     }
+    out = report_stream(output)
     if args.json:
-        print_json(data)
+        print_json(data, file=out)
         return 0
-    print(f"{args.image}: {len(result.sites)} sensitive-unprivileged sites for {isa.name}, policy {policy}")
+    print(f"{args.image}: {len(result.sites)} sensitive-unprivileged sites for {isa.name}, policy {policy}", file=out)
     for label, rows in (("patched", data["patched"]), ("already", data["already_patched"])):
         for r in rows:
-            print(f"  {label:<8} {'0x%x' % r['address']:<8}  {r['instruction']:<24} -> {r['replacement_text']:<24} {r['kind']}")
+            print(f"  {label:<8} {'0x%x' % r['address']:<8}  {r['instruction']:<24} -> {r['replacement_text']:<24} {r['kind']}",
+                  file=out)
     for s in data["skipped"]:
-        print(f"  {'skipped':<8} {'0x%x' % s['address']:<8}  {s['instruction']:<24} (not user-sensitive)")
-    print(f"wrote {output}: {len(result.added)} new patches, {data['table']} in its patch table")
+        print(f"  {'skipped':<8} {'0x%x' % s['address']:<8}  {s['instruction']:<24} (not user-sensitive)", file=out)
+    print(f"wrote {output}: {len(result.added)} new patches, {data['patch_count']} in its patch table", file=out)
     return 0

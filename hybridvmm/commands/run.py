@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from hybridvmm.asm.disassembler import format_instruction
-from hybridvmm.cli_support import add_json_flag, number, print_json, write_output
+from hybridvmm.cli_support import add_force_flag, add_json_flag, number, print_json, size, write_output
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image
 from hybridvmm.isas import build_machine
 from hybridvmm.isas.riscv.signature import write_signature
-from hybridvmm.loading import load_program
+from hybridvmm.loading import DEFAULT_STORAGE_LIMIT, load_program
 from hybridvmm.progress import Progress
 from hybridvmm.machine import HALTED, MAX_STEPS, Machine, RunResult
 from hybridvmm.machine.trace import trace_line, trap_line
@@ -33,6 +33,8 @@ ORDER = 60
 DEFAULT_MAX_STEPS = 50_000_000
 TRACE_CATEGORIES = ("insn", "trap", "exit", "patch", "switch", "scan")
 DEFAULT_TRACE = "insn,trap"
+INTERRUPTED = "interrupted"
+"""The result of a guest stopped by Ctrl-C (what it did so far is reported; exit 130)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,6 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--signature", metavar="FILE",
                    help="bare, one ELF: write the words between its begin_signature and end_signature symbols to FILE "
                         "(one 8-digit hex word per line, as Spike's +signature=)")
+    p.add_argument("--storage", metavar="SIZE", type=size, default=DEFAULT_STORAGE_LIMIT,
+                   help=f"the most storage a guest may need (default {DEFAULT_STORAGE_LIMIT >> 20}M; e.g. 256M, at most 512M)")
+    add_force_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -167,8 +172,11 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
         _bare_tracer(m, out, cats, name if several else "")
         if prefixer is not None and not args.json:
             m.hook_output(lambda machine, byte, name=name: prefixer.byte(name, byte))
-        result = run_machine(m, args.max_steps, progress, name)
-        if args.signature:
+        try:
+            result = run_machine(m, args.max_steps, progress, name)
+        except KeyboardInterrupt:  # Ctrl-C: report what was done so far (exit 130)
+            result = RunResult(INTERRUPTED, m.stats.instructions, m.pc, "Ctrl-C")
+        if args.signature and result.reason != INTERRUPTED:
             write_signature(m, args.signature)
         results.append({
             "name": name, "image": image.source, "isa": m.isa.name, "result": result.reason, "detail": result.detail,
@@ -176,6 +184,8 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
             "exit_code": m.exit_code, "exit_message": m.exit_message,
             **console_dict(bytes(m.console.output)), "stats": m.stats.as_dict(), "final_psw": m.psw_summary(),
         })
+        if result.reason == INTERRUPTED:
+            break
     if prefixer is not None and not args.json:
         prefixer.flush()
     if args.dump:
@@ -199,6 +209,9 @@ def run_monitor(args: argparse.Namespace, images: list[Image], mode: str, out: T
             vm.vcpu.hook_output(lambda machine, byte, name=vm.name: prefixer.byte(name, byte))
     try:
         monitor.run()
+    except KeyboardInterrupt:  # Ctrl-C: report what was done so far (exit 130)
+        for vm in monitor.vms:
+            vm.finish(INTERRUPTED, "Ctrl-C")
     finally:
         if prefixer is not None:
             prefixer.flush()
@@ -262,7 +275,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--max-steps must be >= 0 (got {args.max_steps})")
     mode = mode_name(args)
     cats = trace_categories(args.trace if args.trace is not None or args.trace_file is None else DEFAULT_TRACE)
-    images = [load_program(name, isa=args.isa, base=args.base, entry=args.entry) for name in args.images]
+    images = [load_program(name, isa=args.isa, base=args.base, entry=args.entry, storage_limit=args.storage)
+              for name in args.images]
     if args.signature and (mode != BARE or len(images) > 1):
         raise UserError("--signature needs one image run bare")
     if args.dump and len(images) > 1:
@@ -315,4 +329,4 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         else:
             print(f"hybridvmm: run: guest {who}stopped ({r['result']}): {r['detail']}", file=sys.stderr)
-    return status
+    return 130 if any(r["result"] == INTERRUPTED for r in results) else status

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from hybridvmm.cli_support import add_image_arguments, add_json_flag, open_image, print_json, write_output
+from hybridvmm.cli_support import (add_force_flag, add_image_arguments, add_json_flag, check_output, open_image, print_json,
+                                   report_stream, write_output)
 from hybridvmm.isa import load_isa
 from hybridvmm.scan import Space, scan_program, to_dot
 from hybridvmm.scan.report import render_text, scan_report
@@ -33,12 +33,31 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "task) from its virtual ROOTs; repeatable")
     p.add_argument("--no-vectors", action="store_true",
                    help="do not use the trap vectors (held in the image or installed by its code) as roots")
-    p.add_argument("--dot", metavar="FILE", help="write the CFG as Graphviz DOT ('-' for stdout)")
+    p.add_argument("--dot", metavar="FILE", help="write the CFG as Graphviz DOT ('-' for stdout, the report then going to stderr)")
+    add_force_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
+COUNTS = {"instructions": "instruction_count", "blocks": "block_count", "edges": "edge_count", "sites": "site_count",
+          "user_sensitive_sites": "user_sensitive_site_count", "indirect": "indirect_count",
+          "unresolved": "unresolved_count", "overlaps": "overlap_count", "problems": "problem_count",
+          "data_bytes": "data_bytes"}
+"""``scan --json`` vocabulary: a plural key is a list, its count is ``<singular>_count``
+beside it (the report's summary is spread out under these names)."""
+
+
+def as_json(report: dict) -> dict:
+    """One scan report (the image's or a relocated space's) in the CLI's JSON vocabulary."""
+    out = {k: v for k, v in report.items() if k != "summary"}
+    out.update({COUNTS[k]: v for k, v in report["summary"].items()})
+    out["blocks"] = [{("instruction_count" if k == "instructions" else k): v for k, v in b.items()} for b in report["blocks"]]
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.dot:
+        check_output(args.dot)
     image = open_image(args)
     isa = load_isa(image.isa)
     spaces = [Space.parse(s) for s in args.space]
@@ -48,19 +67,21 @@ def run(args: argparse.Namespace) -> int:
     if args.dot:
         text = to_dot(scanner, sites, name=Path(args.image).name,
                       spaces=[(f"space 0x{sp.base:x}+0x{sp.bound:x}", sub, ss) for sp, sub, ss in subs], symbols=symbols)
-        if args.dot == "-":
-            sys.stdout.write(text)
-            return 0
         write_output(args.dot, text.encode())
     patched = {p.address for p in image.patches}
     report = {"image": args.image, **scan_report(scanner, sites, patched, symbols)}
     report["spaces"] = [
         {"space": {"base": sp.base, "bound": sp.bound}, **scan_report(sub, ss, patched)} for sp, sub, ss in subs
     ]
+    out = report_stream(args.dot)
     if args.json:
-        print_json(report)
+        data = as_json(report)
+        data["spaces"] = [as_json(sub) for sub in report["spaces"]]
+        if args.dot:
+            data["dot_file"] = args.dot
+        print_json(data, file=out)
         return 0
-    print(f"{args.image}: " + "\n".join(render_text(report)))
+    print(f"{args.image}: " + "\n".join(render_text(report)), file=out)
     for sp, sub_report in zip(spaces, report["spaces"]):
-        print(f"\nspace 0x{sp.base:x}+0x{sp.bound:x} (virtual addresses): " + "\n".join(render_text(sub_report)))
+        print(f"\nspace 0x{sp.base:x}+0x{sp.bound:x} (virtual addresses): " + "\n".join(render_text(sub_report)), file=out)
     return 0

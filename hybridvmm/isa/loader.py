@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hybridvmm.errors import SpecError, UnknownISAError
+from hybridvmm.errors import SpecError, UnknownISAError, note_input
 from hybridvmm.isa.spec import (
     CLASS_TAGS,
     FIELD_KINDS,
@@ -93,9 +93,14 @@ class _Source:
     def __init__(self, path: Path):
         self.path = path
         try:
-            self.text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
+            note_input(path)
         except OSError as exc:
             raise SpecError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+        try:
+            self.text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:  # TOML is UTF-8 by definition; say where it is not
+            raise SpecError([f"{path}: not a UTF-8 text file (byte 0x{raw[exc.start]:02x} at offset {exc.start})"]) from None
         try:
             self.data = tomllib.loads(self.text)
         except tomllib.TOMLDecodeError as exc:

@@ -33,7 +33,7 @@ FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
         Family("pgm", "hybridvmm.isas.pgm:PgmMachine", "hybridvmm.isas.pgm_probe:PgmProbe", "hybridvmm.isas.pgm_virt:PgmVirt"),
-        Family("rv32", "hybridvmm.isas.riscv.machine:RiscvMachine"),
+        Family("rv32", "hybridvmm.isas.riscv.machine:RiscvMachine", "hybridvmm.isas.riscv.probe:RiscvProbe"),
     )
 }
 """Base ISA name → its family record."""
@@ -79,14 +79,26 @@ def build_machine(isa: ISA | str, *, storage_size: int | None = None, image: Ima
     return m
 
 
+MAX_STORAGE = 512 << 20
+"""The most storage one machine is given (512 MiB): a hard cap, so that an image whose
+sections lie high up is a one-line error instead of an attempt to allocate gigabytes
+(``run --storage`` may raise its own limit up to this; the monitor's allocator holds
+several such VMs in its 1 GiB of host storage)."""
+
+
 def storage_for(isa: ISA | str, image: Image | None = None) -> int:
     """The storage a machine for ``isa`` gets to run ``image``: the model's default, grown
     in 64 KiB steps to hold the image (a monitor gives each VM the same, so that the guest
-    finds the storage the bare machine would give it)."""
+    finds the storage the bare machine would give it); UserError beyond :data:`MAX_STORAGE`."""
     cls = machine_class(isa)
     size = cls.default_storage
     if image is not None and cls.storage_needed(image) > size:
         size = (cls.storage_needed(image) + 0xFFFF) & ~0xFFFF
+    if size > MAX_STORAGE:
+        where = f"{image.source or 'image'}: needs" if image is not None else "needs"
+        reach = f" (its sections reach {image.high:#x})" if image is not None else ""
+        raise UserError(f"{where} {size:#x} bytes of storage{reach}; at most {MAX_STORAGE:#x} "
+                        f"({MAX_STORAGE >> 20} MiB) are supported")
     return size
 
 
@@ -106,5 +118,5 @@ def virt_model(isa: ISA) -> Any:
     return _load(f.virt)
 
 
-__all__ = ["FAMILIES", "Family", "build_machine", "family", "family_of", "machine_class", "probe_class", "storage_for",
+__all__ = ["FAMILIES", "Family", "MAX_STORAGE", "build_machine", "family", "family_of", "machine_class", "probe_class", "storage_for",
            "virt_model"]

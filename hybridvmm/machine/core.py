@@ -259,6 +259,11 @@ class Machine:
                 self._take(sig)
                 self._boundary()
                 continue
+            except KeyboardInterrupt:  # Ctrl-C: what completed stays counted, for the report
+                self.pc = pc
+                if i:
+                    self._retire(i)
+                raise
             except KeyError:
                 if pc in fast:
                     raise

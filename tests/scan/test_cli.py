@@ -45,7 +45,7 @@ def test_scan_json(cli, image_file, tools):
     data = json.loads(r.out)
     img = Image.from_bytes(image_file.read_bytes())
     start, user, handler, msg = tools.sym(img, "start", "user", "handler", "msg")
-    assert [(b["start"], b["end"], b["instructions"]) for b in data["blocks"]] == [
+    assert [(b["start"], b["end"], b["instruction_count"]) for b in data["blocks"]] == [
         (start, msg, 5), (user, user + 8, 3), (handler, handler + 4, 2)]
     assert [(e["src"], e["dst"], e["kind"], e["address"]) for e in data["edges"]] == [(start, user, "indirect", msg - 2)]
     assert [(s["address"], s["instruction"], s["user_sensitive"]) for s in data["sites"]] == [
@@ -53,7 +53,7 @@ def test_scan_json(cli, image_file, tools):
     assert data["unresolved"] == [user + 6]
     assert [(d["start"], d["end"]) for d in data["data"]] == [(0x74, start), (msg, user)]
     assert {r["kind"] for r in data["roots"]} == {"entry", "vector"}
-    assert data["summary"]["sites"] == 4 and data["spaces"] == []
+    assert data["site_count"] == 4 and data["block_count"] == 3 and data["spaces"] == []
 
 
 def test_scan_text_lists_everything(cli, image_file):
@@ -134,12 +134,15 @@ def test_patch_writes_stem_patched_suffix_and_refuses_to_overwrite(cli, image_fi
     assert rescan["edges"] == json.loads(cli("scan", str(image_file), "--json").out)["edges"]
     r = cli("patch", str(image_file))
     assert r.code == 2 and "exists" in r.err and r.err.count("\n") == 1 and "Traceback" not in r.err
-    r = cli("patch", str(image_file), "-o", str(image_file))
-    assert r.code == 2 and "overwrite the input" in r.err
+    for force in ((), ("--force",)):  # the input is never replaced, not even with --force
+        r = cli("patch", str(image_file), "-o", str(image_file), *force)
+        assert r.code == 2 and "refusing to overwrite a file this command reads" in r.err
     r = cli("patch", str(image_file), "--force")
     assert r.code == 0
-    r = cli("patch", str(out), "-o", str(out), "--force", "--json")
+    again = image_file.with_name("again.img")
+    r = cli("patch", str(out), "-o", str(again), "--json")
     assert r.code == 0 and json.loads(r.out)["patched"] == [] and len(json.loads(r.out)["already_patched"]) == 4
+    assert again.read_bytes() == out.read_bytes()  # idempotent
 
 
 def test_patch_policy_and_json(cli, image_file, tmp_path):
@@ -163,7 +166,7 @@ def test_unpatch_restores_the_input_byte_for_byte(cli, image_file, tmp_path):
     assert restored.read_bytes() == image_file.read_bytes()
     assert cli("patch", str(image_file)).code == 0  # guest.patched.img
     default = cli("unpatch", str(image_file.with_name("guest.patched.img")))  # -> guest.img, which exists
-    assert default.code == 2 and "guest.img: output file exists" in default.err
+    assert default.code == 2 and "guest.img: file exists" in default.err
     assert cli("unpatch", str(image_file)).code == 0  # nothing to undo -> guest.unpatched.img
     assert image_file.with_name("guest.unpatched.img").read_bytes() == image_file.read_bytes()
 
@@ -180,7 +183,8 @@ def test_patch_a_bundled_guest(cli, tmp_path, monkeypatch):
     r = cli("patch", "guest:minios", "--space", "0x7000:0x1000:0x10c", "--json")
     assert r.code == 0, r.err
     data = json.loads(r.out)
-    assert data["output"] == "minios.patched.img" and (tmp_path / "minios.patched.img").exists()
+    assert data["output_file"] == "minios.patched.img" and (tmp_path / "minios.patched.img").exists()
+    assert data["site_count"] == len(data["sites"]) and all("instruction" in s for s in data["sites"])
     assert any(p["address"] >= 0x7000 for p in data["patched"])
 
 
