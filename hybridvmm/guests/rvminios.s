@@ -39,14 +39,19 @@
 #  so both tasks see *different* memory at 0x00011000 - each says so at its end.
 #  The kernel runs identity-mapped, so turning paging on does not move it.  Page
 #  tables and private frames come from a bump allocator over the RAM after the image.
-#  Every PTE is made with A and D set, so no page fault asks software to set them
-#  (spike and Svade would; QEMU sets them itself).
+#  Every leaf PTE is made with A set, and D where it is writable, so no page fault
+#  asks software to set them (spike and Svade would; QEMU sets them itself).
 #
 #  System calls (ecall from U; Linux's numbers and registers)
 #      a7 = 64  write(a0 = fd 1, a1 = buffer, a2 = length) -> a0 = length (-1: bad)
 #      a7 = 93  exit(a0 = status)
 #  A buffer must lie inside the task's two pages; the kernel reads it with sstatus.SUM
 #  set only while it copies (S-mode may not touch U pages otherwise).
+#
+#  How a run ends: the firmware writes the test finisher - status 0 when every task is
+#  done, 3 when the kernel itself trapped (a panic), 2 for a trap the firmware did not
+#  expect.  Console output is the UART's; every line is written by one system call or
+#  by the kernel, so lines never interleave.
 
 # ---- the platform: QEMU virt ---------------------------------------------------------
         .equ RAM_BASE, 0x80000000
@@ -282,7 +287,7 @@ make_task:
         sw      t0, 0(t1)                 # root[512]: the kernel superpage
         li      t0, UART_PTE
         sw      t0, ROOT_UART(s2)         # root[64]: the UART superpage
-        srli    t0, s3, 2
+        srli    t0, s3, 2                 # a page-aligned address >> 2 = its PPN << 10
         ori     t0, t0, PTE_V             # V without R/W/X: points to the next level
         sw      t0, 0(s2)                 # root[0]: the leaf table
         la      t0, user_text

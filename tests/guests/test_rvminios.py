@@ -169,6 +169,15 @@ def test_a_kernel_fault_is_a_panic_with_a_failure_exit():
                                      f"address 0x{0x00400000 + EQU['T_TICKS']:08x}\n")
 
 
+def test_a_trap_the_firmware_does_not_expect_stops_the_run():
+    image = build_guest("rvminios")
+    m = build_machine("rv32", image=image)
+    m.hook_address(image.symbols["s_main"] - RAM_BASE, lambda machine, address: machine.set_csr("medeleg", 0))
+    result = m.run(5_000_000)  # the first ecall from U now goes to M (ticks still go to S: mideleg)
+    assert result.halted and m.exit_code == 2
+    assert m.console.text().endswith("rvminios: firmware: unexpected trap\n")
+
+
 def test_constants_override(guest_run):
     default = guest_run("rvminios", "rv32")
     faster = guest_run("rvminios", "rv32", QUANTUM=500)
