@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 CLUSTER = 16
 """Instructions emulated at most after one exit before the guest runs directly again."""
+LOOKAHEAD = 4
+"""How far ahead (straight-line instructions) a trapping instruction keeps the cluster going."""
 
 
 class Dispatcher:
@@ -93,8 +95,35 @@ class Dispatcher:
             self.monitor.emit(vm, "exit", f"{trap.describe()}: emulated")
         self.cluster(vm)
 
+    def _traps(self, vm: "VM", address: int):
+        """(instruction at ``address``, is it a patch, would it trap directly), or None if
+        the interpreter cannot fetch it."""
+        vcpu = vm.vcpu
+        try:
+            ins = vcpu.instruction_at(address)
+        except TrapSignal:
+            return None
+        physical = vcpu.physical_of(address)
+        patch = physical is not None and vm.patches.is_start(physical)
+        return ins, patch, patch or self.monitor.virt.traps_directly(ins)
+
+    def _trap_ahead(self, vm: "VM", ins) -> bool:
+        """Does an instruction within LOOKAHEAD straight-line instructions after ``ins`` trap?"""
+        for _ in range(LOOKAHEAD):
+            if ins.flow != "none":
+                return False
+            found = self._traps(vm, ins.next_address)
+            if found is None:
+                return False
+            ins, _, traps = found
+            if traps:
+                return True
+        return False
+
     def cluster(self, vm: "VM") -> None:
-        """Emulate the instructions that follow as long as each would trap again."""
+        """Emulate the instructions that follow while one of them would trap again soon: a
+        straight run of a few innocuous instructions between two trapping ones is cheaper
+        interpreted than run directly between two exits."""
         monitor = self.monitor
         vcpu = vm.vcpu
         virt = monitor.virt
@@ -103,17 +132,17 @@ class Dispatcher:
                 return
             if monitor.mode.interprets(vcpu.mode, virt.user_mode):
                 return
-            try:
-                ins = vcpu.instruction_at(vcpu.pc)
-            except TrapSignal:
+            found = self._traps(vm, vcpu.pc)
+            if found is None:
                 return
-            physical = vcpu.physical_of(vcpu.pc)
-            patch = physical is not None and vm.patches.is_start(physical)
-            if not (patch or virt.traps_directly(ins)):
+            ins, patch, traps = found
+            if not traps and not self._trap_ahead(vm, ins):
                 return
             result = routines.emulate(vcpu)
             if result.trap is not None:
                 return
+            if not traps:
+                continue                    # an innocuous one on the way: interpreted
             vm.stats.emulated += 1
             vm.stats.clustered += 1
             if patch:
