@@ -74,5 +74,11 @@ def test_hybrid_patches_only_user_code_and_runs_every_user_instruction_directly(
 
 
 def test_patch_mode_runs_almost_everything_directly(comparisons):
+    """minios is supervisor-heavy and prints a lot (every console byte is a privileged
+    `out`): what patch mode does not run directly is what the exit clustering interprets
+    between trapping instructions, and every user instruction but the patched ones."""
     row = next(r for r in comparisons["minios", "pgm-x86"].rows if r.mode == "patch")
-    assert row.run.vm.stats.direct_instructions / row.run.vm.guest_instructions > 0.9
+    stats = row.run.vm.stats
+    assert stats.direct_instructions / row.run.vm.guest_instructions > 0.85
+    assert stats.by_mode["user"] - stats.direct["user"] <= stats.patches_hit + stats.exits.get("privileged", 0)
+    assert stats.emulated < stats.interpreted_instructions    # the rest: interpreted between traps
