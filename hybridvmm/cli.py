@@ -8,6 +8,7 @@ Exit codes: 0 success, 1 a run or comparison found a failure, 2 bad input or usa
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import pkgutil
 import sys
@@ -49,10 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@functools.lru_cache(maxsize=1)
+def _parser() -> argparse.ArgumentParser:
+    """The parser, built once per process (building it costs more than most commands)."""
+    return build_parser()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return its exit code (never raises for user errors)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
+    parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)

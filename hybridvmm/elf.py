@@ -27,12 +27,12 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
 from hybridvmm.errors import ImageError
-from hybridvmm.image import FLAG_CODE, FLAG_DATA, FLAG_WRITE, Image, Section
+from hybridvmm.image import FLAG_CODE, FLAG_DATA, FLAG_WRITE, MAX_SECTION_BYTES, Image, Section
 from hybridvmm.symbols import ABS, Region, Symbol, SymbolTable, is_mapping_symbol
 
 MAGIC = b"\x7fELF"
 
-MAX_SEGMENT_BYTES = 256 << 20
+MAX_SEGMENT_BYTES = MAX_SECTION_BYTES
 """A larger ``p_memsz`` is refused: it is a corrupt header, not a guest we could hold."""
 
 PF_X, PF_W, PF_R = 1, 2, 4

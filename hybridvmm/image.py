@@ -26,6 +26,10 @@ from hybridvmm.errors import ImageError
 MAGIC = b"HVMI"
 VERSION = 1
 
+MAX_SECTION_BYTES = 256 << 20
+"""The largest section a program may hold (an ELF segment, an assembled section): larger is
+a corrupt header or a runaway ``.org``/``.space``, never a guest a machine could run."""
+
 FLAG_CODE = 1
 FLAG_DATA = 2
 FLAG_WRITE = 4

@@ -26,7 +26,7 @@ from hybridvmm.asm.expr import IDENT, Expr, ExprError, UndefinedSymbol
 from hybridvmm.asm.rules import Pseudo, asm_rules
 from hybridvmm.asm.syntax import Template, parse_string, split_top, strip_comment
 from hybridvmm.errors import AsmError, UnknownISAError, UserError, read_input
-from hybridvmm.image import FLAG_CODE, FLAG_DATA, FLAG_WRITE, Image, Section
+from hybridvmm.image import FLAG_CODE, FLAG_DATA, FLAG_WRITE, MAX_SECTION_BYTES, Image, Section
 from hybridvmm.isa.decoder import Decoder
 from hybridvmm.isa.loader import load_isa
 from hybridvmm.isa.spec import FENCE_BITS, ISA, TEMPLATE_OPERAND, AliasSpec, InstructionSpec
@@ -180,6 +180,9 @@ class Assembler:
 
     def _emit(self, size: int, kind: str, payload: object) -> None:
         sec = self.cur
+        if sec.size + size > MAX_SECTION_BYTES:  # a runaway .org/.space/.align, before it costs gigabytes
+            raise self.error(f"section '{sec.name}' would grow to {sec.size + size:#x} bytes; "
+                             f"a section holds at most {MAX_SECTION_BYTES:#x} ({MAX_SECTION_BYTES >> 20} MiB)")
         self._fix_text_origin(sec)
         self.items.append(_Item(sec, sec.size, self.line, size, kind, payload))
         sec.size += size

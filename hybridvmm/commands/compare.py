@@ -52,6 +52,11 @@ def _percent(x: float) -> str:
     return f"{x:.1%}"
 
 
+def _times(ratio: float | None, width: int) -> str:
+    """A slowdown column: ``1.23x``, or ``-`` when there is no ratio (bare ran no instruction)."""
+    return f"{ratio:>{width - 1}.2f}x" if ratio is not None else f"{'-':>{width}}"
+
+
 def print_table(c: ImageComparison) -> None:
     b = c.bare
     print(f"{c.image.source} on {c.isa.name}: bare {b.instructions:,} instructions, {b.reason}, {b.wall_s:.3f} s")
@@ -62,8 +67,8 @@ def print_table(c: ImageComparison) -> None:
         eq = "yes" if row.equivalent else "NO"
         theory = "yes" if row.predicted else "no"
         print(f"  {row.mode:<16}{eq:<12}{theory:<8}{d['guest_instructions']:>12,}{_percent(d['direct_fraction']):>9}"
-              f"{d['traps']:>8,}{d['patches_hit']:>9,}{d['host_cycles']:>14,}{d['slowdown_simulated']:>9.2f}x"
-              f"{d['slowdown_wall']:>7.2f}x")
+              f"{d['traps']:>8,}{d['patches_hit']:>9,}{d['host_cycles']:>14,}{_times(d['slowdown_simulated'], 10)}"
+              f"{_times(d['slowdown_wall'], 8)}")
     for row in c.rows:
         if row.divergence is not None:
             first, *rest = row.divergence.lines(row.mode)

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hybridvmm.errors import UserError
 from hybridvmm.loading import GUEST_PREFIX
 
 PATCHED = ".patched"
 
 
 def _input_path(name: str) -> Path:
-    if name.startswith(GUEST_PREFIX):
-        return Path(name[len(GUEST_PREFIX):] + ".img")
-    return Path(name)
+    path = Path(name[len(GUEST_PREFIX):] + ".img") if name.startswith(GUEST_PREFIX) else Path(name)
+    if not path.name:
+        raise UserError(f"'{name}': not a file name to derive the output's from; give -o OUT")
+    return path
 
 
 def default_patched(name: str) -> Path:
