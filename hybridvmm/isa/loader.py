@@ -33,6 +33,17 @@ from hybridvmm.isa.spec import (
     TEMPLATE_OPERAND,
 )
 
+MAX_INSTRUCTION_BYTES = 16
+"""The longest instruction a spec may describe (bit numbers run 0..127): a bound that keeps
+a typo such as ``bits = "1000000:0"`` a spec error rather than a million-bit codec."""
+
+
+def _show(value: Any) -> str:
+    """A TOML value in an error message, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 _HEADER_RE = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")
 _KEY_RE = re.compile(r'^\s*("(?:[^"\\]|\\.)*"|[A-Za-z0-9_.-]+)\s*=')
 
@@ -138,15 +149,17 @@ def _merge(base: dict[str, Any], over: dict[str, Any], depth: int) -> dict[str, 
 
 
 def _parse_segment(text: Any) -> Segment:
-    if isinstance(text, int):
-        return Segment(text, text)
-    m = re.fullmatch(r"\s*(\d+)\s*(?::\s*(\d+)\s*)?", str(text))
-    if not m:
-        raise ValueError(f"bad bit range '{text}' (want 'hi:lo' or 'n')")
-    hi = int(m.group(1))
-    lo = int(m.group(2)) if m.group(2) is not None else hi
-    if lo > hi:
-        raise ValueError(f"bad bit range '{text}': low bit above high bit")
+    top = MAX_INSTRUCTION_BYTES * 8 - 1
+    if isinstance(text, int) and not isinstance(text, bool):
+        hi = lo = text
+    else:
+        m = re.fullmatch(r"\s*(\d+)\s*(?::\s*(\d+)\s*)?", text) if isinstance(text, str) else None
+        if not m:
+            raise ValueError(f"bad bit range {_show(text)} (want 'hi:lo' or 'n')")
+        hi = int(m.group(1))
+        lo = int(m.group(2)) if m.group(2) is not None else hi
+    if not 0 <= lo <= hi <= top:
+        raise ValueError(f"bad bit range {_show(text)}: bits are numbered 0..{top}, the low one first after the colon")
     return Segment(hi, lo)
 
 
@@ -186,7 +199,7 @@ def _chain(path: Path) -> list[_Source]:
         seen.add(current.resolve())
         src = _Source(current)
         chain.insert(0, src)
-        parent = src.data.get("isa", {}).get("extends")
+        parent = _isa_table(src.data).get("extends")
         if parent is None:
             current = None
             continue
@@ -195,6 +208,12 @@ def _chain(path: Path) -> list[_Source]:
         except UnknownISAError:
             raise SpecError([f"{src.where('isa', 'extends')}: extends unknown ISA '{parent}'"]) from None
     return chain
+
+
+def _isa_table(data: dict[str, Any]) -> dict[str, Any]:
+    """A file's ``[isa]`` table (empty if it is missing or not a table: the validator says so)."""
+    table = data.get("isa", {})
+    return table if isinstance(table, dict) else {}
 
 
 def _build(path: Path) -> ISA:
@@ -208,7 +227,7 @@ def _build(path: Path) -> ISA:
             if isinstance(table, dict):
                 for key in table:
                     origin[(top, key)] = src
-    lineage = tuple(str(src.data.get("isa", {}).get("name", src.path.stem)) for src in reversed(chain))
+    lineage = tuple(str(_isa_table(src.data).get("name", src.path.stem)) for src in reversed(chain))
     return _Validator(data, origin, chain[-1]).build(lineage)
 
 
@@ -238,6 +257,40 @@ class _Validator:
             return {}
         return value
 
+    # Every value read from a spec goes through one of these: a wrong type or an out-of-range
+    # number is a problem with its line, never an exception further on.
+    def integer(self, where: tuple[str, ...], value: Any, what: str, lo: int, hi: int, default: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            self.problem(where, f"{what} must be an integer in {lo}..{hi}, not {_show(value)}")
+            return default
+        return value
+
+    def string(self, where: tuple[str, ...], value: Any, what: str, default: str = "") -> str:
+        if not isinstance(value, str):
+            self.problem(where, f"{what} must be a string, not {_show(value)}")
+            return default
+        return value
+
+    def boolean(self, where: tuple[str, ...], value: Any, what: str) -> bool:
+        if not isinstance(value, bool):
+            self.problem(where, f"{what} must be true or false, not {_show(value)}")
+            return False
+        return value
+
+    def mapping(self, where: tuple[str, ...], value: Any, what: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.problem(where, f"{what} must be a table, not {_show(value)}")
+            return {}
+        return value
+
+    def strings(self, where: tuple[str, ...], value: Any, what: str) -> list[str]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.problem(where, f"{what} must be a list of strings, not {_show(value)}")
+            return []
+        return value
+
     # --- header -----------------------------------------------------------------
     def header(self) -> dict[str, Any]:
         isa = self.table("isa")
@@ -247,15 +300,21 @@ class _Validator:
             self.problem(("isa", "name"), "[isa] needs a 'name'")
             name = "?"
         out["name"] = name
-        out["description"] = str(isa.get("description", ""))
-        out["word_bits"] = isa.get("word_bits", 32)
-        out["parcel_bytes"] = isa.get("parcel_bytes", 4)
+        out["description"] = self.string(("isa", "description"), isa.get("description", ""), "description")
+        out["word_bits"] = self.integer(("isa", "word_bits"), isa.get("word_bits", 32), "word_bits", 8, 64, 32)
+        out["parcel_bytes"] = self.integer(("isa", "parcel_bytes"), isa.get("parcel_bytes", 4), "parcel_bytes",
+                                           1, MAX_INSTRUCTION_BYTES, 4)
         out["endian"] = isa.get("endian", "little")
         if out["endian"] not in ("little", "big"):
-            self.problem(("isa", "endian"), f"endian must be 'little' or 'big', not '{out['endian']}'")
-        out["alignment"] = isa.get("alignment", out["parcel_bytes"])
-        out["target_prefix"] = str(isa.get("target_prefix", "0x"))
+            self.problem(("isa", "endian"), f"endian must be 'little' or 'big', not {_show(out['endian'])}")
+            out["endian"] = "little"
+        out["alignment"] = self.integer(("isa", "alignment"), isa.get("alignment", out["parcel_bytes"]), "alignment",
+                                        1, MAX_INSTRUCTION_BYTES, out["parcel_bytes"])
+        out["target_prefix"] = self.string(("isa", "target_prefix"), isa.get("target_prefix", "0x"), "target_prefix", "0x")
         out["extends"] = isa.get("extends")
+        if out["extends"] is not None and not isinstance(out["extends"], str):
+            self.problem(("isa", "extends"), f"extends must name an ISA, not {_show(out['extends'])}")
+            out["extends"] = None
         rule = isa.get("length")
         lengths: dict[int, int] = {}
         seg = Segment(0, 0)
@@ -268,16 +327,22 @@ class _Validator:
                     raise ValueError(f"length bits {seg} lie outside the first parcel")
             except ValueError as exc:
                 self.problem(("isa", "length"), str(exc))
-            for k, v in dict(rule["map"]).items():
+            for k, v in self.mapping(("isa", "length"), rule["map"], "the length map").items():
                 try:
-                    lengths[int(k, 0)] = int(v)
-                except (TypeError, ValueError):
-                    self.problem(("isa", "length"), f"bad length map entry {k!r} = {v!r}")
+                    key = int(k, 0)
+                except ValueError:
+                    self.problem(("isa", "length"), f"bad length map entry {_show(k)} = {_show(v)}")
                     continue
-                if int(v) % out["parcel_bytes"]:
+                if not 0 <= key < 1 << seg.width:
+                    self.problem(("isa", "length"), f"length map entry {_show(k)} does not fit the length bits {seg}")
+                    continue
+                v = self.integer(("isa", "length"), v, f"length map entry {k!r}", 1, MAX_INSTRUCTION_BYTES, 0)
+                if v and v % out["parcel_bytes"]:
                     self.problem(("isa", "length"), f"length {v} is not a whole number of parcels")
+                elif v:
+                    lengths[key] = v
         out["length_rule"] = LengthRule(seg, lengths)
-        out["system"] = dict(self.data.get("system", {}))
+        out["system"] = dict(self.table("system"))
         return out
 
     # --- registers, CSRs ---------------------------------------------------------
@@ -287,9 +352,13 @@ class _Validator:
             if not isinstance(spec, dict) or not isinstance(spec.get("names"), list):
                 self.problem(("registers", fname), f"register file '{fname}' needs a 'names' list")
                 continue
-            names = tuple(str(n).lower() for n in spec["names"])
-            aliases = {str(k).lower(): int(v) for k, v in dict(spec.get("aliases", {})).items()}
+            names = tuple(n.lower() for n in self.strings(("registers", fname), spec["names"], f"register file '{fname}' names"))
+            aliases = {str(k).lower(): self.integer(("registers", fname), v, f"alias '{k}'", 0, max(len(names) - 1, 0), 0)
+                       for k, v in self.mapping(("registers", fname), spec.get("aliases", {}), "aliases").items()}
             prefix = spec.get("numbered")
+            if prefix is not None and not isinstance(prefix, str):
+                self.problem(("registers", fname), f"numbered must be a prefix string, not {_show(prefix)}")
+                prefix = None
             if prefix:
                 for i in range(len(names)):
                     aliases.setdefault(f"{prefix}{i}", i)
@@ -332,20 +401,20 @@ class _Validator:
                     self.problem(where, f"field '{name}' covers bit(s) {s} twice")
                 covered |= s.mask
             kind = spec.get("kind", "imm")
-            if kind not in FIELD_KINDS:
+            if not isinstance(kind, str) or kind not in FIELD_KINDS:
                 self.problem(where, f"field '{name}' has unknown kind '{kind}' (known: {', '.join(FIELD_KINDS)})")
-            regfile = spec.get("regs", "gpr")
+            regfile = self.string(where, spec.get("regs", "gpr"), f"field '{name}' regs", "gpr")
             if kind == "reg" and regfile not in registers:
                 self.problem(where, f"field '{name}' names unknown register file '{regfile}'")
             out[name] = FieldSpec(
                 name=name,
                 segments=segments,
                 kind=kind,
-                signed=bool(spec.get("signed", False)),
-                shift=int(spec.get("shift", 0)),
+                signed=self.boolean(where, spec.get("signed", False), f"field '{name}' signed"),
+                shift=self.integer(where, spec.get("shift", 0), f"field '{name}' shift", 0, 64, 0),
                 regfile=regfile,
                 print_hex=spec.get("print", "dec") == "hex",
-                wrap=bool(spec.get("wrap", False)),
+                wrap=self.boolean(where, spec.get("wrap", False), f"field '{name}' wrap"),
             )
         return out
 
@@ -357,10 +426,10 @@ class _Validator:
                 self.problem(where, f"format '{name}' must be a table")
                 continue
             length = spec.get("length", default_length)
-            if not isinstance(length, int):
-                self.problem(where, f"format '{name}' needs a 'length' in bytes")
+            if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= MAX_INSTRUCTION_BYTES:
+                self.problem(where, f"format '{name}' needs a 'length' in bytes (1..{MAX_INSTRUCTION_BYTES})")
                 continue
-            names = tuple(spec.get("fields", ()))
+            names = tuple(self.strings(where, spec.get("fields", []), f"format '{name}' fields"))
             covered = 0
             for f in names:
                 if f not in fields:
@@ -432,15 +501,14 @@ class _Validator:
             if f not in operands:
                 self.problem(where, f"instruction '{name}': field '{f}' of format '{fmt.name}' is missing from the asm template")
         flow_rules = self.flow_rules(name, spec.get("flow", "none"), fmt)
-        classes = spec.get("class", [])
-        if isinstance(classes, str):
-            classes = [classes]
+        classes = self.strings(where, spec.get("class", []), f"instruction '{name}' class")
         for c in classes:
             if c not in CLASS_TAGS:
                 self.problem(where, f"instruction '{name}': unknown class '{c}' (known: {', '.join(CLASS_TAGS)})")
         user_mode = spec.get("user_mode")
-        if user_mode is not None and user_mode not in USER_MODES:
+        if user_mode is not None and (not isinstance(user_mode, str) or user_mode not in USER_MODES):
             self.problem(where, f"instruction '{name}': user_mode must be one of {', '.join(USER_MODES)}")
+            user_mode = None
         src = self.origin.get(where, self.main)
         return InstructionSpec(
             name=name,
@@ -450,7 +518,7 @@ class _Validator:
             flow_rules=flow_rules,
             classes=frozenset(c for c in classes if c in CLASS_TAGS),
             user_mode=user_mode,
-            doc=str(spec.get("doc", "")),
+            doc=self.string(where, spec.get("doc", ""), f"instruction '{name}' doc"),
             mask=mask,
             match=match,
             origin=src.where(*where),

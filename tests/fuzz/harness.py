@@ -224,7 +224,7 @@ def structured_image(draw) -> bytes:
             img.patches.append(PatchRecord(draw(interesting_int()), draw(st.binary(max_size=12)),
                                            draw(st.binary(max_size=12)), _fits(draw(NAMES), 255)))
         elif op == "patch_over" and s and s.data:
-            at = s.address + draw(st.integers(0, len(s.data) - 1))
+            at = (s.address + draw(st.integers(0, len(s.data) - 1))) & ((1 << 64) - 1)
             size = draw(st.integers(0, 8))
             original = draw(st.one_of(st.just(img.read(at, size)), st.binary(max_size=8)))
             replacement = draw(st.one_of(st.just(bytes.fromhex("0109ffff")[:size]), st.binary(max_size=8)))
@@ -586,6 +586,8 @@ def _cli(argv: list[str], inputs: set[str] | frozenset[str], reproducer_files: d
         return OK
     if code == 2:
         lines = text.splitlines()
+        if "--trace" in argv or "--stats" in argv:  # their lines go to stderr too; the error comes last
+            lines = [ln for ln in lines if ln.startswith("hybridvmm")][-1:] if lines and lines[-1].startswith("hybridvmm") else lines
         asm_lines = argv[:1] == ["asm"] and lines and all(":" in ln and not ln.startswith("hybridvmm") for ln in lines)
         if not asm_lines and not (len(lines) == 1 and lines[0].startswith("hybridvmm") and "error: " in lines[0]):
             raise Failure("unclear error", repr(text[-600:]), reproducer)

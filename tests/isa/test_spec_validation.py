@@ -198,3 +198,32 @@ def test_lineage_runs_from_the_variant_to_its_base(tmp_path):
     assert load_isa("rv32").lineage == ("rv32",)
     (tmp_path / "mine.toml").write_text('[isa]\nname = "mine"\nextends = "pgm-hybrid"\n')
     assert load_isa(str(tmp_path / "mine.toml")).lineage == ("mine", "pgm-hybrid", "pgm")
+
+
+# Found by fuzzing (scripts/fuzz.py --target spec): a value of the wrong type or an out-of-range
+# number raised ValueError/TypeError deep in the loader; each is now a problem with its line.
+@pytest.mark.parametrize("old, new, message", [
+    ('ra = { bits = "3:2", kind = "reg" }', 'ra = { bits = -1, kind = "reg" }', "bad bit range -1"),
+    ('imm = { bits = "31:16", signed = true }', 'imm = { bits = "1000000:0" }', "bits are numbered 0..127"),
+    ("parcel_bytes = 2", 'parcel_bytes = "2"', "parcel_bytes must be an integer in 1..16, not '2'"),
+    ("word_bits = 16", "word_bits = 100000000000000000000", "word_bits must be an integer in 8..64"),
+    ('names = ["r0", "r1", "r2", "r3"]', 'names = ["r0", "r1", "r2", "r3"]\naliases = 5', "aliases must be a table, not 5"),
+    ('names = ["r0", "r1", "r2", "r3"]', 'names = [1, 2]', "names must be a list of strings"),
+    ('imm = { bits = "31:16", signed = true }', 'imm = { bits = "31:16", shift = "x" }', "shift must be an integer"),
+    ('imm = { bits = "31:16", signed = true }', 'imm = { bits = "31:16", signed = "yes" }', "signed must be true or false"),
+    ('map = { "0" = 2, "1" = 4 }', 'map = 3', "the length map must be a table, not 3"),
+    ('map = { "0" = 2, "1" = 4 }', 'map = { "0" = 2, "1" = "four" }', "length map entry '1' must be an integer"),
+    ('RR = { length = 2, fields = ["ra", "rb"] }', 'RR = { length = 2, fields = 7 }', "fields must be a list of strings"),
+    ('asm = "add {ra}, {rb}" }', 'asm = "add {ra}, {rb}", class = 3 }', "class must be a list of strings"),
+    ('asm = "add {ra}, {rb}" }', 'asm = "add {ra}, {rb}", doc = 3 }', "doc must be a string"),
+    ('name = "mini"', 'name = "mini"\nextends = 4', "extends unknown ISA '4'"),
+])
+def test_a_value_of_the_wrong_type_is_a_problem_not_an_exception(tmp_path, old, new, message):
+    assert old in MINI
+    problems = problems_of(tmp_path, MINI.replace(old, new, 1))
+    assert any(message in p for p in problems), problems
+
+
+def test_an_isa_header_that_is_not_a_table(tmp_path):
+    problems = problems_of(tmp_path, "isa = 5\n[registers.gpr]" + MINI.split("[registers.gpr]", 1)[1])
+    assert problems[0].endswith("[isa] must be a table")
