@@ -74,6 +74,8 @@ def setting_text(setting: Setting) -> str:
 
 
 def _first_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    if a == b:
+        return None
     for key in a:
         if a[key] != b.get(key):
             return key
@@ -92,6 +94,8 @@ class _Track:
     """Configuration settings of every pair that ran."""
     refuting: set[Setting] = field(default_factory=set)
     """Settings of the pairs that refuted privilege."""
+    witness: dict[str, bool] | None = None
+    """The configuration of the first pair that refuted privilege."""
 
 
 @dataclass
@@ -111,19 +115,50 @@ class _Classifier:
         self.configuration = optional(probe, "configuration")
         self.configure = optional(probe, "configure")
         self.mode_contrast = optional(probe, "mode_contrast")
+        self._pools: dict[tuple[str, str], tuple] = {}
+        self._passage: dict[tuple[int, int, str], Outcome] = {}
 
     def witness(self, tag: str, spec: InstructionSpec, ops: dict[str, int], states: list[State],
                 outputs: dict[str, Any], explanation: str) -> Witness:
         text, encoding = self.probe.encode(spec, ops)
         return Witness(tag, text, encoding, states, outputs, explanation)
 
-    def _instances(self, spec: InstructionSpec, form: Form, rng: random.Random) -> list[dict[str, int]]:
-        instances = self.probe.instances(spec, rng, max(8, self.samples // 4))
+    def _pool(self, spec: InstructionSpec, label: str, hold: dict[str, bool] | None) -> tuple:
+        """The operand instances and states every form of ``spec`` is run on (sampled once,
+        so that its forms are compared on the same states), the generator after them, each
+        state in every mode, and each state's configuration settings."""
+        key = (spec.name, label)
+        pool = self._pools.get(key)
+        if pool is None:
+            rng = random.Random(f"{self.seed}:{spec.name}{label}")
+            instances = self.probe.instances(spec, rng, max(8, self.samples // 4))
+            states = self.probe.sample_states(rng, self.samples)
+            if hold:
+                states = [self.configure(s, hold) for s in states]
+            moded = [{mode: self.probe.with_mode(s, mode) for mode in self.modes} for s in states]
+            settings = [set(self.configuration(s).items()) for s in states]
+            pool = (instances, states, rng, moded, settings)
+            if len(self._pools) > 4:
+                self._pools.clear()
+                self._passage.clear()
+            self._pools[key] = pool
+        return pool
+
+    def _instances(self, form: Form, instances: list[dict[str, int]]) -> list[dict[str, int]]:
         if not form.fixed:
             return instances
         pick = random.Random(f"{self.seed}:{form.key}:operands")
         return [{**ops, **{f: (values[0] if len(values) == 1 else pick.choice(values)) for f, values in form.fixed.items()}}
                 for ops in instances]
+
+    def passage_of_time(self, pool: tuple, k: int, run: _Run) -> Outcome:
+        """The probe's passage of time in the ``k``-th state of ``pool`` in ``run``'s mode
+        (the same for every form run on that state)."""
+        key = (id(pool), k, run.mode)
+        out = self._passage.get(key)
+        if out is None:
+            out = self._passage[key] = self.probe.passage_of_time(run.state)
+        return out
 
     def classify(self, spec: InstructionSpec, form: Form | None = None,
                  hold: dict[str, bool] | None = None) -> tuple[dict[Comparison, InstructionClass], dict[Comparison, _Track]]:
@@ -131,22 +166,22 @@ class _Classifier:
         probe = self.probe
         form = form or Form(spec.name)
         label = "" if not hold else ":" + ",".join(setting_text(s) for s in sorted(hold.items()))
-        rng = random.Random(f"{self.seed}:{form.key}{label}")
+        pool = self._pool(spec, label, hold)
+        instances, states, rng, moded, configured = pool
+        if form.key != spec.name:
+            rng = random.Random(f"{self.seed}:{form.key}{label}")
         instruction = spec.name if form.key != spec.name else ""
         ics = {c: InstructionClass(form.key, spec.classes, instruction=instruction) for c in self.comparisons}
         tracks = {c: _Track() for c in self.comparisons}
-        instances = self._instances(spec, form, rng)
+        instances = self._instances(form, instances)
         sampled = 0
-        for k, base in enumerate(probe.sample_states(rng, self.samples)):
-            if hold:
-                base = self.configure(base, hold)
+        for k, base in enumerate(states):
             ops = instances[k % len(instances)]
             runs = {}
-            for mode in self.modes:
-                state = probe.with_mode(base, mode)
+            for mode, state in moded[k].items():
                 runs[mode] = _Run(mode, state, probe.execute(state, spec, ops))
             sampled += len(runs)
-            settings = set(self.configuration(base).items())
+            settings = configured[k]
             for c in self.comparisons:
                 self.check_privileged(ics[c], tracks[c], spec, ops, runs[c.supervisor], runs[c.user], c, settings)
             for run in runs.values():
@@ -154,7 +189,7 @@ class _Classifier:
                     want = [(ics[c], c) for c in self.comparisons if run.mode in c.modes
                             and not (ics[c].control_sensitive and (ics[c].user_sensitive or run.mode != c.user))]
                     if want:
-                        self.check_control(want, spec, ops, run)
+                        self.check_control(want, spec, ops, run, self.passage_of_time(pool, k, run))
             order = list(runs.values())
             for i, a in enumerate(order):
                 for b in order[i + 1:]:
@@ -214,6 +249,7 @@ class _Classifier:
         if t.refuted:
             return
         t.refuted = True
+        t.witness = dict(settings)
         t.tentative = False
         because = (f"in {c.supervisor} mode it trapped ({o_sup.trap})" if o_sup.trap is not None
                    else f"in {c.user} mode it did not trap")
@@ -229,10 +265,9 @@ class _Classifier:
         )
 
     def check_control(self, ics: list[tuple[InstructionClass, Comparison]], spec: InstructionSpec, ops: dict[str, int],
-                      run: _Run) -> None:
-        """Did the instruction change the system state beyond the passage of time?"""
+                      run: _Run, ref: Outcome) -> None:
+        """Did the instruction change the system state beyond the passage of time (``ref``)?"""
         state, out = run.state, run.out
-        ref = self.probe.passage_of_time(state)
         key = _first_difference(out.system, ref.system)
         if key is None:
             return
@@ -261,12 +296,26 @@ class _Classifier:
         other program-visible results?  Returns the number of states executed."""
         state, out = run.state, run.out
         executed = 0
-        for label, alt in self.probe.system_variants(state, rng):
+        for variant in self.probe.system_variants(state, rng):
+            label, alt = variant[0], variant[1]
+            parts = variant[2] if len(variant) > 2 else ()
             o_alt = self.probe.execute(alt, spec, ops)
             executed += 1
             if o_alt.trap is not None:
-                continue
-            key = _first_difference(out.visible, o_alt.visible)
+                if not parts:
+                    continue
+                key = None  # the whole trapped: a part alone may not
+            else:
+                key = _first_difference(out.visible, o_alt.visible)
+                if key is None:
+                    continue
+            for part_label, part in parts:
+                o_part = self.probe.execute(part, spec, ops)
+                executed += 1
+                part_key = None if o_part.trap is not None else _first_difference(out.visible, o_part.visible)
+                if part_key is not None:  # the witness names the one part that shows it
+                    label, alt, o_alt, key = part_label, part, o_part, part_key
+                    break
             if key is None:
                 continue
             made: dict[str, Witness] = {}
@@ -297,25 +346,36 @@ class _Classifier:
 def _conditions(worker: _Classifier, c: Comparison, results: dict[str, tuple], reruns: dict,
                 progress: Callable[[str], None] | None) -> dict[str, list[Condition]]:
     """For every form violating a theorem under comparison ``c``: the configuration settings
-    that end the violation, each confirmed by classifying the form again with it held."""
+    that end the violation.  A candidate is a setting no refuting pair had; it is kept if the
+    form complies both in the refuting witness's configuration with that one bit changed
+    (the bit is the cause) and with only that bit held, the others sampled (it suffices)."""
     found: dict[str, list[Condition]] = {}
+
+    def rerun(key: str, spec: InstructionSpec, form: Form, hold: dict[str, bool]) -> dict:
+        label = tuple(sorted(hold.items()))
+        held = reruns.get((key, label))
+        if held is None:
+            if progress is not None:
+                progress(f"checking {key} with {', '.join(setting_text(s) for s in label)} held")
+            held = reruns[(key, label)] = worker.classify(spec, form, hold)[0]
+        return held
+
     for theorem, violates in THEOREMS:
         groups: dict[tuple[str, ...], list[str]] = {}
         for key, (spec, form, ics, tracks) in results.items():
             ic, t = ics[c], tracks[c]
-            if not violates(ic):
+            if not violates(ic) or t.witness is None:
                 continue
             confirmed: list[Setting] = []
-            for setting in sorted(t.seen - t.refuting):
-                held = reruns.get((key, setting))
-                if held is None:
-                    if progress is not None:
-                        progress(f"checking {key} with {setting_text(setting)} held")
-                    held = reruns[(key, setting)] = worker.classify(spec, form, dict([setting]))[0]
-                if not violates(held[c]):
-                    confirmed.append(setting)
-                    if theorem == "Theorem 1" and ic.classes_when is None:
-                        ic.classes_when = held[c].derived
+            for name, value in sorted(t.seen - t.refuting):
+                if violates(rerun(key, spec, form, {**t.witness, name: value})[c]):
+                    continue
+                held = rerun(key, spec, form, {name: value})[c]
+                if violates(held):
+                    continue
+                confirmed.append((name, value))
+                if theorem == "Theorem 1" and ic.classes_when is None:
+                    ic.classes_when = held.derived
             if confirmed:
                 words = tuple(setting_text(s) for s in confirmed)
                 ic.when[theorem] = words

@@ -40,7 +40,8 @@ class Outcome:
     trapping); ``storage_fault`` says that trap is one any storage access may raise in
     either mode (bounds, alignment), which the privilege test sets aside.  ``visible`` is
     the program-visible result (registers, flags, next pc, storage seen through R) and
-    ``system`` the system state afterwards.
+    ``system`` the system state afterwards; when ``trap`` is set the classifier compares
+    neither, so a probe may leave them empty.
     """
 
     trap: str | None
@@ -70,9 +71,13 @@ class Probe(Protocol):
     def mode_of(self, state: State) -> str:
         """The name of the mode ``state`` is in."""
 
-    def system_variants(self, state: State, rng: random.Random) -> list[tuple[str, State]]:
+    def system_variants(self, state: State, rng: random.Random) -> list[tuple[Any, ...]]:
         """States differing from ``state`` only in system state other than the mode, each
-        with words saying how (``"IE 0 vs 1"``, ``"R.base 0x400 vs 0xc00 (storage moved along)"``)."""
+        with words saying how (``"IE 0 vs 1"``, ``"R.base 0x400 vs 0xc00 (storage moved along)"``).
+        A variant may be ``(words, state, parts)``: one state differing in several components
+        at once, with ``parts`` the ``(words, state)`` differing in each alone — tried, in
+        order, only once the whole shows a difference (so that the witness names the part)
+        or traps (a part alone may not)."""
 
     def execute(self, state: State, spec: InstructionSpec, operands: dict[str, int]) -> Outcome:
         """Run one instance in ``state`` with the ISA's own semantics."""

@@ -132,10 +132,12 @@ def test_text_report_and_svg(cli, tmp_path):
     assert text.startswith("<svg") and "Theorem 3" in text and "srr *" in text
 
 
-def test_bad_input(cli):
+def test_bad_input(cli, monkeypatch):
     assert cli("classify", "--isa", "z80").code == 2
     bad = cli("classify", "--isa", "pgm", "--samples", "0")
     assert bad.code == 2 and "at least 1" in bad.err
+    from hybridvmm.isas import FAMILIES, Family
+    monkeypatch.setitem(FAMILIES, "rv32", Family("rv32", FAMILIES["rv32"].machine))  # a family without a probe
     rv = cli("classify", "--isa", "rv32")
     assert rv.code == 2 and "no system model" in rv.err
 
