@@ -24,7 +24,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TextIO
 
-from hybridvmm.errors import UserError, forget_inputs, inputs_read
+from hybridvmm.errors import UserError, forget_inputs, inputs_read, location
 from hybridvmm.image import Image, write_file_atomic
 from hybridvmm.loading import GUEST_PREFIX, load_program
 
@@ -97,11 +97,6 @@ def print_json(data: Any, file: TextIO | None = None) -> None:
     out.write("\n")
 
 
-def _location(path: Path) -> str:
-    """The real path of the name itself: its directory resolved, a final symlink not followed."""
-    return os.path.join(os.path.realpath(path.parent if str(path.parent) else "."), path.name)
-
-
 def input_files(*names: str) -> tuple[str, ...]:
     """The files among IMAGE arguments (not ``guest:NAME``), for :func:`check_output` before they are read."""
     return tuple(n for n in names if not n.startswith(GUEST_PREFIX))
@@ -117,24 +112,31 @@ def check_output(path: str | Path, inputs: tuple[str | Path, ...] = ()) -> None:
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{path}: is a directory")
-    where = _location(path)
-    if where in inputs_read() | {os.path.realpath(p) for p in inputs}:
+    where = location(path)
+    if where in inputs_read() | {os.path.realpath(p) for p in inputs} | {location(p) for p in inputs}:
         raise UserError(f"{path}: refusing to overwrite a file this command reads; write to another file")
     if os.path.lexists(path) and not _force.get():
         raise UserError(f"{path}: file exists (use --force to replace it, or choose another name)")
+
+
+def write_stdout(data: bytes) -> None:
+    """Bytes to stdout exactly as they are (a guest's console, a file written to ``-``)."""
+    if not data:
+        return
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is not None:
+        buffer.write(data)
+        buffer.flush()
+    else:
+        sys.stdout.write(data.decode("utf-8", errors="replace"))
 
 
 def write_output(path: str | Path, data: bytes) -> None:
     """Write a file the user named under the output rule (module docstring); any failure
     is a one-line error (exit 2)."""
     if str(path) == STDOUT:
-        sys.stdout.flush()
-        buffer = getattr(sys.stdout, "buffer", None)
-        if buffer is not None:
-            buffer.write(data)
-            buffer.flush()
-        else:
-            sys.stdout.write(data.decode("utf-8", errors="replace"))
+        write_stdout(data)
         return
     check_output(path)
     path = Path(path)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from hybridvmm.asm.disassembler import format_instruction
-from hybridvmm.cli_support import add_force_flag, add_json_flag, number, print_json, size, write_output
+from hybridvmm.cli_support import add_force_flag, add_json_flag, number, print_json, size, write_output, write_stdout
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image
 from hybridvmm.isas import build_machine
@@ -93,18 +93,6 @@ def trace_categories(spec: str | None) -> list[str]:
 
 
 # --- output -------------------------------------------------------------------------------------------
-def write_console(data: bytes) -> None:
-    if not data:
-        return
-    sys.stdout.flush()
-    buffer = getattr(sys.stdout, "buffer", None)
-    if buffer is not None:
-        buffer.write(data)
-        buffer.flush()
-    else:
-        sys.stdout.write(data.decode("utf-8", errors="replace"))
-
-
 class LinePrefixer:
     """Interleaves several VMs' console output on stdout a whole line at a time, ``[vmN] `` first."""
 
@@ -115,13 +103,13 @@ class LinePrefixer:
         buf = self.pending[name]
         buf.append(value)
         if value == 0x0A:
-            write_console(f"[{name}] ".encode() + bytes(buf))
+            write_stdout(f"[{name}] ".encode() + bytes(buf))
             buf.clear()
 
     def flush(self) -> None:
         for name, buf in self.pending.items():
             if buf:
-                write_console(f"[{name}] ".encode() + bytes(buf) + b"\n")
+                write_stdout(f"[{name}] ".encode() + bytes(buf) + b"\n")
                 buf.clear()
 
 
@@ -311,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(data)
     else:
         if not several and not args.output_dir:
-            write_console(bytes.fromhex(results[0]["console_hex"]))
+            write_stdout(bytes.fromhex(results[0]["console_hex"]))
         if args.stats:
             for r in results:
                 print_stats(r, several)
