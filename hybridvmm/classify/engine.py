@@ -31,10 +31,12 @@ setting only narrows the states, so a form that complies in every state still do
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from hybridvmm.classify.model import (
     BEHAVIOR,
@@ -299,6 +301,8 @@ class _Classifier:
         for variant in self.probe.system_variants(state, rng):
             label, alt = variant[0], variant[1]
             parts = variant[2] if len(variant) > 2 else ()
+            if callable(parts):
+                parts = parts()
             o_alt = self.probe.execute(alt, spec, ops)
             executed += 1
             if o_alt.trap is not None:
@@ -337,84 +341,143 @@ class _Classifier:
                          o1: Outcome, o2: Outcome, key: str, label: str, name: str | None = None) -> Witness:
         word = USER if tag == USER else BEHAVIOR
         first, second = self.probe.contrast(key, o1.visible[key], o2.visible[key])
-        mode = "in user mode, " if tag == USER else ""
+        mode = f"in {self.probe.user_mode} mode, " if tag == USER else ""
         explanation = (f"`{name or spec.name}` is {word}: {mode}two states differing only in {label} "
                        f"gave {first} vs {second}")
         return self.witness(tag, spec, ops, [s1, s2], {"differs": key, "first": o1.visible[key], "second": o2.visible[key]}, explanation)
 
 
-def _conditions(worker: _Classifier, c: Comparison, results: dict[str, tuple], reruns: dict,
-                progress: Callable[[str], None] | None) -> dict[str, list[Condition]]:
-    """For every form violating a theorem under comparison ``c``: the configuration settings
+_FORKED: tuple | None = None
+"""(classifier, tasks) handed to forked workers (inherited, not pickled)."""
+PARALLEL_FROM = 64
+"""Fewer tasks than this run in this process (forking costs more than it saves)."""
+
+
+def _run_chunk(span: tuple[int, int]) -> list[tuple]:
+    worker, tasks = _FORKED  # type: ignore[misc]
+    return [worker.classify(*tasks[i]) for i in range(*span)]
+
+
+def _run_all(worker: _Classifier, tasks: list[tuple], jobs: int, progress: Callable[[str], None] | None,
+             what: str) -> list[tuple]:
+    """``worker.classify(*task)`` for every task, in order; across ``jobs`` forked processes
+    when there are enough (each form's result depends only on the seed, never on the order
+    or the process that ran it, so the answer is the same)."""
+    global _FORKED
+    if jobs > 1 and len(tasks) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
+        size = max(1, -(-len(tasks) // (jobs * 8)))
+        spans = [(i, min(i + size, len(tasks))) for i in range(0, len(tasks), size)]
+        out: list[tuple] = []
+        _FORKED = (worker, tasks)
+        try:
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                for chunk in pool.imap(_run_chunk, spans):
+                    out.extend(chunk)
+                    if progress is not None:
+                        progress(f"{what} ({len(out)}/{len(tasks)})")
+        finally:
+            _FORKED = None
+        return out
+    out = []
+    for k, task in enumerate(tasks):
+        if progress is not None:
+            progress(f"{what}: {task[1].key} ({k + 1}/{len(tasks)})")
+        out.append(worker.classify(*task))
+    return out
+
+
+def _conditions(worker: _Classifier, results: dict[str, tuple], jobs: int,
+                progress: Callable[[str], None] | None) -> dict[Comparison, dict[str, list[Condition]]]:
+    """For every form violating a theorem under a comparison: the configuration settings
     that end the violation.  A candidate is a setting no refuting pair had; it is kept if the
     form complies both in the refuting witness's configuration with that one bit changed
     (the bit is the cause) and with only that bit held, the others sampled (it suffices)."""
-    found: dict[str, list[Condition]] = {}
+    reruns: dict[tuple, dict] = {}
 
-    def rerun(key: str, spec: InstructionSpec, form: Form, hold: dict[str, bool]) -> dict:
-        label = tuple(sorted(hold.items()))
-        held = reruns.get((key, label))
-        if held is None:
-            if progress is not None:
-                progress(f"checking {key} with {', '.join(setting_text(s) for s in label)} held")
-            held = reruns[(key, label)] = worker.classify(spec, form, hold)[0]
-        return held
+    def run(wanted: list[tuple[str, dict[str, bool]]]) -> None:
+        todo, seen = [], set()
+        for key, hold in wanted:
+            label = (key, tuple(sorted(hold.items())))
+            if label not in reruns and label not in seen:
+                seen.add(label)
+                todo.append((label, (results[key][0], results[key][1], hold)))
+        for (label, _), (ics, _tracks) in zip(todo, _run_all(worker, [t for _, t in todo], jobs, progress,
+                                                             "checking the settings that end violations")):
+            reruns[label] = ics
 
-    for theorem, violates in THEOREMS:
-        groups: dict[tuple[str, ...], list[str]] = {}
-        for key, (spec, form, ics, tracks) in results.items():
-            ic, t = ics[c], tracks[c]
-            if not violates(ic) or t.witness is None:
-                continue
-            confirmed: list[Setting] = []
-            for name, value in sorted(t.seen - t.refuting):
-                if violates(rerun(key, spec, form, {**t.witness, name: value})[c]):
-                    continue
-                held = rerun(key, spec, form, {name: value})[c]
-                if violates(held):
-                    continue
-                confirmed.append((name, value))
-                if theorem == "Theorem 1" and ic.classes_when is None:
-                    ic.classes_when = held.derived
-            if confirmed:
-                words = tuple(setting_text(s) for s in confirmed)
-                ic.when[theorem] = words
-                groups.setdefault(words, []).append(key)
-        if groups:
-            found[theorem] = [Condition(words, forms) for words, forms in groups.items()]
-    return found
+    def held(key: str, hold: dict[str, bool]) -> dict:
+        return reruns[(key, tuple(sorted(hold.items())))]
+
+    cases = []  # (comparison, theorem, violates, key, candidate settings)
+    for c in worker.comparisons:
+        for theorem, violates in THEOREMS:
+            for key, (spec, form, ics, tracks) in results.items():
+                t = tracks[c]
+                if violates(ics[c]) and t.witness is not None:
+                    cases.append((c, theorem, violates, key, sorted(t.seen - t.refuting)))
+    run([(key, {**results[key][3][c].witness, name: value})
+         for c, _, _, key, cands in cases for name, value in cands])
+    causes = {(c, theorem, key): [(n, v) for n, v in cands
+                                   if not violates(held(key, {**results[key][3][c].witness, n: v})[c])]
+              for c, theorem, violates, key, cands in cases}
+    run([(key, {n: v}) for (c, theorem, key), settings in causes.items() for n, v in settings])
+    found: dict[Comparison, dict[str, list[Condition]]] = {c: {} for c in worker.comparisons}
+    for c, theorem, violates, key, _ in cases:
+        ic = results[key][2][c]
+        confirmed = [(n, v) for n, v in causes[(c, theorem, key)] if not violates(held(key, {n: v})[c])]
+        if not confirmed:
+            continue
+        if theorem == "Theorem 1" and ic.classes_when is None:
+            ic.classes_when = held(key, dict(confirmed[:1]))[c].derived
+        words = tuple(setting_text(s) for s in confirmed)
+        ic.when[theorem] = words
+        groups = found[c].setdefault(theorem, [])
+        group = next((g for g in groups if g.settings == words), None)
+        if group is None:
+            groups.append(Condition(words, [key]))
+        else:
+            group.forms.append(key)
+    return {c: {t: g for t, g in by.items() if g} for c, by in found.items()}
 
 
 def classify_isa(isa: ISA | str, samples: int = DEFAULT_SAMPLES, seed: int = 0, probe: Probe | None = None,
-                 progress: Callable[[str], None] | None = None) -> Classification:
+                 progress: Callable[[str], None] | None = None, jobs: int | None = None,
+                 only: Iterable[str] | None = None) -> Classification:
     """Derive the class of every instruction (every form) of ``isa`` and return it with the verdicts.
 
     ``probe`` replaces the ISA's registered system model (e.g. one with mutated semantics);
-    ``progress(text)`` is told which instruction is being classified.  With several
-    comparisons the result is the first one's, the rest in ``others``.
+    ``progress(text)`` is told which instruction is being classified; ``jobs`` processes
+    share the work (default: one per CPU; the result does not depend on it); ``only``
+    names the instructions or forms to classify (the verdicts are then about those).  With
+    several comparisons the result is the first one's, the rest in ``others``.
     """
     isa = load_isa(isa) if isinstance(isa, str) else isa
     if samples < 1:
         raise UserError("--samples must be at least 1")
+    if jobs is not None and jobs < 1:
+        raise UserError("--jobs must be at least 1")
+    jobs = jobs or os.cpu_count() or 1
     start = time.perf_counter()
     probe = probe or probe_for(isa)
     worker = _Classifier(probe, samples, seed)
     forms_of = optional(probe, "forms")
     work = [(spec, form) for spec in isa.instructions.values() for form in forms_of(spec)]
+    if only is not None:
+        wanted = set(only)
+        unknown = wanted - {f.key for _, f in work} - {s.name for s, _ in work}
+        if unknown:
+            raise UserError(f"{isa.name} has no instruction or form {', '.join(sorted(unknown))}")
+        work = [(spec, form) for spec, form in work if form.key in wanted or spec.name in wanted]
     results: dict[str, tuple] = {}
-    for k, (spec, form) in enumerate(work):
-        if progress is not None:
-            progress(f"classifying {isa.name}: {form.key} ({k + 1}/{len(work)})")
-        ics, tracks = worker.classify(spec, form)
+    for (spec, form), (ics, tracks) in zip(work, _run_all(worker, work, jobs, progress, f"classifying {isa.name}")):
         results[form.key] = (spec, form, ics, tracks)
-    reruns: dict = {}
     names = tuple(sorted({s[0] for r in results.values() for t in r[3].values() for s in t.seen}))
+    conditions = _conditions(worker, results, jobs, progress) if names else {}
     several = len(worker.comparisons) > 1
-    out = []
-    for c in worker.comparisons:
-        conditions = _conditions(worker, c, results, reruns, progress) if names else {}
-        out.append(Classification(isa.name, seed, samples, [r[2][c] for r in results.values()], 0.0,
-                                  c.label if several else "", worker.modes if several else (), names, conditions))
+    out = [Classification(isa.name, seed, samples, [r[2][c] for r in results.values()], 0.0,
+                          c.label if several else "", worker.modes if several else (), names,
+                          conditions.get(c, {}), note=c.note)
+           for c in worker.comparisons]
     head = out[0]
     head.others = out[1:]
     head.seconds = time.perf_counter() - start

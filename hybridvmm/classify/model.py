@@ -168,6 +168,8 @@ class Classification:
     """Theorem → the settings found to end its conditional violations."""
     others: list["Classification"] = field(default_factory=list)
     """The same instructions under the other comparisons (``S vs U``)."""
+    note: str = ""
+    """Why the comparison's modes stand for supervisor and user."""
 
     def by_name(self, name: str) -> InstructionClass:
         for ic in self.instructions:
@@ -206,7 +208,7 @@ class Classification:
             "isa": self.isa,
             "seed": self.seed,
             "samples": self.samples,
-            **({"comparison": self.comparison, "modes": list(self.modes)} if self.comparison else {}),
+            **({"comparison": self.comparison, "modes": list(self.modes), "reading": self.note} if self.comparison else {}),
             **({"configuration": list(self.configuration)} if self.configuration else {}),
             "theorem1": self.theorem1.as_dict(),
             "theorem3": self.theorem3.as_dict(),

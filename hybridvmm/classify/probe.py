@@ -77,7 +77,7 @@ class Probe(Protocol):
         A variant may be ``(words, state, parts)``: one state differing in several components
         at once, with ``parts`` the ``(words, state)`` differing in each alone — tried, in
         order, only once the whole shows a difference (so that the witness names the part)
-        or traps (a part alone may not)."""
+        or traps (a part alone may not); ``parts`` may be a function returning them."""
 
     def execute(self, state: State, spec: InstructionSpec, operands: dict[str, int]) -> Outcome:
         """Run one instance in ``state`` with the ISA's own semantics."""
@@ -119,6 +119,8 @@ class Comparison:
     supervisor: str
     user: str
     modes: tuple[str, ...]
+    note: str = ""
+    """Why this pair stands for supervisor and user (printed with the verdicts)."""
 
     @property
     def label(self) -> str:

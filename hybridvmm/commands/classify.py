@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from hybridvmm.classify import DEFAULT_SAMPLES, Classification, classify_isa
+from hybridvmm.classify import DEFAULT_SAMPLES, classify_isa
 from hybridvmm.classify.figure import render_svg
+from hybridvmm.classify.report import format_text
 from hybridvmm.cli_support import add_force_flag, add_json_flag, check_output, print_json, report_stream, write_output
 from hybridvmm.errors import UserError
 from hybridvmm.progress import Progress
@@ -22,48 +23,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "declarations, and give the Theorem 1 and Theorem 3 verdicts with witnesses.",
     )
     p.add_argument("--isa", required=True, metavar="NAME", help="ISA or variant (a name or a .toml path)")
-    p.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, metavar="N", help=f"states sampled per instruction (default {DEFAULT_SAMPLES})")
+    p.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, metavar="N",
+                   help=f"states sampled per instruction, or per form where operands decide the class (default {DEFAULT_SAMPLES})")
+    p.add_argument("--only", metavar="NAME[,NAME...]",
+                   help="classify only these instructions or forms (e.g. csrrs, csrrw@satp); the verdicts are about them")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="processes to classify in (default: one per CPU; the result is the same)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed (default 0); same seed, same output")
     p.add_argument("--svg", metavar="FILE", help="also write a figure of the sensitive and privileged sets (Smith & Nair "
                    "Fig. 8.8); '-' for stdout, the table then going to stderr")
     add_force_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
-
-
-def _mark(flag: bool) -> str:
-    return "yes" if flag else "-"
-
-
-def format_text(result: Classification) -> str:
-    """The table, the disagreements and the two verdicts with witnesses in words."""
-    lines = [f"{result.isa}: {len(result.instructions)} instructions, {result.samples} states sampled per instruction "
-             f"(seed {result.seed})", ""]
-    rows = [("instruction", "P", "CS", "BS", "US", "declared agrees")]
-    for ic in result.instructions:
-        rows.append((ic.name, _mark(ic.privileged), _mark(ic.control_sensitive), _mark(ic.behavior_sensitive),
-                     _mark(ic.user_sensitive), "yes" if ic.agrees_with_spec else "NO: " + ic.disagreement()))
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    for r in rows:
-        lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
-    lines.append("")
-    for verdict in (result.theorem1, result.theorem3):
-        if verdict.holds:
-            lines.append(f"{verdict.theorem} ({verdict.condition}): HOLDS")
-        else:
-            lines.append(f"{verdict.theorem} ({verdict.condition}): FAILS — {', '.join(verdict.violations)}")
-        for name in verdict.violations:
-            ic = result.by_name(name)
-            tag = "user-sensitive" if verdict.theorem == "Theorem 3" else ("control-sensitive" if ic.control_sensitive else "behavior-sensitive")
-            why = ic.witnesses[tag].explanation
-            lines.append(f"  {why}; it is not privileged: {ic.not_privileged_because}.")
-    bad = result.disagreements
-    if bad:
-        lines.append("")
-        lines.append(f"{len(bad)} instruction(s) disagree with the spec's declared class (the spec or the semantics is wrong):")
-        for ic in bad:
-            lines.append(f"  {ic.name}: {ic.disagreement()}")
-    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.svg)  # before the work, not after it
     progress = Progress()
     try:
-        result = classify_isa(args.isa, samples=args.samples, seed=args.seed, progress=progress.update)
+        result = classify_isa(args.isa, samples=args.samples, seed=args.seed, progress=progress.update, jobs=args.jobs,
+                              only=[n for n in args.only.split(",") if n] if args.only else None)
     finally:
         progress.clear()
     if args.svg:

@@ -146,7 +146,15 @@ class RiscvProbe(ProbeDefaults):
     supervisor_mode = "M"
     user_mode = "U"
     modes = ("M", "S", "U")
-    comparisons = (Comparison("M", "U", ("M", "S", "U")), Comparison("S", "U", ("S", "U")))
+    comparisons = (
+        Comparison("M", "U", ("M", "S", "U"),
+                   "without the H extension a classic VMM runs every guest mode in U, so privileged means "
+                   "trapping in U but not in M, the most privileged mode a guest such as firmware or the "
+                   "riscv-tests uses; sensitivity ranges over M, S and U"),
+        Comparison("S", "U", ("S", "U"),
+                   "a guest kernel in S (as Linux) deprivileged to U: trapping in U but not in S; sensitivity "
+                   "ranges over S and U"),
+    )
 
     def __init__(self, isa: ISA, semantics: dict[str, Semantic] | None = None):
         """``semantics`` overrides instruction semantics (a mutated machine, for experiments);
@@ -313,41 +321,44 @@ class RiscvProbe(ProbeDefaults):
         return out
 
     def system_variants(self, state: State, rng: random.Random) -> list[tuple[Any, ...]]:
+        """One state differing in every part of the system state but the mode (its parts, each
+        alone, built only if the engine asks): the interrupt enables, the timer, the other
+        system registers, the location of the program's page and the configuration bits."""
         ms = state["mstatus"]
-        parts = [(f"the interrupt enables (mstatus.MIE/SIE {int(bool(ms & MIE))}{int(bool(ms & SIE))} vs "
-                  f"{int(not ms & MIE)}{int(not ms & SIE)})", {"mstatus": ms ^ (MIE | SIE)})]
-        now = [state[name] for name, _ in COUNTERS]
+        now = _counters(state)
         later = [(c + rng.randint(1, 1 << 20) + (rng.randint(1, 1 << 20) << 32)) & M64 for c in now]  # both halves move
-        parts.append((f"the timer (cycle/time/instret {_counts(now)} vs {_counts(later)})",
-                      {name: v for (name, _), v in zip(COUNTERS, later)}))
         fresh = dict(self._other_pool[rng.randrange(len(self._other_pool))])
-        fresh["mstatus"] = fresh["mstatus"] & ~(MIE | SIE | CONFIG_MASK["mstatus"]) | ms & (MIE | SIE | CONFIG_MASK["mstatus"])
+        keep = MIE | SIE | CONFIG_MASK["mstatus"]
+        fresh["mstatus"] = fresh["mstatus"] & ~keep | ms & keep
         satp = state["satp"]
         if satp:
             fresh["satp"] = satp & ~(0x1FF << 22) | ASIDS[1] << 22
-        parts.append(("the other system registers (scratch, epc, cause, tval, tvec, delegation, mie/mip, xPP/xPIE, "
-                      "SUM/MXR, envcfg, satp.ASID, PMP entries 1-15)", fresh))
-        if not satp:
-            moved = _satp(ROOT_A, ASIDS[0])
-            words = "translation (bare vs Sv32 mapping the program's page onto itself)"
-        else:
-            moved = satp ^ ((ROOT_A ^ ROOT_B) >> 12)
-            words = (f"the location of the program's page (physical 0x{_home(satp):x} vs 0x{_home(moved):x}, "
-                     "storage moved along)")
-        parts.append((words, {"satp": moved}))
-        flipped = {name: not value for name, value in self.configuration(state).items()}
+        moved = satp ^ ((ROOT_A ^ ROOT_B) >> 12) if satp else _satp(ROOT_A, ASIDS[0])
         if rng.random() < 0.5:
-            flipped = {name: rng.random() < 0.5 for name in flipped}
-        configured = self.configure(state, flipped)
-        parts.append(("the configuration bits (mcounteren, scounteren, mstatus.TVM/TW/TSR)",
-                      {reg: configured[reg] for reg in CONFIG_MASK}))
-        whole = {**state}
-        for _, change in parts[2:3] + parts[:2] + parts[3:4]:
-            whole.update(change)
-        whole["mstatus"] = whole["mstatus"] & ~(MIE | SIE) | (ms ^ (MIE | SIE)) & (MIE | SIE)
+            flipped = {name: rng.random() < 0.5 for name in CONFIGURATION}
+        else:
+            flipped = {name: not value for name, value in self.configuration(state).items()}
+        timer = dict(zip(("cycle", "time", "instret"), later))
+        whole = {**state, **fresh, **timer, "satp": moved}
+        whole["mstatus"] = whole["mstatus"] ^ (MIE | SIE)
         whole = self.configure(whole, flipped)
+
+        def parts() -> list[tuple[str, State]]:
+            configured = self.configure(state, flipped)
+            location = ("translation (bare vs Sv32 mapping the program's page onto itself)" if not satp else
+                        f"the location of the program's page (physical 0x{_home(satp):x} vs 0x{_home(moved):x}, "
+                        "storage moved along)")
+            return [
+                (f"the interrupt enables (mstatus.MIE/SIE {int(bool(ms & MIE))}{int(bool(ms & SIE))} vs "
+                 f"{int(not ms & MIE)}{int(not ms & SIE)})", {**state, "mstatus": ms ^ (MIE | SIE)}),
+                (f"the timer (cycle/time/instret {_counts(now)} vs {_counts(later)})", {**state, **timer}),
+                ("the other system registers (scratch, epc, cause, tval, tvec, delegation, mie/mip, xPP/xPIE, "
+                 "SUM/MXR, envcfg, satp.ASID, PMP entries 1-15)", {**state, **fresh}),
+                (location, {**state, "satp": moved}),
+                ("the configuration bits (mcounteren, scounteren, mstatus.TVM/TW/TSR)", configured),
+            ]
         return [("the interrupt enables, the timer, the other system registers, the location of the program's page "
-                 "and the configuration bits", whole, [(words, {**state, **change}) for words, change in parts])]
+                 "and the configuration bits", whole, parts)]
 
     # --- execution ---------------------------------------------------------------------
     def _record(self, trap) -> None:
@@ -402,6 +413,7 @@ class RiscvProbe(ProbeDefaults):
         m.halted = False
         m.exit_code = None
         m.refresh_mapping()
+        m.progress()  # every run is a fresh start: the core's trap-loop guard must never swallow a trap
         self._code.add((HOME if m.priv == MACHINE or not state["satp"] else _home(state["satp"])) - RAM_BASE
                        + state["pc"] - WINDOW)
         self._trap = None
