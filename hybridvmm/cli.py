@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from hybridvmm import __version__
 from hybridvmm.cli_support import begin_command
-from hybridvmm.errors import UserError
+from hybridvmm.errors import UserError, one_line
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -27,7 +27,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, with a usage error on one line (as every other error) naming ``--help``."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = args.func(args)
     except UserError as exc:
-        print(f"hybridvmm: error: {exc}", file=sys.stderr)
+        print(f"hybridvmm: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
         return EXIT_OK

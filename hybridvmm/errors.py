@@ -60,9 +60,22 @@ _INPUTS: set[str] = set()
 one of them (see :func:`hybridvmm.cli_support.check_output`)."""
 
 
+def location(path: str | Path) -> str:
+    """The real path of the name itself: its directory resolved, a final symlink not followed."""
+    path = Path(path)
+    return os.path.join(os.path.realpath(path.parent if str(path.parent) else "."), path.name)
+
+
 def note_input(path: str | Path) -> None:
-    """Remember that this command read ``path`` (so that no output of it replaces the file)."""
-    _INPUTS.add(os.path.realpath(path))
+    """Remember that this command read ``path``: the file, and the name it was read by (a
+    symbolic link the user named is an input too), so that no output of it replaces either."""
+    _INPUTS.update((os.path.realpath(path), location(path)))
+
+
+def one_line(text: str) -> str:
+    """``text`` safe to print as one line: control characters and line separators (which a
+    file's section names or a source's bytes may hold) escaped, as ``repr`` escapes them."""
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
 def inputs_read() -> frozenset[str]:

@@ -61,14 +61,24 @@ def load_program(name: str, isa: str | None = None, base: int | None = None, ent
         else:
             if isa is None or base is None:
                 raise ImageError(f"{name}: not a hybridvmm image or ELF file; for a raw binary give --isa NAME and --base ADDR")
+            top = 1 << load_isa(isa).word_bits
+            check_address("--base", base, isa, top)
+            if base + len(data) > top:
+                raise UserError(f"{name}: {len(data)} bytes at --base {base:#x} run past the end of {isa}'s address space")
             image = raw_image(data, isa, base, entry, source=name)
-            entry = None
-    if entry is not None:
-        image.entry = entry
     chosen = load_isa(image.isa)  # an unknown ISA is reported here, once, for every command
+    if entry is not None:
+        check_address("--entry", entry, image.isa, 1 << chosen.word_bits)
+        image.entry = entry
     if storage_limit is not None:
         check_storage(image, chosen, storage_limit)
     return image
+
+
+def check_address(option: str, value: int, isa: str, top: int) -> None:
+    """An address given on the command line must be one of the ISA's (0 .. 2**word_bits - 1)."""
+    if not 0 <= value < top:
+        raise UserError(f"{option} {value:#x}: not an address of {isa} (0..{top - 1:#x})")
 
 
 def _own_isa(name: str, kind: str, own: str) -> ISA:

@@ -24,7 +24,7 @@ from typing import Callable
 
 from hybridvmm.asm.expr import IDENT, Expr, ExprError, UndefinedSymbol
 from hybridvmm.asm.rules import Pseudo, asm_rules
-from hybridvmm.asm.syntax import Template, parse_string, split_top, strip_comment
+from hybridvmm.asm.syntax import Template, parse_string, source_lines, split_top, strip_comment
 from hybridvmm.errors import AsmError, UnknownISAError, UserError, read_input
 from hybridvmm.image import FLAG_CODE, FLAG_DATA, FLAG_WRITE, MAX_SECTION_BYTES, Image, Section
 from hybridvmm.isa.decoder import Decoder
@@ -288,7 +288,7 @@ class Assembler:
 
     # --- pass 1 -----------------------------------------------------------------------
     def pass1(self, source: str) -> None:
-        for number, raw in enumerate(source.splitlines(), 1):
+        for number, raw in enumerate(source_lines(source), 1):
             self.line = number
             try:
                 self._line(strip_comment(raw))
@@ -818,7 +818,7 @@ def assemble(source: str, isa: str | ISA, filename: str = "<string>") -> Image:
 
 def isa_directive(source: str) -> tuple[str, int] | None:
     """The ``.isa NAME`` of the first statement line (name, line number), if there is one."""
-    for number, raw in enumerate(source.splitlines(), 1):
+    for number, raw in enumerate(source_lines(source), 1):
         text = strip_comment(raw).strip()
         if not text:
             continue

@@ -34,6 +34,16 @@ def _skip_quoted(text: str, pos: int) -> int:
     return len(text)
 
 
+def source_lines(text: str) -> list[str]:
+    """The lines of a source as an editor (and GNU as) numbers them: split at LF only (a
+    CR before it dropped), not at the form feeds, separators and NELs ``str.splitlines``
+    also breaks at, which would put every later error on the wrong line."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+
+
 def strip_comment(line: str) -> str:
     """The line without a ``#`` or ``;`` comment (those inside quotes do not count)."""
     pos = 0

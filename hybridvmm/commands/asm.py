@@ -16,6 +16,7 @@ from hybridvmm.asm import assemble_file
 from hybridvmm.asm.assembler import AsmErrors
 from hybridvmm.cli_support import add_force_flag, add_json_flag, check_output, print_json, report_stream, write_output
 from hybridvmm.cli import EXIT_USAGE
+from hybridvmm.errors import one_line
 
 ORDER = 20
 
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         image = assemble_file(source, args.isa)
     except AsmErrors as exc:
         for error in exc.errors:
-            print(f"{error.filename}:{error.line}: {error.message}", file=sys.stderr)
+            print(one_line(f"{error.filename}:{error.line}: {error.message}"), file=sys.stderr)
         return EXIT_USAGE
     write_output(out, image.to_bytes())
     total = sum(len(s.data) for s in image.sections)

@@ -85,7 +85,7 @@ def line_index(text: str) -> dict[tuple[str, ...], int]:
     """Map each table header and key path to its (1-based) line, for error messages."""
     index: dict[tuple[str, ...], int] = {}
     table: tuple[str, ...] = ()
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):  # TOML lines end at LF (or CRLF), nowhere else
         m = _HEADER_RE.match(line)
         if m and not line.lstrip().startswith("[["):
             table = tuple(_split_key(m.group(1)))

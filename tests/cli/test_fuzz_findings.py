@@ -34,3 +34,59 @@ def test_a_runaway_section_is_a_source_error_not_gigabytes(cli, tmp_path, source
     r = cli("asm", str(src), "--isa", "rv32", "-o", str(tmp_path / "big.img"))
     assert r.code == 2 and "a section holds at most 0x10000000 (256 MiB)" in r.err
     assert not (tmp_path / "big.img").exists()
+
+
+def _overlapping_image(tmp_path, name: str):
+    from hybridvmm.image import Image, Section
+
+    path = tmp_path / "prog.img"
+    path.write_bytes(Image("pgm", 0x100, [Section("text", 0x100, bytearray(8)), Section(name, 0x104, bytearray(8))]).to_bytes())
+    return path
+
+
+@pytest.mark.parametrize("name", ["a\rb", "x\x1ey", "\x0c", "line\u2028break", "nl\n"])
+def test_an_error_naming_a_section_with_a_line_break_stays_one_line(cli, tmp_path, name):
+    """A section name is the file's to choose: printed raw, '\\r' or '\\x1e' split the error."""
+    r = cli("disasm", str(_overlapping_image(tmp_path, name)))
+    assert one_line_error(r) and "overlap" in r.err and name not in r.err
+
+
+def test_a_source_with_control_characters_keeps_its_line_numbers_and_one_line_per_error(cli, tmp_path):
+    """Form feeds split lines for str.splitlines (not for an editor or GNU as): errors were
+    reported on lines the file does not have; a BEL in a mnemonic was printed raw."""
+    src = tmp_path / "bad.s"
+    src.write_bytes(b".isa pgm\n  nop \x0c\n  bogus r1\n  fo\x07o r1\n")
+    r = cli("asm", str(src), "-o", str(tmp_path / "x.img"))
+    assert r.code == 2 and r.err.count("\n") == 2
+    assert "bad.s:3: unknown mnemonic 'bogus'" in r.err and "bad.s:4: cannot read 'fo\\x07o r1'" in r.err
+
+
+@pytest.mark.parametrize("command", [["scan", "{link}", "--dot", "{link}"], ["unpatch", "{link}", "-o", "{link}"],
+                                     ["patch", "{link}", "-o", "{link}"], ["run", "{link}", "--dump", "{link}"]])
+def test_a_symlink_named_as_the_input_is_not_replaced_by_the_output(cli, tmp_path, command):
+    """``scan link.img --dot link.img --force`` turned the user's link into a DOT file."""
+    from hybridvmm.asm import assemble
+
+    target = tmp_path / "prog.img"
+    target.write_bytes(assemble("halt\n", "pgm", "x.s").to_bytes())
+    link = tmp_path / "link.img"
+    link.symlink_to(target.name)
+    r = cli(*[a.format(link=link) for a in command], "--force")
+    assert one_line_error(r) and "refusing to overwrite a file this command reads" in r.err
+    assert link.is_symlink() and target.read_bytes().startswith(b"HVMI")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["patch", "{raw}", "--isa", "pgm", "--base", "-1", "-o", "{tmp}/p.img"], "--base -0x1: not an address of pgm"),
+    (["patch", "{raw}", "--isa", "pgm", "--base", "0", "--entry", "-1", "-o", "{tmp}/p.img"], "--entry -0x1"),
+    (["info", "{raw}", "--isa", "pgm", "--base", "0x100000000"], "--base 0x100000000: not an address of pgm"),
+    (["disasm", "{raw}", "--isa", "pgm", "--base", "0xffffffff"], "run past the end of pgm's address space"),
+    (["run", "guest:syscalls:small", "--entry", "0x100000000"], "--entry 0x100000000: not an address of pgm-x86"),
+])
+def test_an_address_option_outside_the_address_space_is_one_line(cli, tmp_path, argv, message):
+    """``patch raw --base -1`` built an image with a negative address: construct raised."""
+    raw = tmp_path / "code.bin"
+    raw.write_bytes(b"\x00\x02\x00\x02")
+    r = cli(*[a.format(raw=raw, tmp=tmp_path) for a in argv])
+    assert one_line_error(r) and message in r.err
+    assert not (tmp_path / "p.img").exists()
