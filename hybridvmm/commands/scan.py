@@ -7,8 +7,12 @@ from pathlib import Path
 
 from hybridvmm.cli_support import (add_force_flag, add_image_arguments, add_json_flag, check_output, open_image, print_json,
                                    report_stream, write_output)
+from hybridvmm.classify import DEFAULT_SAMPLES
+from hybridvmm.classify.derived import DerivedClasses
+from hybridvmm.errors import UserError
 from hybridvmm.isa import load_isa
-from hybridvmm.scan import Space, scan_program, to_dot
+from hybridvmm.progress import Progress
+from hybridvmm.scan import Space, declared_classes, scan_program, to_dot
 from hybridvmm.scan.report import render_text, scan_report
 from hybridvmm.symbols import SymbolTable
 
@@ -33,6 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "task) from its virtual ROOTs; repeatable")
     p.add_argument("--no-vectors", action="store_true",
                    help="do not use the trap vectors (held in the image or installed by its code) as roots")
+    p.add_argument("--classes", choices=("declared", "derived"), default="declared",
+                   help="which classes make a site: the spec's declarations (default), or those the classifier "
+                   "derives by execution, per instruction form (cached; see classify)")
+    p.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, metavar="N",
+                   help=f"with --classes derived: states sampled per form (default {DEFAULT_SAMPLES})")
     p.add_argument("--dot", metavar="FILE", help="write the CFG as Graphviz DOT ('-' for stdout, the report then going to stderr)")
     add_force_flag(p)
     add_json_flag(p)
@@ -61,7 +70,18 @@ def run(args: argparse.Namespace) -> int:
     image = open_image(args)
     isa = load_isa(image.isa)
     spaces = [Space.parse(s) for s in args.space]
-    scanned = scan_program(image, isa, roots=args.root, spaces=spaces, vectors=not args.no_vectors)
+    classes_of = declared_classes
+    if args.classes == "derived":
+        if args.samples < 1:
+            raise UserError("--samples must be at least 1")
+        progress = Progress()
+        classes_of = DerivedClasses(isa, args.samples, progress=progress.update)
+    try:
+        scanned = scan_program(image, isa, roots=args.root, spaces=spaces, vectors=not args.no_vectors,
+                               classes_of=classes_of)
+    finally:
+        if classes_of is not declared_classes:
+            progress.clear()
     scanner, sites, subs = scanned.main, scanned.main_sites, scanned.spaces
     symbols = SymbolTable.from_image(image)  # names physical addresses: not the relocated spaces'
     if args.dot:
@@ -70,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         write_output(args.dot, text.encode())
     patched = {p.address for p in image.patches}
     report = {"image": args.image, **scan_report(scanner, sites, patched, symbols)}
+    if classes_of is not declared_classes:
+        report["classes"] = classes_of.describe()
     report["spaces"] = [
         {"space": {"base": sp.base, "bound": sp.bound}, **scan_report(sub, ss, patched)} for sp, sub, ss in subs
     ]

@@ -1,6 +1,7 @@
 """Scanning a whole image: its roots (entry, trap vectors, symbols, addresses) and a run.
 
 Roots: the entry point, every trap vector the image holds, the vectors its code installs
+in storage or in vector registers, and the trap-return targets it sets
 (:class:`~hybridvmm.scan.vectors.VectorStoreFinder`), and any symbols or addresses given.
 A :class:`Space` scans a relocated region instead — code that runs under R = (base,
 bound), such as a user task — with virtual addresses, as that code sees itself.
@@ -133,9 +134,12 @@ def scan_program(
     isa = isa or load_isa(image.isa)
     specs = list(isa.instructions.values())
     main = scan_image(image, isa, roots=roots, vectors=vectors)
+    subs = [(space, scan_image(image, isa, space=space)) for space in spaces]
+    prepare = getattr(classes_of, "prepare", None)
+    if prepare is not None:  # derive the classes of every view's instructions in one go
+        prepare([ins for sc in (main, *(sub for _, sub in subs)) for ins in sc.cfg.instructions.values()])
     result = ProgramScan(main, _all_sites(main, specs, classes_of, 0))
-    for space in spaces:
-        sub = scan_image(image, isa, space=space)
+    for space, sub in subs:
         result.spaces.append((space, sub, _all_sites(sub, specs, classes_of, space.base)))
     return result
 

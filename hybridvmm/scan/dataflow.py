@@ -12,7 +12,9 @@ and evaluates it over an abstract register state.  Values are
 ``load32(addr)`` yields an ``Entry`` only for an indexed address: a word loaded from a
 fixed address is a variable whose value the program may have changed, so it stays
 unknown.  ``store32(addr, value)`` records stores of known values to known addresses (how
-a kernel installs its trap vectors).
+a kernel installs its trap vectors in storage), ``sysreg_write(number, value)`` writes to
+a numbered system register (how it installs them in a vector register, or sets the pc a
+trap return goes to), and ``sysreg_read(number)`` is a system register's value: unknown.
 """
 
 from __future__ import annotations
@@ -45,11 +47,13 @@ Plausible = Callable[[int], bool]
 class EvalContext:
     """One evaluation run: what counts as an address, and the stores seen (if wanted)."""
 
-    __slots__ = ("plausible", "stores", "mask")
+    __slots__ = ("plausible", "stores", "sysregs", "mask")
 
-    def __init__(self, plausible: Plausible, mask: int, stores: list | None = None):
+    def __init__(self, plausible: Plausible, mask: int, stores: list | None = None, sysregs: list | None = None):
         self.plausible = plausible
         self.stores = stores
+        self.sysregs = sysregs
+        """(register number, value) of every system-register write seen, when wanted."""
         self.mask = mask
 
 
@@ -159,6 +163,18 @@ def compile_expr(text: str, getter: Callable[[str], Getter] = _unknown_name) -> 
                     return None
 
                 return store
+            if node.func.id == "sysreg_write" and len(node.args) == 2:
+                number, value = build(node.args[0]), build(node.args[1])
+
+                def sysreg_write(i: Instruction, r: dict, c: EvalContext) -> Value:
+                    if c.sysregs is not None:
+                        c.sysregs.append((number(i, r, c), value(i, r, c)))
+                    return None
+
+                return sysreg_write
+            if node.func.id == "sysreg_read" and len(node.args) == 1:
+                build(node.args[0])
+                return lambda i, r, c: None
         raise ValueError(f"unsupported expression {ast.unparse(node)!r}")
 
     try:
@@ -186,6 +202,8 @@ class Evaluator:
         problems: list[str] = []
         self.effects: dict[str, tuple[_Statement, ...]] = {}
         self.storing: set[str] = set()
+        self.sysreg_writing: set[str] = set()
+        """Instructions with a ``sysreg_write`` statement."""
         for name, statements in facts.get("effects", {}).items():
             spec = isa.instructions.get(name)
             if spec is None:
@@ -207,9 +225,13 @@ class Evaluator:
                 for n in sorted(used - fields - {"pc", "next"}):
                     problems.append(f"{name}: '{n}' is not a field of format {spec.format.name}")
                 if dst is None:
-                    if "store32(" not in rhs:
-                        problems.append(f"{name}: statement {text!r} is neither 'dst = expr' nor store32(...)")
-                    self.storing.add(name)
+                    if "sysreg_write(" in rhs:
+                        self.sysreg_writing.add(name)
+                    elif "store32(" not in rhs:
+                        problems.append(f"{name}: statement {text!r} is neither 'dst = expr', store32(...) "
+                                        "nor sysreg_write(...)")
+                    else:
+                        self.storing.add(name)
                 elif dst != "pc" and (dst not in fields or isa.fields[dst].kind != "reg"):
                     problems.append(f"{name}: destination '{dst}' is neither pc nor a register field")
                 compiled.append(_Statement(dst, fn))
@@ -246,8 +268,8 @@ class Evaluator:
             return lambda i, r: (i.address + i.operands[name]) & mask
         return lambda i, r: i.operands[name] & mask
 
-    def context(self, plausible: Plausible, stores: list | None = None) -> EvalContext:
-        return EvalContext(plausible, self.mask, stores)
+    def context(self, plausible: Plausible, stores: list | None = None, sysregs: list | None = None) -> EvalContext:
+        return EvalContext(plausible, self.mask, stores, sysregs)
 
     def step(self, ins: Instruction, regs: dict[int, Value], ctx: EvalContext) -> Value:
         """Apply ``ins`` to ``regs``; return its ``pc`` value (None if it has none/unknown)."""

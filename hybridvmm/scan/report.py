@@ -96,6 +96,8 @@ def render_text(report: dict) -> list[str]:
         "",
         "roots:",
     ]
+    if report.get("classes"):
+        lines[1:1] = [f"classes: {report['classes']}"]
     lines += [f"  0x{r['address']:x}  {r['kind']}{' ' + r['name'] if r['name'] else ''}" for r in report["roots"]]
     lines += ["", "blocks:"]
     names = {b["start"]: b.get("name", "") for b in report["blocks"]}
