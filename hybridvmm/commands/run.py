@@ -24,6 +24,7 @@ from hybridvmm.loading import DEFAULT_STORAGE_LIMIT, load_program
 from hybridvmm.progress import Progress
 from hybridvmm.machine import HALTED, MAX_STEPS, Machine, RunResult
 from hybridvmm.machine.trace import trace_line, trap_line
+from hybridvmm.symbols import SymbolTable
 from hybridvmm.vmm import BARE, DEFAULT_SLICE, RUN_MODES, Monitor
 from hybridvmm.vmm.compare import bare_image
 from hybridvmm.vmm.costs import load_costs
@@ -119,12 +120,13 @@ def console_dict(data: bytes) -> dict[str, str]:
 
 
 # --- bare ---------------------------------------------------------------------------------------------
-def _bare_tracer(m: Machine, out: TextIO, cats: list[str], name: str) -> None:
+def _bare_tracer(m: Machine, out: TextIO, cats: list[str], name: str, symbols: SymbolTable | None = None) -> None:
     isa = m.isa
     prefix = f"[{name}] " if name else ""
+    nearest = symbols.nearest if symbols is not None else (lambda address: "")
     if "insn" in cats:
-        m.tracer = lambda machine, ins: print(prefix + trace_line(machine.stats.instructions, machine.user, ins,
-                                                                   format_instruction(ins, isa)), file=out)
+        m.tracer = lambda machine, ins: print(prefix + trace_line(machine.stats.instructions, machine.mode, ins,
+                                                                   format_instruction(ins, isa), nearest(ins.address)), file=out)
     if "trap" in cats:
         m.hook_trap(lambda machine, trap: print(prefix + trap_line(trap), file=out))
 
@@ -157,7 +159,7 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
         dumps.append(m)
         if args.input:
             m.console.feed(args.input.encode("utf-8"))
-        _bare_tracer(m, out, cats, name if several else "")
+        _bare_tracer(m, out, cats, name if several else "", SymbolTable.from_image(image))
         if prefixer is not None and not args.json:
             m.hook_output(lambda machine, byte, name=name: prefixer.byte(name, byte))
         try:

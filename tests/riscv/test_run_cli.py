@@ -60,3 +60,25 @@ def test_a_guest_that_never_reports_stops_at_max_steps(cli, tmp_path):
     image.write_bytes(assemble("        .org 0x80000000\n        .entry s\ns:\n        jal zero, s\n", "rv32").to_bytes())
     r = cli("run", str(image), "--max-steps", "1000")
     assert r.code == 1 and "did not halt" in r.err
+
+
+def test_trace_names_the_mode_and_the_symbol(cli):
+    from pathlib import Path
+    elf = Path(__file__).resolve().parents[1] / "data" / "riscv-tests" / "elf" / "rv32ui-v-add"
+    r = cli("run", str(elf), "--trace", "insn")
+    assert r.code == 0, r.err
+    lines = r.err.splitlines()
+    assert lines[0].split()[1:3] == ["M", "80000000"] and lines[0].endswith("<_start>")
+    assert any(" M  8000000c " in ln and ln.endswith("<handle_reset>") for ln in lines)
+    modes = {ln.split()[1] for ln in lines if ln.split()[0].isdigit()}
+    assert modes == {"M", "S", "U"}  # the v environment boots in M, its kernel runs in S, the test in U
+
+
+def test_trace_line_takes_the_mode_name():
+    from hybridvmm.isa import load_isa, shared_decoder
+    from hybridvmm.machine.trace import trace_line
+    ins = shared_decoder(load_isa("rv32")).decode(bytes.fromhex("93000000"), 0x80000054)
+    assert trace_line(1, "machine", ins, "addi ra,zero,0", "<reset_vector>").split() == [
+        "1", "M", "80000054", "93000000", "addi", "ra,zero,0", "<reset_vector>"]
+    assert trace_line(2, "user", ins, "nop").split()[1] == "U"
+    assert not trace_line(2, "supervisor", ins, "nop").endswith(" ")
