@@ -23,6 +23,15 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
+EPILOG = (
+    "Programs: an image, an ELF, a raw binary (--isa NAME --base ADDR) or guest:NAME; --isa may name the "
+    "program's own ISA or a variant of its family, never another family. Files written (-o, --dot, --svg, "
+    "--dump, --trace-file, --signature, --output-dir): '-' is stdout; an existing file is replaced only with "
+    "--force, a file the command reads never; written atomically, mode 0600. Exit 0 success, 1 a run or "
+    "comparison failed, 2 bad input (one line on stderr), 130 interrupted."
+)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, with a usage error on one line (as every other error) naming ``--help``."""
 
@@ -35,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hybridvmm",
         description="Popek-Goldberg virtualization made executable: ISA specs, assembler, "
         "classifier, scanner/patcher and a hybrid virtual machine monitor.",
+        epilog=EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"hybridvmm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")

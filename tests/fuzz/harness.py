@@ -15,6 +15,7 @@ temporary file left behind.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import os
@@ -104,8 +105,9 @@ SMALL_GUESTS = ("syscalls:small", "timer:small", "redpill", "stopwatch", "privil
 
 
 @lru_cache(maxsize=None)
-def corpus_images() -> tuple[bytes, ...]:
-    """Serialised images of every kind the tool writes: pgm and rv32, patched and not."""
+def corpus_images(pgm_only: bool = False) -> tuple[bytes, ...]:
+    """Serialised images of every kind the tool writes: pgm and rv32, patched and not
+    (``pgm_only``: those the monitor runs)."""
     hello = assemble((ROOT / "examples" / "hello.s").read_text(), "pgm", "hello.s")
     rvsum = assemble((ROOT / "examples" / "rv32_sum.s").read_text(), "rv32", "rv32_sum.s")
     signed = assemble(SIGNED_RV32, "rv32", "signed.s")
@@ -113,7 +115,9 @@ def corpus_images() -> tuple[bytes, ...]:
     patched = patch_image(redpill, load_isa("pgm-x86"), "all-sensitive").image
     syscalls = build_guest("syscalls", "pgm-hybrid", small=True)
     midpatch = build_guest("hostile-midpatch", "pgm-x86")
-    return tuple(img.to_bytes() for img in (hello, rvsum, signed, redpill, patched, syscalls, midpatch))
+    images = (hello, redpill, patched, syscalls, midpatch) if pgm_only else (hello, rvsum, signed, redpill, patched, syscalls,
+                                                                             midpatch)
+    return tuple(img.to_bytes() for img in images)
 
 
 @lru_cache(maxsize=None)
@@ -194,9 +198,9 @@ def _fits(text: str, limit: int) -> str:
 
 
 @st.composite
-def structured_image(draw) -> bytes:
+def structured_image(draw, pgm_only: bool = False) -> bytes:
     """A corpus image with its fields changed as data (then serialised, checksum and all)."""
-    img = Image.from_bytes(draw(st.sampled_from(corpus_images())))
+    img = Image.from_bytes(draw(st.sampled_from(corpus_images(pgm_only))))
     for _ in range(draw(st.integers(1, 5))):
         op = draw(st.sampled_from(("entry", "address", "flags", "data", "add", "drop", "name", "isa", "symbol",
                                    "patch", "patch_over")))
@@ -233,12 +237,12 @@ def structured_image(draw) -> bytes:
 
 
 @st.composite
-def image_bytes(draw) -> bytes:
+def image_bytes(draw, pgm_only: bool = False) -> bytes:
     """Bytes handed to the image loader: structured edits, body edits re-checksummed, raw edits."""
-    how = draw(st.sampled_from(("structured", "body", "raw", "same")))
+    how = draw(st.sampled_from(("structured", "structured", "body", "body", "raw", "same")))
     if how == "structured":
-        return draw(structured_image())
-    data = draw(st.sampled_from(corpus_images()))
+        return draw(structured_image(pgm_only))
+    data = draw(st.sampled_from(corpus_images(pgm_only)))
     if how == "body":
         return with_crc(draw(mutated_bytes(data[:-4])))
     if how == "raw":
@@ -518,7 +522,9 @@ def _workdir() -> Path:
     """A fresh, empty directory for one case (the same one each time in a process)."""
     global _WORK
     if _WORK is None:
-        _WORK = Path(tempfile.mkdtemp(prefix="hybridvmm-fuzz-"))
+        shm = Path("/dev/shm")  # a memory file system where there is one: cases create and delete files by the thousand
+        _WORK = Path(tempfile.mkdtemp(prefix="hybridvmm-fuzz-", dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None))
+        atexit.register(shutil.rmtree, _WORK, True)
     for p in _WORK.iterdir():
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)
@@ -647,11 +653,13 @@ def number_text(bits: int = 64) -> st.SearchStrategy[str]:
 
 
 @st.composite
-def program(draw, allow_guest: bool = True) -> tuple[str, dict[str, bytes], dict[str, str], list[str]]:
-    """An IMAGE argument: (argument, files, links, options it needs), e.g. a mutated image file."""
-    kind = draw(st.sampled_from(("image",) * 12 + ("elf",) * 4 + ("raw",) * 2 + ("guest",) * 4 + ("link", "link", "missing",
-                                 "dir", "source")))
-    if kind == "guest" and allow_guest:
+def program(draw, allow_guest: bool = True, monitor: bool = False) -> tuple[str, dict[str, bytes], dict[str, str], list[str]]:
+    """An IMAGE argument: (argument, files, links, options it needs), e.g. a mutated image file
+    (``monitor``: mostly pgm programs, which the monitor runs; the rest end at its first check)."""
+    kinds = ("image",) * 12 + ("elf",) * (1 if monitor else 4) + ("raw",) * 2 + ("guest",) * 4 + ("link", "link", "missing",
+                                                                                                   "dir")
+    kind = draw(st.sampled_from(kinds + (() if monitor else ("source",))))
+    if kind == "guest" and allow_guest:  # (monitor targets: the rv32 guest only among the odd names)
         name = draw(st.one_of(st.sampled_from(SMALL_GUESTS),
                               st.sampled_from(["", "nosuch", "syscalls:SYSCALLS_N=3", "syscalls:NOPE=1", "timer:small,x",
                                                "redpill:small", "rvminios", "syscalls:SYSCALLS_N=-5"])))
@@ -659,7 +667,8 @@ def program(draw, allow_guest: bool = True) -> tuple[str, dict[str, bytes], dict
     if kind == "elf":
         return "prog.elf", {"prog.elf": draw(elf_bytes())}, {}, []
     if kind == "raw":
-        return "prog.bin", {"prog.bin": draw(raw_bytes())}, {}, ["--isa", draw(st.sampled_from(ISAS)),
+        isas = ISAS[:4] if monitor else ISAS
+        return "prog.bin", {"prog.bin": draw(raw_bytes())}, {}, ["--isa", draw(st.sampled_from(isas)),
                                                                 "--base", draw(number_text(32))]
     if kind == "missing":
         return draw(st.sampled_from(["missing.img", "", ".", "nodir/x.img"])), {}, {}, []
@@ -667,7 +676,7 @@ def program(draw, allow_guest: bool = True) -> tuple[str, dict[str, bytes], dict
         return "subdir", {}, {}, []
     if kind == "source":
         return "prog.s", {"prog.s": draw(asm_source())[1].encode()}, {}, []
-    data = draw(image_bytes())
+    data = draw(image_bytes(pgm_only=monitor and draw(st.sampled_from([True] * 9 + [False]))))
     if kind == "link":
         return "link.img", {"prog.img": data}, {"link.img": "prog.img"}, []
     return "prog.img", {"prog.img": data}, {}, []
@@ -736,11 +745,12 @@ OPTIONS = {
 def cli_case(draw, command: str, mode: str | None = None) -> CliCase:
     """A command line for ``command``: a mutated program, options drawn from the command's,
     decoy files around it, and (for guests) a small ``--max-steps`` last."""
-    several = command in ("run", "compare") and draw(st.integers(0, 5)) == 0
-    arg, files, links, needs = draw(program(allow_guest=command != "unpatch"))
+    monitor = command == "compare" or mode not in (None, "bare")
+    several = command in ("run", "compare") and draw(st.sampled_from([False] * 5 + [True]))
+    arg, files, links, needs = draw(program(allow_guest=command != "unpatch", monitor=monitor))
     images = [arg]
     if several:  # a second program, its files named b-*
-        arg2, files2, links2, _ = draw(program())
+        arg2, files2, links2, _ = draw(program(monitor=monitor))
         images.append(arg2 if arg2.startswith("guest:") else "b-" + arg2)
         files.update({"b-" + k: v for k, v in files2.items()})
         links.update({"b-" + k: "b-" + v for k, v in links2.items()})
@@ -753,7 +763,7 @@ def cli_case(draw, command: str, mode: str | None = None) -> CliCase:
         if mode == "hybrid" and draw(st.booleans()):
             argv.append("--no-patch")
     if command in ("run", "compare"):  # every guest bounded, a few times by a bad limit first
-        if draw(st.integers(0, 30)) == 0:
+        if draw(st.sampled_from([False] * 30 + [True])):
             argv += ["--max-steps", draw(st.sampled_from(["-1", "x", ""]))]
         argv += ["--max-steps", str(draw(st.one_of(st.integers(0, 3000), st.integers(0, 300))))]
     spec = draw(spec_text()) if "mine.toml" in argv else None
