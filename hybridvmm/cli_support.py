@@ -10,7 +10,8 @@ Every file a command writes goes through :func:`write_output`, which applies one
   not even with ``--force``;
 * the file is written as ordinary tools write it, atomically: a temporary file in the same
   directory, created mode 0600, renamed over the name; a symbolic link there is replaced
-  by the file (its target is left alone), and a failure leaves what was there.
+  by the file (its target is left alone), and a failure leaves what was there;
+* a device or FIFO (``/dev/null``, a named pipe) is written into, never replaced.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import stat
 import sys
 from contextvars import ContextVar
 from pathlib import Path
@@ -115,8 +117,17 @@ def check_output(path: str | Path, inputs: tuple[str | Path, ...] = ()) -> None:
     where = location(path)
     if where in inputs_read() | {os.path.realpath(p) for p in inputs} | {location(p) for p in inputs}:
         raise UserError(f"{path}: refusing to overwrite a file this command reads; write to another file")
-    if os.path.lexists(path) and not _force.get():
+    if os.path.lexists(path) and not _force.get() and not _is_device(path):
         raise UserError(f"{path}: file exists (use --force to replace it, or choose another name)")
+
+
+def _is_device(path: Path) -> bool:
+    """A device or FIFO (``/dev/null``, a pipe): written into, as ``cat >`` does, never replaced."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)
 
 
 def write_stdout(data: bytes) -> None:
@@ -141,6 +152,10 @@ def write_output(path: str | Path, data: bytes) -> None:
     check_output(path)
     path = Path(path)
     try:
-        write_file_atomic(path, data)
+        if _is_device(path):
+            with open(path, "wb") as fh:
+                fh.write(data)
+        else:
+            write_file_atomic(path, data)
     except OSError as exc:
         raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from None

@@ -374,3 +374,18 @@ def test_ctrl_c_prints_the_stats_so_far_and_exits_130(cli, monkeypatch, mode):
     assert r.out.startswith("minios: booting")  # the partial console
     done = int(r.err.split("instructions      ")[1].split()[0])
     assert 0 < done < 50_000
+
+
+def test_a_device_or_fifo_is_written_into_never_replaced(cli, tmp_path):
+    """``-o /dev/null`` (as root, a rename would have replaced the device with a file)."""
+    r = cli("asm", str(HELLO), "-o", os.devnull)
+    assert r.code == 0 and stat.S_ISCHR(os.lstat(os.devnull).st_mode)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        assert cli("asm", str(HELLO), "-o", str(fifo)).code == 0  # 174 bytes: well inside a pipe's buffer
+        assert os.read(reader, 1 << 16).startswith(b"HVMI")
+    finally:
+        os.close(reader)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
