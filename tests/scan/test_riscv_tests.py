@@ -114,3 +114,38 @@ def test_scan_cli_shows_vectors_and_derived_classes(cli, tmp_path, monkeypatch):
     data = json.loads(derived.out)
     assert data["site_count"] == 0 and data["classes"].startswith("derived by the classifier (M vs U, 4 states")
     assert cli("scan", elf, "--classes", "derived", "--samples", "0").code == 2
+
+
+HANDLERS = """
+        .org 0x80000000
+        .entry start
+start:
+        la    t0, mhandler
+        csrw  mtvec, t0
+        la    t1, shandler + 1          # stvec's low bits are its MODE: masked off
+        csrw  stvec, t1
+        lw    t2, 0(t0)
+        csrw  mepc, t2                  # not a constant: no root
+        la    t3, after
+        csrw  mepc, t3
+        mret
+mhandler:
+        mret
+shandler:
+        sret
+after:
+        ecall
+"""
+
+
+def test_constants_written_to_code_registers_are_roots():
+    from hybridvmm.asm import assemble
+    from hybridvmm.scan import scan_image
+    image = assemble(HANDLERS, "rv32")
+    sc = scan_image(image)
+    found = {(a, kind, name) for a, (kind, name) in sc.roots.items()}
+    sym = image.symbols
+    assert found == {(sym["start"], "entry", ""), (sym["mhandler"], "vector", "mtvec"),
+                     (sym["shandler"], "vector", "stvec"), (sym["after"], "trap-return", "mepc")}
+    assert {sym["mhandler"], sym["shandler"], sym["after"]} <= set(sc.cfg.instructions)
+    assert scan_image(image, vectors=False).roots.keys() == {sym["start"]}
