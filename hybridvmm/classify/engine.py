@@ -17,7 +17,10 @@ The definitions (DESIGN §2), applied over sampled states and operand instances:
   neither trapping.
 * **user-sensitive** — either of the above with every state involved in user mode.
 
-Each positive finding keeps the first witness found; sampling is deterministic per seed.
+Each positive finding keeps the first witness found; sampling is deterministic per seed:
+an instruction's operand instances and states come from the seed and its name alone, and
+all its forms run on them, so a form's result does not depend on which others are
+classified with it, in what order, or in which of the ``jobs`` processes.
 
 A probe may classify an instruction as several *forms* (one per CSR of a CSR instruction),
 name more than two modes and several readings of supervisor/user (*comparisons*: RISC-V's

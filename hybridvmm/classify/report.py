@@ -18,8 +18,10 @@ def _negated(condition: Condition) -> str:
     return " and ".join(flipped)
 
 
-def _sensitivity(ic: InstructionClass, verdict: Verdict) -> str:
+def _sensitivity(ic: InstructionClass, verdict: Verdict, prefer_user: bool = False) -> str:
     tag = USER if verdict.theorem == "Theorem 3" else (CONTROL if ic.control_sensitive else BEHAVIOR)
+    if prefer_user and USER in ic.witnesses:  # a setting-dependent violation shows in user mode
+        tag = USER
     return ic.witnesses[tag].explanation
 
 
@@ -41,7 +43,7 @@ def _verdict_lines(result: Classification, verdict: Verdict) -> list[str]:
         refuted = ic.witnesses["not-privileged"]
         lines.append(f"  with {_negated(condition)}, {', '.join(condition.forms)} "
                      f"{'is' if len(condition.forms) == 1 else 'are'} {word} and unprivileged; witness "
-                     f"`{refuted.instruction}`: {refuted.explanation.split(': ', 1)[-1]}, and {_sensitivity(ic, verdict)}.")
+                     f"`{refuted.instruction}`: {refuted.explanation.split(': ', 1)[-1]}, and {_sensitivity(ic, verdict, True)}.")
     return lines
 
 
