@@ -34,7 +34,9 @@ Translation contexts
     to ``satp`` and ``sfence.vma`` drop the translations and TLB entries made through page
     tables (:meth:`RiscvMachine.flush_virtual`); RISC-V requires ``sfence.vma`` after
     changing page tables, so stores to them need not.  The code cache is coherent with
-    stores in every context, so ``fence.i`` has nothing to drop.
+    stores in every context, so ``fence.i`` has nothing to drop.  A miss translates the
+    instruction and its straight-line successors in the same page (up to ``AHEAD``; none
+    while a translate hook watches, so that it sees each address as it is reached).
 
 Protection
     16 PMP entries (QEMU 7.2's count; ``pmp_entries=0`` for none): as on QEMU, S- and
@@ -163,6 +165,8 @@ class RiscvMachine(Machine):
         self.semantics = dict(semantics_for(self.xlen))
         if semantics:
             self.semantics.update(semantics)
+        self._semantic: dict[str, Semantic] = {}
+        """Instruction name → its entry of ``semantics`` (ordering suffixes resolved)."""
         missing = sorted(n for n in isa.instructions if semantic_for(self.semantics, n) is None)
         if missing:
             raise UserError(f"{isa.name}: no semantics for {', '.join(missing)}")
@@ -443,7 +447,28 @@ class RiscvMachine(Machine):
         env = Env(self, fetch, data, priv, data_priv)
         return Context(key, None if fetch_paged else self.storage.offset - RAM_BASE, env)
 
+    AHEAD = 15
+    """Straight-line instructions translated together with the one missed: the riscv-tests
+    run most instructions once, and a miss in the hot loop costs more than translating."""
+
     def _translate(self, ctx: Context, vaddr: int) -> None:
+        ins = self._translate_one(ctx, vaddr)
+        if self.hooks.translate or ins.flow != "none":
+            return  # a translate hook sees each address when it is reached, not before
+        insns = ctx.insns
+        end = (vaddr | 0xFFF) - 3  # the same page: the same mapping and fetch permission
+        for _ in range(self.AHEAD):
+            vaddr += 4
+            if vaddr > end or vaddr in insns:
+                return
+            try:
+                ins = self._translate_one(ctx, vaddr)
+            except TrapSignal:  # not an instruction after all: it faults when (if) it is reached
+                return
+            if ins.flow != "none":
+                return
+
+    def _translate_one(self, ctx: Context, vaddr: int) -> Instruction:
         env: Env = ctx.env
         if vaddr & 3:
             raise TrapSignal(MISALIGNED_FETCH, vaddr, vaddr, fault_address=vaddr)
@@ -466,19 +491,25 @@ class RiscvMachine(Machine):
             alt = self.code_view(root)
             if alt is not None:
                 mem, at = alt, 0
-        ins = self._decode(mem, at, vaddr)
-        sem = semantic_for(self.semantics, ins.name)
-        handler = sem.factory(self, ins, env)
-        self._install(ctx, vaddr, ins, handler, sem.system, paddr=root)
+        word = int.from_bytes(mem[at:at + 4], "little")
+        ins = _PLACED.get((self.isa.name, vaddr, word))
+        if ins is None:
+            ins = self._decode(word, vaddr)
+        sem = self._semantic.get(ins.spec.name)
+        if sem is None:
+            sem = self._semantic[ins.spec.name] = semantic_for(self.semantics, ins.spec.name)
+        self._install(ctx, vaddr, ins, sem.factory(self, ins, env), sem.system, paddr=root)
+        return ins
 
-    def _decode(self, mem: Any, at: int, vaddr: int) -> Instruction:
-        """The instruction at ``mem[at:]`` sitting at ``vaddr``.  Every RISC-V instruction is
-        one 32-bit word, so decodings are cached by word (construct costs ~15 µs a parse;
-        riscv-tests translate most instructions only a few times)."""
-        raw = bytes(mem[at:at + 4])
-        word = int.from_bytes(raw, "little")
+    def _decode(self, word: int, vaddr: int) -> Instruction:
+        """The instruction ``word`` sitting at ``vaddr``.  Every RISC-V instruction is one
+        32-bit word, so decodings are cached by word (construct costs ~15 µs a parse), and
+        the instruction at an address by (address, word), shared by every machine: the
+        riscv-tests translate most instructions once per machine, the same code at the same
+        addresses in many machines."""
         key = (self.isa.name, word)
         hit = _DECODED.get(key)
+        raw = word.to_bytes(4, "little")
         if hit is None:
             try:
                 ins = self.decoder.decode(raw, vaddr)
@@ -488,13 +519,19 @@ class RiscvMachine(Machine):
                 _DECODED.clear()
             pcrel = ins.target is not None
             _DECODED[key] = (ins.spec, ins.operands, ins.flow, (ins.target - vaddr) if pcrel else None)
-            return ins
-        spec, operands, flow, offset = hit
-        target = None if offset is None else (vaddr + offset) & self.xlen.mask
-        return Instruction(spec, vaddr, raw, dict(operands), flow, target)
+        else:
+            spec, operands, flow, offset = hit
+            target = None if offset is None else (vaddr + offset) & self.xlen.mask
+            ins = Instruction(spec, vaddr, raw, operands, flow, target)
+        if len(_PLACED) >= _DECODED_LIMIT:
+            _PLACED.clear()
+        _PLACED[(self.isa.name, vaddr, word)] = ins
+        return ins
 
 
 _DECODED: dict[tuple[str, int], tuple] = {}
 """(ISA name, instruction word) → (spec, operands, flow, target offset): decodings shared by
 every machine (they do not depend on the address but for the target)."""
+_PLACED: dict[tuple[str, int, int], Instruction] = {}
+"""(ISA name, address, word) → the decoded instruction there, shared (never mutated)."""
 _DECODED_LIMIT = 1 << 16

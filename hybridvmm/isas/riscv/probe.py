@@ -164,6 +164,7 @@ class RiscvProbe(ProbeDefaults):
         m = self.machine = RiscvMachine(isa, RAM, semantics=semantics)
         m.bus = Bus([])
         m.code.max_contexts = 256
+        m.AHEAD = 0  # one instruction per run: the page's other words are data
         m.flush_translations()
         m.trap_handler = self._record
         self._trap = None
