@@ -42,18 +42,43 @@ def _wrap(names: list[str], width: int) -> list[str]:
     return lines
 
 
+MAX_COLUMN = 14
+"""Labels one region shows when an ISA has forms (the rest are counted)."""
+
+
+def _labels(ics: list, marked: set[str]) -> list[str]:
+    """Names for one region: an instruction's forms there become one ``name@… ×N`` label
+    (marked if any is), and a column of forms is cut at :data:`MAX_COLUMN`."""
+    if not any(ic.instruction for ic in ics):
+        return [ic.name for ic in ics]
+    groups: dict[str, list] = {}
+    for ic in ics:
+        groups.setdefault(ic.instruction or ic.name, []).append(ic)
+    out = []
+    for name, members in groups.items():
+        label = members[0].name if len(members) == 1 else f"{name}@… ×{len(members)}"
+        if any(m.name in marked for m in members):
+            marked.add(label)
+        out.append(label)
+    if len(out) > MAX_COLUMN:
+        out = out[:MAX_COLUMN - 1] + [f"+{len(out) - MAX_COLUMN + 1} more"]
+    return out
+
+
 def render_svg(result: Classification) -> str:
     """The figure for one classified ISA, as SVG text."""
-    sens_only = [i.name for i in result.instructions if i.sensitive and not i.privileged]
-    both = [i.name for i in result.instructions if i.sensitive and i.privileged]
-    priv_only = [i.name for i in result.instructions if i.privileged and not i.sensitive]
-    innocuous = [i.name for i in result.instructions if not i.sensitive and not i.privileged]
     marked = {i.name for i in result.instructions if i.user_sensitive}
+    sens_only = _labels([i for i in result.instructions if i.sensitive and not i.privileged], marked)
+    both = _labels([i for i in result.instructions if i.sensitive and i.privileged], marked)
+    priv_only = _labels([i for i in result.instructions if i.privileged and not i.sensitive], marked)
+    innocuous = _labels([i for i in result.instructions if not i.sensitive and not i.privileged], set())
     t1, t3 = result.theorem1, result.theorem3
 
     def verdict_text(v) -> str:
         if v.holds:
             return f"{v.theorem} ({v.condition}) holds"
+        if v.holds_when:
+            return f"{v.theorem} ({v.condition}) holds when {v.when_text}"
         return f"{v.theorem} ({v.condition}) fails: {', '.join(v.violations)}"
 
     parts = [
@@ -71,11 +96,13 @@ def render_svg(result: Classification) -> str:
     parts += _column(both, 380, 200, marked)
     parts += _column(priv_only, 560, 200, marked)
     parts.append(
-        f'<text x="30" y="350" font-size="12" font-family="sans-serif" fill="#333">innocuous and unprivileged: {len(innocuous)} instructions</text>'
+        f'<text x="30" y="350" font-size="12" font-family="sans-serif" fill="#333">innocuous and unprivileged: '
+        f'{sum(1 for i in result.instructions if not i.sensitive and not i.privileged)} '
+        f'{"forms" if any(i.instruction for i in result.instructions) else "instructions"}</text>'
     )
     y = 395
     for line in (verdict_text(t1), verdict_text(t3)):
-        colour = "#1b5e20" if line.endswith("holds") else "#b00020"
+        colour = "#1b5e20" if line.endswith("holds") or " holds when " in line else "#b00020"
         parts.append(f'<text x="30" y="{y}" font-size="15" font-family="sans-serif" fill="{colour}">{escape(line)}</text>')
         y += 22
     notes = [

@@ -163,3 +163,11 @@ def test_a_trap_repeated_at_one_pc_is_still_seen():
     state = probe.with_mode(probe.sample_states(random.Random(3), 1)[0], "U")
     ops = {"rd": 5, "csr": 0x310, "rs1": 0}
     assert [probe.execute(state, spec, ops).trap for _ in range(40)] == ["illegal"] * 40
+
+
+def test_the_figure_groups_forms(rv):
+    from hybridvmm.classify.figure import render_svg
+    svg = render_svg(rv)
+    height = int(svg.split('height="', 1)[1].split('"', 1)[0])
+    assert "csrrs@… ×" in svg and height < 1000
+    assert "Theorem 1 (sensitive ⊆ privileged) holds when (mcounteren.CY=0 or scounteren.CY=0)" in svg
