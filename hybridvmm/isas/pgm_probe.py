@@ -139,6 +139,7 @@ class PgmProbe:
 
     def _prepare(self, state: State, raw: bytes) -> None:
         m = self.machine
+        m.progress()  # every run is a fresh start: the trap-loop guard must never swallow a trap
         storage = bytearray(self._fill(state["storage_seed"]))
         origin = state.get("moved_from", state["base"])
         at = origin + state["pc"]

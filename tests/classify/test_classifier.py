@@ -148,3 +148,18 @@ def test_svg_to_an_unwritable_path_is_a_one_line_error(cli, tmp_path):
     assert result.code == 2 and "is a directory" in result.err and "Traceback" not in result.err
     result = cli("classify", "--isa", "pgm-hybrid", "--samples", "2", "--svg", str(tmp_path / "missing" / "fig.svg"))
     assert result.code == 2 and "cannot write" in result.err
+
+
+def test_the_pgm_probe_sees_every_trap_however_often_the_same_one_repeats():
+    """Regression: the core's trap-loop guard stops calling the trap handler after 16 traps of
+    one cause at one pc with nothing completing; the probe runs the same instruction at the
+    same pc over and over, so each run must start afresh or a trap reads as "no trap"."""
+    from hybridvmm.isa import load_isa
+    from hybridvmm.isas.pgm_probe import PgmProbe
+
+    isa = load_isa("pgm-virt")
+    probe = PgmProbe(isa)
+    state = {"regs": [0] * 16, "flags": 0, "pc": 0x200, "user": True, "ie": False, "base": 0x400,
+             "bound": 0x800, "timer": 0, "timer_pending": False, "storage_seed": 1}
+    outcomes = [probe.execute(state, isa.instructions["ei"], {}) for _ in range(40)]
+    assert all(o.trap == "privileged" for o in outcomes)
