@@ -10,7 +10,7 @@ from hybridvmm.scan.build import ProgramScan, Space, scan_image, scan_program
 from hybridvmm.scan.cfg import ControlFlowGraph
 from hybridvmm.scan.constprop import ConstantPropagationResolver, dataflow_facts
 from hybridvmm.scan.dot import to_dot
-from hybridvmm.scan.memory import CachedMemory, CodeSource, FetchError, ImageMemory
+from hybridvmm.scan.memory import CodeSource, FetchError, ImageMemory
 from hybridvmm.scan.model import EDGE_KINDS, Block, Edge, IndirectBranch, Problem
 from hybridvmm.scan.ranges import code_ranges, data_ranges
 from hybridvmm.scan.resolvers import Resolution, ResolveContext, Resolver, block_paths, default_resolvers
@@ -21,7 +21,6 @@ from hybridvmm.scan.vectors import RootFinder, VectorStoreFinder, vector_roots, 
 __all__ = [
     "EDGE_KINDS",
     "Block",
-    "CachedMemory",
     "CodeSource",
     "ConstantPropagationResolver",
     "ControlFlowGraph",

@@ -1,19 +1,20 @@
-"""Where the scanner fetches instructions from: an image's sections, or a decode cache.
+"""Where the scanner fetches instructions from: an image's sections.
 
 The scanner only needs ``fetch(address) -> Instruction`` and the list of byte ranges that
 hold program bytes (to report what was never reached as data).  :class:`ImageMemory`
-decodes straight out of section buffers (the fast path for whole-image scans);
-:class:`CachedMemory` goes through a :class:`~hybridvmm.isa.DecodeCache`, so a monitor
-scanning lazily at run time shares its decoded instructions with the machine.
+decodes straight out of section buffers; the monitor's lazy scanner has its own source
+over a VM's storage (:class:`hybridvmm.vmm.lazy.VmCode`).  Both decode through the ISA's
+shared decoder, whose memo means an instruction the machine already decoded is not parsed
+again.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Protocol
 
 from hybridvmm.errors import DecodeError
 from hybridvmm.image import Image
-from hybridvmm.isa import DecodeCache, Decoder, Instruction
+from hybridvmm.isa import Decoder, Instruction
 
 
 class FetchError(Exception):
@@ -98,26 +99,3 @@ class ImageMemory:
                 return b""
             length = min(length, self.bound - address)
         return self.image.read(address + self.base, length)
-
-
-class CachedMemory:
-    """Fetch through a shared decode cache (the monitor's lazy, run-time scanning)."""
-
-    def __init__(self, cache: DecodeCache, regions: list[tuple[int, int]], present: Callable[[int], bool] | None = None):
-        self.cache = cache
-        self._regions = sorted(regions)
-        self._present = present or (lambda a: any(lo <= a < hi for lo, hi in self._regions))
-
-    def fetch(self, address: int) -> Instruction:
-        if not self._present(address):
-            raise FetchError(address, "outside", "no program bytes there")
-        try:
-            return self.cache.get(address)
-        except DecodeError as exc:
-            raise FetchError(address, "undecodable", str(exc)) from None
-
-    def regions(self) -> list[tuple[int, int]]:
-        return list(self._regions)
-
-    def invalidate(self, start: int, end: int) -> None:
-        self.cache.invalidate(start, end)

@@ -140,29 +140,6 @@ def test_invalidate_and_rescan_equal_a_fresh_scan_rv32(seed, n, writes):
     _rewrite_and_compare("rv32", seed, n, writes)
 
 
-def test_scanning_through_a_shared_decode_cache(tools):
-    """A monitor scans lazily through the machine's decode cache: same graph, and a write
-    + invalidate reaches the cache too."""
-    from hybridvmm.isa import DecodeCache
-    from hybridvmm.scan import CachedMemory
-
-    image = tools.build(SOURCE)
-    isa = load_isa("pgm")
-    cache = DecodeCache(Decoder(isa), image.read)
-    regions = [(s.address, s.end) for s in image.sections]
-    sc = Scanner(isa, CachedMemory(cache, regions))
-    sc.scan(image.entry)
-    assert canonical(sc)["blocks"] == canonical(scan_image(image, isa, vectors=False))["blocks"]
-    assert set(sc.instructions) <= set(cache.entries)
-    tail = image.symbols["tail"]
-    image.write(tail, Decoder(isa).encode(isa.instructions["halt"], {}) * 2)
-    sc.invalidate(tail, tail + 4)
-    assert tail not in cache.entries
-    sc.rescan()
-    assert [i.name for i in sc.blocks[tail].instructions] == ["halt"]
-    assert sc.scan(0xFFFF0) is None and any(p.reason == "outside" for p in sc.problems.values())
-
-
 def test_a_write_to_a_jump_table_re_resolves_its_branch(tools):
     image = tools.build("""
     .entry start
