@@ -178,11 +178,16 @@ class Assembler:
         if sec.origin is None and sec.name == TEXT:
             sec.origin = self.default_origin
 
-    def _emit(self, size: int, kind: str, payload: object) -> None:
+    def _room(self, size: int) -> None:
+        """Refuse a runaway ``.org``/``.space``/``.align`` before it costs gigabytes."""
         sec = self.cur
-        if sec.size + size > MAX_SECTION_BYTES:  # a runaway .org/.space/.align, before it costs gigabytes
+        if sec.size + size > MAX_SECTION_BYTES:
             raise self.error(f"section '{sec.name}' would grow to {sec.size + size:#x} bytes; "
                              f"a section holds at most {MAX_SECTION_BYTES:#x} ({MAX_SECTION_BYTES >> 20} MiB)")
+
+    def _emit(self, size: int, kind: str, payload: object) -> None:
+        sec = self.cur
+        self._room(size)
         self._fix_text_origin(sec)
         self.items.append(_Item(sec, sec.size, self.line, size, kind, payload))
         sec.size += size
@@ -631,6 +636,7 @@ class Assembler:
         pad = -here % boundary
         if not pad:
             return
+        self._room(pad)
         code = self.rules.fill(pad) if not rest_fill and self._is_code(sec) else None
         if code is not None:
             self._emit(pad, "bytes", code)
