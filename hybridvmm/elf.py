@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import re
 import struct
+import zlib
 from dataclasses import dataclass, field
 
 from elftools.common.exceptions import ELFError, ELFParseError
@@ -44,9 +45,10 @@ _ISA_OF: dict[tuple[str, int], str] = {("EM_RISCV", 32): "rv32"}
 _PARSE_ERRORS = (
     ELFError, ELFParseError, ConstructError, struct.error, ValueError, IndexError, KeyError,
     TypeError, AttributeError, OverflowError, UnicodeDecodeError, AssertionError, EOFError,
-    RecursionError, MemoryError,
+    RecursionError, MemoryError, zlib.error,
 )
-"""What pyelftools raises on corrupt input (it has no single error type)."""
+"""What pyelftools raises on corrupt input (it has no single error type; a section flagged
+SHF_COMPRESSED is inflated with zlib, whose errors it passes on)."""
 
 
 @dataclass(frozen=True)

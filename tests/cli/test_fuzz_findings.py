@@ -90,3 +90,22 @@ def test_an_address_option_outside_the_address_space_is_one_line(cli, tmp_path, 
     r = cli(*[a.format(raw=raw, tmp=tmp_path) for a in argv])
     assert one_line_error(r) and message in r.err
     assert not (tmp_path / "p.img").exists()
+
+
+def test_an_elf_section_flagged_compressed_with_garbage_is_one_line(cli, tmp_path):
+    """pyelftools inflates a SHF_COMPRESSED section with zlib; its zlib.error escaped."""
+    import struct
+    from pathlib import Path
+
+    data = bytearray((Path(__file__).resolve().parents[2] / "tests/data/riscv-tests/elf/rv32ui-p-simple").read_bytes())
+    shoff, = struct.unpack_from("<I", data, 0x20)
+    shnum, = struct.unpack_from("<H", data, 0x30)
+    for i in range(shnum):
+        flags_at = shoff + 40 * i + 8
+        if struct.unpack_from("<I", data, flags_at)[0] & 4:  # SHF_EXECINSTR: .text
+            struct.pack_into("<I", data, flags_at, struct.unpack_from("<I", data, flags_at)[0] | 0x800)  # SHF_COMPRESSED
+    elf = tmp_path / "bad.elf"
+    elf.write_bytes(bytes(data))
+    for command in ("info", "disasm", "run"):
+        r = cli(command, str(elf))
+        assert one_line_error(r) and "corrupt ELF" in r.err, r.err
