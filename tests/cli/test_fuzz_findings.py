@@ -104,6 +104,8 @@ def test_an_elf_section_flagged_compressed_with_garbage_is_one_line(cli, tmp_pat
         flags_at = shoff + 40 * i + 8
         if struct.unpack_from("<I", data, flags_at)[0] & 4:  # SHF_EXECINSTR: .text
             struct.pack_into("<I", data, flags_at, struct.unpack_from("<I", data, flags_at)[0] | 0x800)  # SHF_COMPRESSED
+            offset, = struct.unpack_from("<I", data, shoff + 40 * i + 16)
+            struct.pack_into("<III", data, offset, 1, 0x100, 4)  # Elf32_Chdr: ELFCOMPRESS_ZLIB; then code, not zlib
     elf = tmp_path / "bad.elf"
     elf.write_bytes(bytes(data))
     for command in ("info", "disasm", "run"):
