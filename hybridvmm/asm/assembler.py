@@ -50,6 +50,11 @@ LOCAL_MARK = "\x02"
 symbol can collide with them, and they stay out of the image's symbol table."""
 
 
+def _short(text: str, limit: int = 60) -> str:
+    """Source text quoted in a message, cut to a readable length."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class AsmErrors(AsmError):
     """Every error of one assembly, in line order; ``str`` gives one ``file:line: message``
     per line.  It is an :class:`AsmError` for the first of them."""
@@ -263,7 +268,7 @@ class Assembler:
         try:
             return self._localize(Expr.parse(text))
         except ExprError as exc:
-            raise self.error(f"bad expression '{text.strip()}': {exc}") from None
+            raise self.error(f"bad expression '{_short(text.strip())}': {exc}") from None
 
     def _localize(self, expr: Expr) -> Expr:
         """``1b``/``1f`` as the names of the nearest ``1:`` before / after this line."""
@@ -397,7 +402,7 @@ class Assembler:
                 try:
                     parsed.operands[name] = self._localize(Expr.parse(text))
                 except ExprError as exc:
-                    raise _Mismatch(f"bad expression '{text}' for '{name}': {exc}") from None
+                    raise _Mismatch(f"bad expression '{_short(text)}' for '{name}': {exc}") from None
         return parsed
 
     def _pseudo(self, pseudo: Pseudo, texts: dict[str, str], depth: int) -> list[_Parsed]:
@@ -409,7 +414,7 @@ class Assembler:
             try:
                 expr = self._localize(Expr.parse(texts[name]))
             except ExprError as exc:
-                raise _Mismatch(f"bad expression '{texts[name]}' for '{name}': {exc}") from None
+                raise _Mismatch(f"bad expression '{_short(texts[name])}' for '{name}': {exc}") from None
             try:
                 values[name] = self._value_now(expr, f"'{pseudo.name}'")
             except AsmError as exc:

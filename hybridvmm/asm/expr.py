@@ -37,6 +37,13 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
+MAX_TOKENS = 256
+MAX_NESTING = 32
+MAX_BITS = 512
+"""Bounds on one expression (tokens, parentheses and unary operators nested, bits of any
+value it computes): far beyond what a program writes, and they keep a hostile line an
+error on that line, not a RecursionError or a number of a billion bits."""
+
 # Binary operators by precedence level, lowest first (C order).
 _LEVELS: tuple[tuple[str, ...], ...] = (("|",), ("^",), ("&",), ("<<", ">>"), ("+", "-"), ("*", "/", "%"))
 
@@ -146,6 +153,13 @@ class Expr:
 
 
 def _eval(node: Node, resolve: Callable[[str], int], dot, reloc=None) -> int:
+    value = _compute(node, resolve, dot, reloc)
+    if value.bit_length() > MAX_BITS:  # (.equ chains can square a value line after line)
+        raise ExprError(f"value of {value.bit_length()} bits is too large (at most {MAX_BITS})")
+    return value
+
+
+def _compute(node: Node, resolve: Callable[[str], int], dot, reloc=None) -> int:
     if isinstance(node, int):
         return node
     op = node[0]
@@ -201,6 +215,15 @@ class _Parser:
         self.text = text
         self.tokens = self._tokenize(text)
         self.pos = 0
+        self.depth = 0
+        if len(self.tokens) > MAX_TOKENS:
+            raise ExprError(f"expression of {len(self.tokens)} tokens is too long (at most {MAX_TOKENS})")
+
+    def _nest(self) -> None:
+        """One level deeper (a parenthesis, a unary operator, a ``%name(``)."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ExprError(f"nested more than {MAX_NESTING} deep")
 
     def _tokenize(self, text: str) -> list[tuple[str, object]]:
         tokens: list[tuple[str, object]] = []
@@ -263,7 +286,9 @@ class _Parser:
         tok = self.peek()
         if tok is not None and tok[0] == "op" and tok[1] in ("-", "~", "+"):
             self.pos += 1
+            self._nest()
             operand = self.unary()
+            self.depth -= 1
             if tok[1] == "+":
                 return operand
             if isinstance(operand, int):
@@ -291,13 +316,17 @@ class _Parser:
             if name is None or name[0] != "sym" or self.tokens[self.pos + 1:self.pos + 2] != [("op", "(")]:
                 raise ExprError(f"'%' must be followed by an operator name and '(' in '{self.text.strip()}'")
             self.pos += 2
+            self._nest()
             node = self.binary(0)
+            self.depth -= 1
             if self.peek() != ("op", ")"):
                 raise ExprError(f"missing ')' in '{self.text.strip()}'")
             self.pos += 1
             return ("reloc", name[1], node)
         if value == "(":
+            self._nest()
             node = self.binary(0)
+            self.depth -= 1
             close = self.peek()
             if close != ("op", ")"):
                 raise ExprError(f"missing ')' in '{self.text.strip()}'")

@@ -111,3 +111,26 @@ def test_an_elf_section_flagged_compressed_with_garbage_is_one_line(cli, tmp_pat
     for command in ("info", "disasm", "run"):
         r = cli(command, str(elf))
         assert one_line_error(r) and "corrupt ELF" in r.err, r.err
+
+
+@pytest.mark.parametrize("expression, message", [
+    ("(" * 5000 + "1" + ")" * 5000, "expression of 10001 tokens is too long (at most 256)"),
+    ("(" * 100 + "1" + ")" * 100, "nested more than 32 deep"),
+    ("-" * 200 + "1", "nested more than 32 deep"),
+    ("+".join(["1"] * 20000), "expression of 39999 tokens is too long (at most 256)"),
+])
+def test_a_pathological_expression_is_a_source_error_not_a_recursion_error(cli, tmp_path, expression, message):
+    """Deep nesting or a 20,000-term sum overflowed Python's stack (RecursionError, traceback)."""
+    src = tmp_path / "deep.s"
+    src.write_text(f".isa pgm\n  .word {expression}\n")
+    r = cli("asm", str(src), "-o", str(tmp_path / "x.img"))
+    assert r.code == 2 and r.err.count("\n") == 1 and message in r.err and len(r.err) < 300
+
+
+def test_values_squared_line_after_line_stay_bounded(cli, tmp_path):
+    """.equ chains squaring a value grow it to billions of bits within 40 lines."""
+    src = tmp_path / "sq.s"
+    src.write_text("\n".join([".isa pgm", ".equ x0, 0xffffffff"] + [f".equ x{i}, x{i - 1}*x{i - 1}" for i in range(1, 40)]
+                             + ["  .word x39"]) + "\n")
+    r = cli("asm", str(src), "-o", str(tmp_path / "x.img"))
+    assert r.code == 2 and "too large (at most 512)" in r.err
