@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 
@@ -101,3 +102,14 @@ def read_input(path: str | Path) -> bytes:
         raise UserError(f"{path}: is a directory") from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def parse_toml(text: str, origin: str) -> dict:
+    """A TOML document the user wrote (a spec, a cost table) as data; a syntax error, or
+    nesting deep enough to exhaust tomllib's recursion, is one :class:`UserError` line."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{origin}: TOML syntax error: {exc}") from None
+    except RecursionError:
+        raise UserError(f"{origin}: TOML nested too deeply to read") from None

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hybridvmm.errors import SpecError, UnknownISAError, note_input
+from hybridvmm.errors import SpecError, UnknownISAError, UserError, note_input, parse_toml
 from hybridvmm.isa.spec import (
     CLASS_TAGS,
     FIELD_KINDS,
@@ -113,9 +112,9 @@ class _Source:
         except UnicodeDecodeError as exc:  # TOML is UTF-8 by definition; say where it is not
             raise SpecError([f"{path}: not a UTF-8 text file (byte 0x{raw[exc.start]:02x} at offset {exc.start})"]) from None
         try:
-            self.data = tomllib.loads(self.text)
-        except tomllib.TOMLDecodeError as exc:
-            raise SpecError([f"{path}: TOML syntax error: {exc}"]) from None
+            self.data = parse_toml(self.text, str(path))
+        except UserError as exc:
+            raise SpecError([str(exc)]) from None
         self.lines = line_index(self.text)
 
     def where(self, *path: str) -> str:

@@ -306,6 +306,8 @@ TOML_VALUES = st.one_of(
                      '"privileged"', '"sensitive"', '"jump"', '"branch"', '"call"', '"return"', '"reg"', '"imm"']),
     st.integers(-(1 << 70), 1 << 70).map(str),
     st.text(max_size=8).map(lambda t: '"' + t.replace("\\", "").replace('"', "") + '"'),
+    st.sampled_from([10, 400, 3000]).map(lambda n: "[" * n + "]" * n),  # nesting deep enough to exhaust a recursive parser
+    st.sampled_from([10, 3000]).map(lambda n: "{a = " * n + "1" + " }" * n),
 )
 
 
@@ -343,6 +345,8 @@ def spec_text(draw) -> tuple[str, bytes]:
 def cost_text(draw) -> bytes:
     events = ("direct", "interpreted", "trap", "reflect", "scan", "patch", "switch", "bogus")
     lines = [f"[{draw(st.sampled_from(events))}]\ncycles = {draw(TOML_VALUES)}" for _ in range(draw(st.integers(0, 3)))]
+    if draw(st.sampled_from([False] * 10 + [True])):
+        lines.append(f"{draw(st.sampled_from(events))} = {draw(TOML_VALUES)}")
     data = "\n".join(lines).encode()
     return draw(mutated_bytes(data, max_ops=1)) if draw(st.booleans()) else data
 
@@ -370,6 +374,9 @@ def operand(draw, registers: tuple[str, ...]) -> str:
     simple = st.one_of(st.sampled_from(registers), number, st.sampled_from(
         ["start", "loop", "done", "message", "nowhere", "1b", "1f", ".", "%hi(start)", "%lo(start)",
          "%pcrel_hi(start)", "%pcrel_lo(1b)", '"str"', "(r1)", "0(r1)", "4(sp)", "-8(a0)", "x", "(", ")", ",", ""]))
+    if draw(st.sampled_from([False] * 20 + [True])):  # pathological: deep nesting, long chains
+        n = draw(st.sampled_from([10, 40, 200, 5000]))
+        return draw(st.sampled_from(["(" * n + "1" + ")" * n, "-" * n + "1", "+".join(["1"] * n), "1" + "*2" * n]))
     first = draw(simple)
     if draw(st.booleans()):
         return first

@@ -227,3 +227,10 @@ def test_a_value_of_the_wrong_type_is_a_problem_not_an_exception(tmp_path, old, 
 def test_an_isa_header_that_is_not_a_table(tmp_path):
     problems = problems_of(tmp_path, "isa = 5\n[registers.gpr]" + MINI.split("[registers.gpr]", 1)[1])
     assert problems[0].endswith("[isa] must be a table")
+
+
+@pytest.mark.parametrize("text", ["a = " + "[" * 3000 + "]" * 3000, "[isa]\nname = 'x'\nb = " + "{a = " * 3000 + "1" + "}" * 3000])
+def test_toml_nested_too_deeply_is_a_spec_error(tmp_path, text):
+    """tomllib recurses per nesting level: a deep array raised RecursionError (a traceback)."""
+    problems = problems_of(tmp_path, text)
+    assert problems == [f"{tmp_path / 'mini.toml'}: TOML nested too deeply to read"]
