@@ -1,11 +1,6 @@
 ; hostile-bigbound: loads and stores far beyond its storage through a huge R.bound
         .org 0x100
-        .entry boot
-boot:   movl    sp, kstack_top
-        clr     r1
-        movl    r2, 0x100000
-        call    hk_boot
-        movl    r3, 0xffffffff          ; R = (0, 4 GiB - 1): the bound promises everything
+main:   movl    r3, 0xffffffff          ; R = (0, 4 GiB - 1): the bound promises everything
         clr     r4
         setr    r4, r3
         movl    r5, 0x100000            ; the first byte past the 1 MiB storage
@@ -27,9 +22,3 @@ boot:   movl    sp, kstack_top
         call    kputc
         svc     0
 s_ok:           .asciz "hostile: the last word of storage reads "
-
-s_unexpected:   .asciz "hostile: unexpected\n"
-        .align 4
-                .space 256
-kstack_top:
-

@@ -1,11 +1,6 @@
 ; hostile-halt: halts from user mode (a privileged trap), then from supervisor mode
         .org 0x100
-        .entry boot
-boot:   movl    sp, kstack_top
-        clr     r1
-        movl    r2, 0x100000
-        call    hk_boot
-        movl    sp, ustack_top
+main:   movl    sp, ustack_top
         jrstu   user
 user:   halt                            ; privileged: the kernel skips it
         movi    r1, 0x55
@@ -28,9 +23,3 @@ s_halt:         .asciz "hostile: halting from supervisor mode\n"
         .align 4
                 .space 128
 ustack_top:
-
-s_unexpected:   .asciz "hostile: unexpected\n"
-        .align 4
-                .space 256
-kstack_top:
-

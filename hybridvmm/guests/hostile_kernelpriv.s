@@ -1,11 +1,6 @@
 ; hostile-kernelpriv: as a kernel (deprivileged under a monitor), drives R, the timer and IE to extremes
         .org 0x100
-        .entry boot
-boot:   movl    sp, kstack_top
-        clr     r1
-        movl    r2, 0x100000
-        call    hk_boot
-        movi    r1, 1
+main:   movi    r1, 1
         settimer r1                     ; the shortest timer, with IE = 0: pending
         nop
         nop
@@ -46,9 +41,3 @@ done:   di
         call    kputs
         svc     0
 s_done:         .asciz "hostile: the kernel programmed R, the timer and IE at will\n"
-
-s_unexpected:   .asciz "hostile: unexpected\n"
-        .align 4
-                .space 256
-kstack_top:
-

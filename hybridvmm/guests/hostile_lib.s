@@ -16,6 +16,13 @@
         .equ HK_OLD_BASE, 0x08
         .equ HK_REPORTS, 12
 
+        .entry boot
+boot:   movl    sp, kstack_top          ; every guest starts here, at its main (at 0x100)
+        clr     r1                      ; with the kernel's R = (0, 1 MiB) in every new PSW
+        movl    r2, 0x100000
+        call    hk_boot
+        br      main
+
 hk_boot:                                ; r1 = R.base, r2 = R.bound for the new PSWs
         mov     r3, r2
         mov     r2, r1
@@ -174,3 +181,8 @@ hk_counts:      .word 0, 0, 0, 0, 0, 0, 0, 0
 hk_save:        .word 0, 0, 0, 0, 0
                 .space 256
 hk_stack_top:
+
+s_unexpected:   .asciz "hostile: unexpected\n"
+        .align 4
+                .space 256
+kstack_top:

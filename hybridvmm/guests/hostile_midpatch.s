@@ -1,11 +1,6 @@
 ; hostile-midpatch: jumps into the middle of sensitive instructions, and to ones hidden in others
         .org 0x100
-        .entry boot
-boot:   movl    sp, kstack_top
-        clr     r1
-        movl    r2, 0x100000
-        call    hk_boot
-        cmpi    r0, 0
+main:   cmpi    r0, 0
         beq     go                      ; taken; the scanner also follows the fall-through first
         jmp     hid
 go:     br      hid + 2                 ; into the jrstu's immediate: movi r5, 0x41
@@ -23,9 +18,3 @@ hid:    jrstu   0x00418050              ; 00 c3 | 50 80 41 00 = movi r5, 0x41 at
         br      back
 cover:  movl    r6, 0x23100600          ; 00 c0 60 | 00 06 = pushf, 10 23 = pop r1
         ret
-
-s_unexpected:   .asciz "hostile: unexpected\n"
-        .align 4
-                .space 256
-kstack_top:
-

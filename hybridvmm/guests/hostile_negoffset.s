@@ -1,11 +1,6 @@
 ; hostile-negoffset: negative displacements and stack pointers below address 0
         .org 0x100
-        .entry boot
-boot:   movl    sp, kstack_top
-        clr     r1
-        movl    r2, 0x100000
-        call    hk_boot
-        clr     r1
+main:   clr     r1
         st      r1, -4(r1)              ; 0xfffffffc
         movi    r2, 0x100
         ld      r3, -0x8000(r2)         ; 0xffff8100
@@ -21,9 +16,3 @@ boot:   movl    sp, kstack_top
         svc     0
 nowhere: ret
 s_done:         .asciz "hostile: nothing below zero was reached\n"
-
-s_unexpected:   .asciz "hostile: unexpected\n"
-        .align 4
-                .space 256
-kstack_top:
-

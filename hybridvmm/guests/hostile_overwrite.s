@@ -1,11 +1,6 @@
 ; hostile-overwrite: runs a sensitive instruction, overwrites it with others (one sensitive), reruns
         .org 0x100
-        .entry boot
-boot:   movl    sp, kstack_top
-        clr     r1
-        movl    r2, 0x100000
-        call    hk_boot
-        call    sub                     ; pushf; pop r1
+main:   call    sub                     ; pushf; pop r1
         svc     2
         movl    r2, sub
         movl    r4, 0x004b8010            ; movi r1, 0x4b over pushf; pop r1
@@ -31,9 +26,3 @@ boot:   movl    sp, kstack_top
 sub:    pushf
         pop     r1
         ret
-
-s_unexpected:   .asciz "hostile: unexpected\n"
-        .align 4
-                .space 256
-kstack_top:
-

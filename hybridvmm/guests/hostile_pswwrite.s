@@ -1,11 +1,6 @@
 ; hostile-pswwrite: from user mode, rewrites the trap vectors to enter supervisor mode at its own code
         .org 0x100
-        .entry boot
-boot:   movl    sp, kstack_top
-        clr     r1
-        movl    r2, 0x100000
-        call    hk_boot
-        movl    sp, ustack_top
+main:   movl    sp, ustack_top
         jrstu   user
 user:   clr     r1                      ; user mode, but R covers low core: the PSW area is writable
         movl    r2, NEW_PSW + 5 * PSW_SIZE   ; the svc vector
@@ -30,9 +25,3 @@ s_esc:          .asciz "hostile: user code rewrote the svc vector and runs in su
         .align 4
                 .space 128
 ustack_top:
-
-s_unexpected:   .asciz "hostile: unexpected\n"
-        .align 4
-                .space 256
-kstack_top:
-

@@ -1,11 +1,6 @@
 ; hostile-timer: reads the interval timer in supervisor and in user mode, armed and not
         .org 0x100
-        .entry boot
-boot:   movl    sp, kstack_top
-        clr     r1
-        movl    r2, 0x100000
-        call    hk_boot
-        rdtime  r8                      ; not armed: 0
+main:   rdtime  r8                      ; not armed: 0
         movl    r1, 5000
         settimer r1
         rdtime  r9                      ; 5000 minus what ran since
@@ -27,9 +22,3 @@ user:   movi    r10, 0
         .align 4
                 .space 128
 ustack_top:
-
-s_unexpected:   .asciz "hostile: unexpected\n"
-        .align 4
-                .space 256
-kstack_top:
-

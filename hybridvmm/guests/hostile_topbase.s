@@ -1,11 +1,6 @@
 ; hostile-topbase: R.base near the top of storage and beyond it, R.base + offset past 32 bits
         .org 0x100
-        .entry boot
-boot:   movl    sp, kstack_top
-        clr     r1
-        movl    r2, 0x100000
-        call    hk_boot
-        movl    r1, after_top
+main:   movl    r1, after_top
         movl    r2, hk_resume
         st      r1, 0(r2)
         movl    r10, 0xfffc0            ; R.base 64 bytes below the top of storage
@@ -32,9 +27,3 @@ after_wrap:
         call    kputs
         svc     0
 s_done:         .asciz "hostile: every R past the storage faulted\n"
-
-s_unexpected:   .asciz "hostile: unexpected\n"
-        .align 4
-                .space 256
-kstack_top:
-

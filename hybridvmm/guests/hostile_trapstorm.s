@@ -1,12 +1,7 @@
 ; hostile-trapstorm: a storm of system calls, privileged traps and faults, with the timer firing
         .equ STORM_N, 400
         .org 0x100
-        .entry boot
-boot:   movl    sp, kstack_top
-        clr     r1
-        movl    r2, 0x100000
-        call    hk_boot
-        movi    r1, 37
+main:   movi    r1, 37
         settimer r1
         movl    sp, ustack_top
         ei
@@ -23,9 +18,3 @@ storm:  svc     3
         .align 4
                 .space 128
 ustack_top:
-
-s_unexpected:   .asciz "hostile: unexpected\n"
-        .align 4
-                .space 256
-kstack_top:
-

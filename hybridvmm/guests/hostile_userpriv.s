@@ -1,11 +1,6 @@
 ; hostile-userpriv: from user mode, tries to set R, the timer and IE, to halt and to do I/O
         .org 0x100
-        .entry boot
-boot:   movl    sp, kstack_top
-        clr     r1
-        movl    r2, 0x100000
-        call    hk_boot
-        movl    sp, ustack_top
+main:   movl    sp, ustack_top
         jrstu   user
 user:   movl    r1, 0x1000
         clr     r2
@@ -21,9 +16,3 @@ user:   movl    r1, 0x1000
         .align 4
                 .space 128
 ustack_top:
-
-s_unexpected:   .asciz "hostile: unexpected\n"
-        .align 4
-                .space 256
-kstack_top:
-

@@ -1,11 +1,6 @@
 ; hostile-vmtrap: executes vmtrap (the monitor's patch and hypercall trap) itself, in both modes
         .org 0x100
-        .entry boot
-boot:   movl    sp, kstack_top
-        clr     r1
-        movl    r2, 0x100000
-        call    hk_boot
-        vmtrap  0                       ; what every patch looks like
+main:   vmtrap  0                       ; what every patch looks like
         vmtrap  255
         movl    sp, ustack_top
         jrstu   user
@@ -15,9 +10,3 @@ user:   vmtrap  0
         .align 4
                 .space 128
 ustack_top:
-
-s_unexpected:   .asciz "hostile: unexpected\n"
-        .align 4
-                .space 256
-kstack_top:
-

@@ -1,11 +1,6 @@
 ; hostile-wrap: address arithmetic that wraps around 2^32 (a defined wrap, and wraps into nothing)
         .org 0x100
-        .entry boot
-boot:   movl    sp, kstack_top
-        clr     r1
-        movl    r2, 0x100000
-        call    hk_boot
-        movl    r1, 0xfffffffc
+main:   movl    r1, 0xfffffffc
         ld      r2, 8(r1)               ; (0xfffffffc + 8) mod 2^32 = 4: the old PSW's pc word
         movl    r1, s_wrap
         call    kputs
@@ -22,9 +17,3 @@ boot:   movl    sp, kstack_top
         ld      r2, 4(r1)               ; 0xfffffffc
         svc     0
 s_wrap:         .asciz "hostile: a wrapped load read "
-
-s_unexpected:   .asciz "hostile: unexpected\n"
-        .align 4
-                .space 256
-kstack_top:
-
