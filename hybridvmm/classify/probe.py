@@ -32,6 +32,37 @@ from hybridvmm.isa import ISA, InstructionSpec
 State = dict[str, Any]
 
 
+def sample_immediate(field: Any, k: int, rng: random.Random) -> int:
+    """The ``k``-th sampled value of a non-register operand field: its edges first (zero,
+    both ends of its range, small positive and negative steps), then uniform draws, kept
+    in range and aligned to the field's implicit low zero bits."""
+    lo, hi = field.value_range()
+    edges = [0, lo, hi, 4, -4 if lo < 0 else 8, 2, 6]
+    v = edges[k] if k < len(edges) else rng.randint(lo, hi)
+    v = min(max(v, lo), hi)
+    return v - (v % (1 << field.shift))
+
+
+class SeededFills:
+    """Storage contents drawn from a seed, ``size`` bytes each, remembered (the classifier
+    asks for the same sampled state's storage many times)."""
+
+    LIMIT = 4096
+
+    def __init__(self, size: int):
+        self.size = size
+        self._fills: dict[int, bytes] = {}
+
+    def __call__(self, seed: int) -> bytes:
+        data = self._fills.get(seed)
+        if data is None:
+            data = random.Random(seed).randbytes(self.size)
+            if len(self._fills) > self.LIMIT:
+                self._fills.clear()
+            self._fills[seed] = data
+        return data
+
+
 @dataclass(frozen=True)
 class Outcome:
     """The result of executing one instruction instance in one state.

@@ -17,7 +17,7 @@ import random
 from typing import Any
 
 from hybridvmm.asm import format_instruction
-from hybridvmm.classify.probe import Outcome, State
+from hybridvmm.classify.probe import Outcome, SeededFills, State, sample_immediate
 from hybridvmm.isa import Decoder, ISA, InstructionSpec
 from hybridvmm.isas.pgm import PgmMachine, Semantic
 
@@ -39,7 +39,7 @@ class PgmProbe:
         self.machine = PgmMachine(isa, STORAGE, semantics=semantics)
         self.machine.trap_handler = self._record
         self._trap = None
-        self._fills: dict[int, bytes] = {}
+        self._fill = SeededFills(STORAGE)
         self._nop = isa.instructions[isa.system.get("probe_reference", "nop")]
 
     # --- sampling --------------------------------------------------------------------
@@ -49,25 +49,12 @@ class PgmProbe:
         for k in range(count):
             ops = {}
             for f in fields:
-                lo, hi = f.value_range()
                 if f.kind == "reg":
-                    ops[f.name] = rng.randrange(hi + 1)
+                    ops[f.name] = rng.randrange(f.value_range()[1] + 1)
                 else:
-                    edges = [0, lo, hi, 4, -4 if lo < 0 else 8, 2, 6]
-                    v = edges[k] if k < len(edges) else rng.randint(lo, hi)
-                    v = min(max(v, lo), hi)
-                    ops[f.name] = v - (v % (1 << f.shift))
+                    ops[f.name] = sample_immediate(f, k, rng)
             out.append(ops)
         return out
-
-    def _fill(self, seed: int) -> bytes:
-        data = self._fills.get(seed)
-        if data is None:
-            data = random.Random(seed).randbytes(STORAGE)
-            if len(self._fills) > 4096:
-                self._fills.clear()
-            self._fills[seed] = data
-        return data
 
     def sample_states(self, rng: random.Random, count: int) -> list[State]:
         states = []

@@ -50,7 +50,7 @@ from operator import attrgetter, itemgetter
 from typing import Any
 
 from hybridvmm.asm import format_instruction
-from hybridvmm.classify.probe import Comparison, Form, Outcome, ProbeDefaults, State
+from hybridvmm.classify.probe import Comparison, Form, Outcome, ProbeDefaults, SeededFills, State, sample_immediate
 from hybridvmm.isa import ISA, InstructionSpec, shared_decoder
 from hybridvmm.isas.riscv.constants import (
     MACHINE,
@@ -168,7 +168,7 @@ class RiscvProbe(ProbeDefaults):
         m.flush_translations()
         m.trap_handler = self._record
         self._trap = None
-        self._fills: dict[int, bytes] = {}
+        self._fill = SeededFills(PAGE)
         self._window: tuple | None = None
         self._page = b""
         self._page_hex: str | None = None
@@ -219,21 +219,9 @@ class RiscvProbe(ProbeDefaults):
                 elif csr_op and f.name == "zimm":
                     ops[f.name] = 0 if k % 2 == 0 else rng.randint(lo, hi)
                 else:
-                    edges = [0, lo, hi, 4, -4 if lo < 0 else 8, 2, 6]
-                    v = edges[k] if k < len(edges) else rng.randint(lo, hi)
-                    v = min(max(v, lo), hi)
-                    ops[f.name] = v - (v % (1 << f.shift))
+                    ops[f.name] = sample_immediate(f, k, rng)
             out.append(ops)
         return out
-
-    def _fill(self, seed: int) -> bytes:
-        data = self._fills.get(seed)
-        if data is None:
-            data = random.Random(seed).randbytes(PAGE)
-            if len(self._fills) > 4096:
-                self._fills.clear()
-            self._fills[seed] = data
-        return data
 
     def _register(self, rng: random.Random) -> int:
         roll = rng.random()
