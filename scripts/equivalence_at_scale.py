@@ -2,6 +2,8 @@
 
     python scripts/equivalence_at_scale.py --programs 10000 --jobs 2
     python scripts/equivalence_at_scale.py --show 1234 --variant pgm-x86     # one program's source and report
+    python scripts/equivalence_at_scale.py --programs 1000 --start 3000 --json part3.json   # one slice of a long run
+    python scripts/equivalence_at_scale.py --merge part*.json               # the table over every slice
 
 Each program (``hybridvmm.guests.randomized``: kernel and user parts, system calls, faults,
 timer interrupts, nested traps, R changes, self-modifying stores, the five sensitive
@@ -98,18 +100,38 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", metavar="FILE", help="also write every result to FILE")
     p.add_argument("--show", type=int, metavar="SEED", help="print one program and its comparison, and exit")
     p.add_argument("--variant", default="pgm-x86", help="with --show: the variant")
+    p.add_argument("--merge", nargs="+", metavar="FILE",
+                   help="tabulate results saved by --json (slices of one long run) instead of running")
     args = p.parse_args(argv)
     if args.show is not None:
         return show(args.show, args.variant)
+    if args.merge:
+        results = [r for name in args.merge for r in json.loads(Path(name).read_text())]
+        programs = len({r["seed"] for r in results})
+        return report(results, f"{programs} random programs (merged from {len(args.merge)} files)")
     seeds = range(args.start, args.start + args.programs)
     start = time.perf_counter()
-    results: list[dict] = []
-    with multiprocessing.Pool(args.jobs) as pool:
-        for k, rows in enumerate(pool.imap_unordered(check, seeds, chunksize=8)):
+    results = []
+    pool = multiprocessing.Pool(args.jobs) if args.jobs > 1 else None  # one job: in this process
+    try:
+        rows_per_seed = pool.imap_unordered(check, seeds, chunksize=8) if pool else map(check, seeds)
+        for k, rows in enumerate(rows_per_seed):
             results.extend(rows)
             if sys.stderr.isatty() and k % 50 == 0:
                 print(f"  {k + 1}/{args.programs} programs", end="\r", file=sys.stderr, flush=True)
+    finally:
+        if pool:
+            pool.terminate()
     seconds = time.perf_counter() - start
+    if args.json:
+        Path(args.json).write_text(json.dumps(results))
+    return report(results, f"{args.programs} random programs (seeds {args.start}..{args.start + args.programs - 1}) "
+                           f"in {seconds:.0f} s ({args.jobs} jobs)")
+
+
+def report(results: list[dict], heading: str) -> int:
+    """Print the table of ``results`` (one row per program, variant and mode); 1 if any
+    mode the theory calls equivalent diverged."""
     table: dict[tuple[str, str], Counter] = defaultdict(Counter)
     quiet: dict[tuple[str, str], Counter] = defaultdict(Counter)
     endings = Counter()
@@ -128,8 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             c["use_diverged"] += r["diverged"]
             if not r["diverged"]:
                 quiet[key][" ".join(sorted(set(r["uses"])))] += 1
-    print(f"{args.programs} random programs x {len(VARIANTS)} variants x {len(COMPARE_MODES)} modes "
-          f"in {seconds:.0f} s ({args.jobs} jobs); bare endings: {dict(endings)}")
+    print(f"{heading}; {len(VARIANTS)} variants x {len(COMPARE_MODES)} modes; bare endings: {dict(endings)}")
     print(f"{'variant':<11}{'mode':<17}{'theory':<8}{'programs':>9}{'diverged':>10}{'  use s-u':>10}{'of them diverged':>18}")
     for variant in VARIANTS:
         for mode in COMPARE_MODES:
@@ -146,8 +167,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"DIVERGENCE seed {r['seed']} {r['variant']} {r['mode']}: {r.get('report')}")
         print(f"  show it: python scripts/equivalence_at_scale.py --show {r['seed']} --variant {r['variant']}")
     print(f"unexpected divergences: {len(bugs)}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(results))
     return 1 if bugs else 0
 
 
