@@ -68,9 +68,15 @@ def size(text: str) -> int:
     return value
 
 
-def add_image_arguments(parser: argparse.ArgumentParser, isa_help: str = "ISA (or variant) to use; required for raw binaries") -> None:
-    """IMAGE plus ``--isa/--base/--entry``: the same on every command that reads a program."""
-    parser.add_argument("image", metavar="IMAGE", help="image file, ELF executable, raw binary, or guest:NAME")
+def add_image_arguments(parser: argparse.ArgumentParser, isa_help: str = "ISA (or variant) to use; required for raw binaries",
+                        several: str | None = None) -> None:
+    """IMAGE plus ``--isa/--base/--entry``: the same on every command that reads a program.
+    ``several`` (what each of them becomes) takes one or more images, as ``images``."""
+    what = "image file, ELF executable, raw binary, or guest:NAME"
+    if several:
+        parser.add_argument("images", nargs="+", metavar="IMAGE", help=f"{what} (several: {several})")
+    else:
+        parser.add_argument("image", metavar="IMAGE", help=what)
     parser.add_argument("--isa", metavar="NAME", help=isa_help + " (for an image, ELF or guest: its ISA or a variant of its family)")
     parser.add_argument("--base", metavar="ADDR", type=number, help="load address of a raw binary (raw binaries only)")
     parser.add_argument("--entry", metavar="ADDR", type=number, help="entry point (default: image entry or --base)")

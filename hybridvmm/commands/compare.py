@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from hybridvmm.cli_support import add_json_flag, number, print_json
+from hybridvmm.cli_support import add_image_arguments, add_json_flag, number, print_json
 from hybridvmm.errors import UserError
 from hybridvmm.loading import DEFAULT_STORAGE_LIMIT, load_program
 from hybridvmm.progress import Progress
@@ -25,10 +25,7 @@ DEFAULT_MAX_STEPS = 50_000_000
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="run guests bare and under each monitor mode; equivalence, divergences, efficiency")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image file, raw binary, or guest:NAME (several run together)")
-    p.add_argument("--isa", metavar="NAME", help="ISA (or variant) to use; required for raw binaries")
-    p.add_argument("--base", metavar="ADDR", type=number, help="load address of a raw binary")
-    p.add_argument("--entry", metavar="ADDR", type=number, help="entry point (default: image entry or --base)")
+    add_image_arguments(p, several="run together")
     p.add_argument("--modes", metavar="M,M,...", default=",".join(COMPARE_MODES),
                    help=f"monitor modes to compare (default: {','.join(COMPARE_MODES)})")
     p.add_argument("--slice", metavar="N", type=number, default=DEFAULT_SLICE, help="guest instructions per VM slice")

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from hybridvmm.asm.disassembler import format_instruction
-from hybridvmm.cli_support import add_force_flag, add_json_flag, number, print_json, size, write_output, write_stdout
+from hybridvmm.cli_support import (add_force_flag, add_image_arguments, add_json_flag, number, print_json, size, write_output,
+                                   write_stdout)
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image
 from hybridvmm.isas import build_machine
@@ -40,10 +41,7 @@ INTERRUPTED = "interrupted"
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run guests on the bare machine or under the monitor, and report their output and statistics")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image file, raw binary, or guest:NAME (several: one VM each)")
-    p.add_argument("--isa", metavar="NAME", help="ISA (or variant) to use; required for raw binaries")
-    p.add_argument("--base", metavar="ADDR", type=number, help="load address of a raw binary")
-    p.add_argument("--entry", metavar="ADDR", type=number, help="entry point (default: image entry or --base)")
+    add_image_arguments(p, several="one VM each")
     p.add_argument("--mode", choices=RUN_MODES, default=BARE,
                    help="bare machine, or a monitor: pure (trap-and-emulate), interpret, hybrid, patch (default: bare)")
     p.add_argument("--no-patch", action="store_true", help="hybrid only: do not patch user code (the mode hybrid-no-patch)")
