@@ -161,7 +161,11 @@ def semantics_for(xlen: Xlen) -> dict[str, Semantic]:
     return table
 
 
-from hybridvmm.isas.riscv.semantics import a, m, rv32i, system, zicsr  # noqa: E402,F401  (they register)
+import hybridvmm.isas.riscv.semantics.a  # noqa: E402,F401  (each module registers its semantics)
+import hybridvmm.isas.riscv.semantics.m  # noqa: E402,F401
+import hybridvmm.isas.riscv.semantics.rv32i  # noqa: E402,F401
+import hybridvmm.isas.riscv.semantics.system  # noqa: E402,F401
+import hybridvmm.isas.riscv.semantics.zicsr  # noqa: E402,F401
 
 SEMANTICS: dict[str, Semantic] = semantics_for(Xlen(32))
 """The RV32 table (a machine may be built with overrides: a mutated ISA for the classifier)."""
