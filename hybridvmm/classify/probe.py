@@ -27,6 +27,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hybridvmm.asm import format_instruction
 from hybridvmm.isa import ISA, InstructionSpec
 
 State = dict[str, Any]
@@ -195,6 +196,22 @@ class ProbeDefaults:
     def mode_contrast(self, a: str, b: str) -> str:
         """Words for two states differing in the mode."""
         return f"M {a} vs {b}"
+
+
+class DecoderWords:
+    """``encode`` and ``decode_instance`` for a probe that has its ISA's ``decoder``: an
+    instance as the text and hex the report prints, and back."""
+
+    isa: ISA
+    decoder: Any
+
+    def encode(self, spec: InstructionSpec, operands: dict[str, int]) -> tuple[str, str]:
+        raw = self.decoder.encode(spec, operands)
+        return format_instruction(self.decoder.decode(raw, 0), self.isa), raw.hex()
+
+    def decode_instance(self, encoding: str) -> tuple[InstructionSpec, dict[str, int]]:
+        ins = self.decoder.decode(bytes.fromhex(encoding), 0)
+        return ins.spec, ins.operands
 
 
 def optional(probe: Any, name: str) -> Any:

@@ -16,8 +16,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from hybridvmm.asm import format_instruction
-from hybridvmm.classify.probe import Outcome, SeededFills, State, sample_immediate
+from hybridvmm.classify.probe import DecoderWords, Outcome, SeededFills, State, sample_immediate
 from hybridvmm.isa import Decoder, ISA, InstructionSpec
 from hybridvmm.isas.pgm import PgmMachine, Semantic
 
@@ -29,7 +28,7 @@ SYSTEM_KEYS = ("user", "ie", "base", "bound", "timer", "timer_pending", "halted"
 M32 = 0xFFFFFFFF
 
 
-class PgmProbe:
+class PgmProbe(DecoderWords):
     """The classifier's view of a pgm variant."""
 
     def __init__(self, isa: ISA, semantics: dict[str, Semantic] | None = None):
@@ -164,14 +163,6 @@ class PgmProbe:
         return self._run(state, self.decoder.encode(self._nop, {}))
 
     # --- words ---------------------------------------------------------------------------
-    def encode(self, spec: InstructionSpec, operands: dict[str, int]) -> tuple[str, str]:
-        raw = self.decoder.encode(spec, operands)
-        return format_instruction(self.decoder.decode(raw, 0), self.isa), raw.hex()
-
-    def decode_instance(self, encoding: str) -> tuple[InstructionSpec, dict[str, int]]:
-        ins = self.decoder.decode(bytes.fromhex(encoding), 0)
-        return ins.spec, ins.operands
-
     def describe(self, key: str, value: Any) -> str:
         if key == "user":
             return "M=" + ("user" if value else "supervisor")

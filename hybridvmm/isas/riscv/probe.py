@@ -49,8 +49,7 @@ import random
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from hybridvmm.asm import format_instruction
-from hybridvmm.classify.probe import Comparison, Form, Outcome, ProbeDefaults, SeededFills, State, sample_immediate
+from hybridvmm.classify.probe import Comparison, DecoderWords, Form, Outcome, ProbeDefaults, SeededFills, State, sample_immediate
 from hybridvmm.isa import ISA, InstructionSpec, shared_decoder
 from hybridvmm.isas.riscv.constants import (
     MACHINE,
@@ -140,7 +139,7 @@ def _satp(root: int, asid: int) -> int:
     return SATP_MODE | asid << 22 | root >> 12
 
 
-class RiscvProbe(ProbeDefaults):
+class RiscvProbe(ProbeDefaults, DecoderWords):
     """The classifier's view of an RV32 hart (see the module docstring)."""
 
     supervisor_mode = "M"
@@ -446,14 +445,6 @@ class RiscvProbe(ProbeDefaults):
         return self._run(state, self._nop)
 
     # --- words ---------------------------------------------------------------------------
-    def encode(self, spec: InstructionSpec, operands: dict[str, int]) -> tuple[str, str]:
-        raw = self.decoder.encode(spec, operands)
-        return format_instruction(self.decoder.decode(raw, 0), self.isa), raw.hex()
-
-    def decode_instance(self, encoding: str) -> tuple[InstructionSpec, dict[str, int]]:
-        ins = self.decoder.decode(bytes.fromhex(encoding), 0)
-        return ins.spec, ins.operands
-
     def describe(self, key: str, value: Any) -> str:
         if key == "mode":
             return f"mode={value}"
