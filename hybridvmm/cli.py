@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # the system refused a file or directory the user named
+        name = f"{exc.filename}: " if exc.filename else ""
+        print(f"hybridvmm: error: {one_line(name + (exc.strerror or str(exc)))}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("hybridvmm: interrupted", file=sys.stderr)
         return 130

@@ -118,7 +118,11 @@ def check_output(path: str | Path, inputs: tuple[str | Path, ...] = ()) -> None:
     if str(path) == STDOUT:
         return
     path = Path(path)
-    if path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:  # a name no file can have (too long, say)
+        raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    if is_dir:
         raise UserError(f"{path}: is a directory")
     where = location(path)
     if where in inputs_read() | {os.path.realpath(p) for p in inputs} | {location(p) for p in inputs}:

@@ -10,13 +10,14 @@ guest halts, 1 when one is stopped (``--max-steps`` ran out, a trap loop), 2 on 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from hybridvmm.asm.disassembler import format_instruction
-from hybridvmm.cli_support import (add_force_flag, add_image_arguments, add_json_flag, number, print_json, size, write_output,
-                                   write_stdout)
+from hybridvmm.cli_support import (add_force_flag, add_image_arguments, add_json_flag, check_output, input_files, number,
+                                   print_json, size, write_output, write_stdout)
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image
 from hybridvmm.isas import build_machine
@@ -258,6 +259,21 @@ def _open_trace(args: argparse.Namespace) -> tuple[TextIO, Callable[[], None]]:
     return buffer, lambda: write_output(args.trace_file, buffer.getvalue().encode("utf-8"))
 
 
+def check_outputs(args: argparse.Namespace, vms: int) -> None:
+    """Every file the run will write, checked under the output rule before it starts (a
+    long run does not end in 'file exists')."""
+    inputs = input_files(*args.images)
+    for name in (args.dump, args.trace_file, args.signature):
+        if name:
+            check_output(name, inputs)
+    if args.output_dir:
+        directory = Path(args.output_dir)
+        if os.path.lexists(directory) and not directory.is_dir():
+            raise UserError(f"{directory}: not a directory")
+        for k in range(vms):
+            check_output(directory / f"vm{k + 1}.out", inputs)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.max_steps < 0:
         raise UserError(f"--max-steps must be >= 0 (got {args.max_steps})")
@@ -269,6 +285,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--signature needs one image run bare")
     if args.dump and len(images) > 1:
         raise UserError("--dump writes one guest's storage: give one image")
+    if args.costs and mode == BARE:
+        raise UserError("--costs prices the monitor's work: it applies to the monitor modes, not --mode bare")
+    check_outputs(args, len(images))
     out, close_trace = _open_trace(args)
     progress = Progress(enabled=False if cats and args.trace_file is None else None)
     try:
@@ -286,8 +305,6 @@ def run(args: argparse.Namespace) -> int:
     several = len(images) > 1
     if args.output_dir:
         directory = Path(args.output_dir)
-        if directory.exists() and not directory.is_dir():
-            raise UserError(f"{directory}: not a directory")
         directory.mkdir(parents=True, exist_ok=True)
         for r in results:
             write_output(directory / f"{r['name']}.out", bytes.fromhex(r["console_hex"]))

@@ -124,12 +124,20 @@ class _Source:
         return f"{self.path.name}:1"
 
 
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False where the name cannot be a file at all (too long, say)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _resolve_path(name_or_path: str) -> Path:
     p = Path(name_or_path)
-    if p.suffix == ".toml" and p.is_file():
+    if p.suffix == ".toml" and _is_file(p):
         return p
     candidate = specs_dir() / f"{name_or_path}.toml"
-    if candidate.is_file():
+    if _is_file(candidate):
         return candidate
     raise UnknownISAError(
         f"unknown ISA '{name_or_path}' (available: {', '.join(available_isas())}; or give a path to a .toml spec)"
@@ -202,8 +210,12 @@ def _chain(path: Path) -> list[_Source]:
         if parent is None:
             current = None
             continue
+        if not isinstance(parent, str):
+            raise SpecError([f"{src.where('isa', 'extends')}: extends must name one ISA (a string), "
+                             f"not a {type(parent).__name__}"])
+        sibling = current.parent / f"{parent}.toml"
         try:
-            current = _resolve_path(str(parent)) if not (current.parent / f"{parent}.toml").is_file() else current.parent / f"{parent}.toml"
+            current = sibling if _is_file(sibling) else _resolve_path(parent)
         except UnknownISAError:
             raise SpecError([f"{src.where('isa', 'extends')}: extends unknown ISA '{parent}'"]) from None
     return chain

@@ -389,3 +389,55 @@ def test_a_device_or_fifo_is_written_into_never_replaced(cli, tmp_path):
     finally:
         os.close(reader)
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+# --- names the system refuses, outputs checked before the work (found by fuzzing) -------------------
+LONG = "a" * 300
+"""Longer than any file name may be: the system's own error, not a traceback."""
+
+
+@pytest.mark.parametrize("argv", [
+    ["isa", "show", LONG],
+    ["info", "guest:fib", "--isa", LONG],
+    ["run", LONG],
+    ["asm", str(HELLO), "-o", LONG],
+    ["scan", "guest:fib", "--dot", LONG],
+    ["classify", "--isa", "pgm", "--samples", "2", "--svg", LONG],
+    ["patch", "guest:minios", "--isa", "pgm-x86", "-o", LONG],
+    ["run", "guest:fib:small", "--output-dir", LONG],
+    ["run", "guest:fib:small", "--trace", "--trace-file", LONG],
+    ["run", "guest:fib:small", "--dump", LONG],
+    ["run", "guest:fib:small", "--mode", "patch", "--costs", LONG],
+])
+def test_a_name_no_file_can_have_is_one_line(cli, tmp_path, monkeypatch, argv):
+    monkeypatch.chdir(tmp_path)
+    r = cli(*argv)
+    assert one_line_error(r), r.err
+    assert os.listdir(tmp_path) == []
+
+
+def test_extends_must_name_one_isa(cli, tmp_path):
+    spec = tmp_path / "mine.toml"
+    text = (ROOT / "isa_specs" / "pgm-virt.toml").read_text()
+    spec.write_text(text.replace('extends = "pgm"', 'extends = [["pgm"]]'))
+    r = cli("isa", "show", str(spec))
+    assert one_line_error(r) and "extends must name one ISA (a string), not a list" in r.err
+
+
+def test_costs_belongs_to_the_monitor_modes(cli):
+    r = cli("run", "guest:fib:small", "--costs", "whatever.toml")
+    assert one_line_error(r) and "--mode bare" in r.err
+
+
+@pytest.mark.parametrize("flag", ["--dump", "--trace-file", "--output-dir"])
+def test_run_checks_its_outputs_before_it_runs(cli, tmp_path, flag):
+    target = tmp_path / "out"
+    if flag == "--output-dir":
+        target.mkdir()
+        (target / "vm1.out").write_bytes(b"mine")
+    else:
+        target.write_bytes(b"mine")
+    r = cli("run", "guest:fib:small", "--mode", "patch", flag, str(target))
+    assert one_line_error(r) and "file exists" in r.err
+    assert r.out == ""  # refused before the guest ran, not after
+    assert (target / "vm1.out" if flag == "--output-dir" else target).read_bytes() == b"mine"

@@ -689,8 +689,10 @@ def program(draw, allow_guest: bool = True, monitor: bool = False) -> tuple[str,
     return "prog.img", {"prog.img": data}, {}, []
 
 
+TOO_LONG = "n" * 300
+"""A name longer than any file system allows (the system's own error, ENAMETOOLONG)."""
 OUTPUTS = st.sampled_from(["out.img"] * 6 + ["-", "-", "decoy.txt", "decoy-link", "{input}", "subdir", "nodir/x",
-                           "", ".", "dangling"])
+                           "", ".", "dangling", TOO_LONG])
 """Where an output option points: a new name, stdout, an existing file, a symlink to one, the
 input, a directory, a missing directory, and odd names."""
 
@@ -702,7 +704,7 @@ def option_value(draw, option: str, image_arg: str) -> list[str]:
         return [option, value]
     if option == "--isa":
         return [option, draw(st.sampled_from(list(ISAS) * 4 + ["nosuch", "", "mine.toml", "mine.toml", "bad.toml",
-                                                                "missing.toml"]))]
+                                                                "missing.toml", TOO_LONG]))]
     if option in ("--base", "--entry"):
         return [option, draw(number_text(32))]
     if option == "--root":
@@ -720,7 +722,7 @@ def option_value(draw, option: str, image_arg: str) -> list[str]:
     if option == "--trace":
         return [option, draw(st.sampled_from(["insn", "trap", "exit,patch", "all", "all", "scan,switch", "bogus"]))]
     if option == "--costs":
-        return [option, draw(st.sampled_from(["costs.toml", "costs.toml", "missing.toml", "decoy.txt"]))]
+        return [option, draw(st.sampled_from(["costs.toml", "costs.toml", "missing.toml", "decoy.txt", TOO_LONG]))]
     if option == "--storage":
         return [option, draw(st.sampled_from(["64K", "1M", "1M", "2M", "8M", "8M", "64M", "0x10000", "0", "x", "100",
                                               "1G"]))]
@@ -732,7 +734,7 @@ def option_value(draw, option: str, image_arg: str) -> list[str]:
     if option == "--only":
         return [option, draw(st.sampled_from(["user-sensitive", "all"]))]
     if option == "--output-dir":
-        return [option, draw(st.sampled_from(["outdir"] * 5 + ["decoy.txt", "subdir", image_arg]))]
+        return [option, draw(st.sampled_from(["outdir"] * 5 + ["decoy.txt", "subdir", image_arg, TOO_LONG]))]
     return [option]  # a flag
 
 
