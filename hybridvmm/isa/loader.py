@@ -211,8 +211,9 @@ def _chain(path: Path) -> list[_Source]:
             current = None
             continue
         if not isinstance(parent, str):
-            raise SpecError([f"{src.where('isa', 'extends')}: extends must name one ISA (a string), "
-                             f"not a {type(parent).__name__}"])
+            kind = {int: "a number", float: "a number", bool: "a boolean", list: "an array", dict: "a table"}.get(
+                type(parent), f"a {type(parent).__name__}")
+            raise SpecError([f"{src.where('isa', 'extends')}: extends must name one ISA (a string), not {kind}"])
         sibling = current.parent / f"{parent}.toml"
         try:
             current = sibling if _is_file(sibling) else _resolve_path(parent)

@@ -421,7 +421,7 @@ def test_extends_must_name_one_isa(cli, tmp_path):
     text = (ROOT / "isa_specs" / "pgm-virt.toml").read_text()
     spec.write_text(text.replace('extends = "pgm"', 'extends = [["pgm"]]'))
     r = cli("isa", "show", str(spec))
-    assert one_line_error(r) and "extends must name one ISA (a string), not a list" in r.err
+    assert one_line_error(r) and "extends must name one ISA (a string), not an array" in r.err
 
 
 def test_costs_belongs_to_the_monitor_modes(cli):

@@ -216,7 +216,7 @@ def test_lineage_runs_from_the_variant_to_its_base(tmp_path):
     ('RR = { length = 2, fields = ["ra", "rb"] }', 'RR = { length = 2, fields = 7 }', "fields must be a list of strings"),
     ('asm = "add {ra}, {rb}" }', 'asm = "add {ra}, {rb}", class = 3 }', "class must be a list of strings"),
     ('asm = "add {ra}, {rb}" }', 'asm = "add {ra}, {rb}", doc = 3 }', "doc must be a string"),
-    ('name = "mini"', 'name = "mini"\nextends = 4', "extends must name one ISA (a string), not a int"),
+    ('name = "mini"', 'name = "mini"\nextends = 4', "extends must name one ISA (a string), not a number"),
 ])
 def test_a_value_of_the_wrong_type_is_a_problem_not_an_exception(tmp_path, old, new, message):
     assert old in MINI
