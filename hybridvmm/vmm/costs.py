@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from hybridvmm.errors import UserError, read_input
+from hybridvmm.errors import UserError, parse_toml, read_input
 
 EVENTS = ("direct", "interpreted", "trap", "reflect", "scan", "patch", "switch")
 """What costs cycles: a directly executed instruction, an interpreted one, a trap into the
@@ -29,10 +28,7 @@ class Costs:
 
 
 def _parse(text: str, origin: str, base: "Costs | None") -> Costs:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{origin}: not a cost table: {exc}") from None
+    data = parse_toml(text, origin)
     cycles = dict(base.cycles) if base else {}
     sources = dict(base.sources) if base else {}
     for name, entry in data.items():
