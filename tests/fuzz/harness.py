@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import copy
 import io
 import os
 import shlex
@@ -34,6 +35,7 @@ from typing import Any, Callable
 
 from hypothesis import strategies as st
 
+from hybridvmm import loading
 from hybridvmm.asm import assemble
 from hybridvmm.asm.disassembler import format_instruction
 from hybridvmm.cli import main
@@ -523,6 +525,22 @@ def check_spec(case: tuple[str, bytes]) -> str:
 
 # --- the CLI -------------------------------------------------------------------------------------------------------
 _WORK: Path | None = None
+_GUESTS: dict[tuple, Image] = {}
+
+
+def _built_guest(name: str, isa: str | None = None, defines: dict[str, int] | None = None, *,
+                 small: bool = False) -> Image:
+    """``guest:NAME`` as the CLI's loader builds it, assembled once per process and handed
+    out as a copy: the cases name the same bundled guests thousands of times, and assembling
+    the same source again (a quarter of a run case's time) finds nothing new.  Names and
+    overrides that fail are not remembered: each case meets their error afresh."""
+    key = (name, isa, tuple(sorted((defines or {}).items())), small)
+    if key not in _GUESTS:
+        _GUESTS[key] = build_guest(name, isa, defines, small=small)
+    return copy.deepcopy(_GUESTS[key])
+
+
+loading.build_guest = _built_guest
 
 
 def _workdir() -> Path:
