@@ -833,7 +833,7 @@ def _out(m, ins, env):
 
     def out() -> int:
         if port == console_out:
-            m._console_out(r[ra] & 0xFF)
+            m.console_out(r[ra] & 0xFF)
         return nxt
     return out
 

@@ -495,7 +495,8 @@ class Machine:
         translated again.  Costs nothing on the hot path."""
         return self.hooks.add_translate(fn)
 
-    def _console_out(self, value: int) -> None:
+    def console_out(self, value: int) -> None:
+        """A byte the guest wrote to its console device: to the console and the output hooks."""
         self.console.write_byte(value)
         for h in list(self.hooks.output):
             h.fn(self, value & 0xFF)

@@ -171,7 +171,7 @@ class Uart:
             if dlab:
                 r["dll"] = value
             else:
-                self.m._console_out(value)
+                self.m.console_out(value)
         elif offset == self.IER:
             r["dlm" if dlab else "ier"] = value if dlab else value & 0x0F
         elif offset in (self.IIR_FCR, self.LCR, self.MCR, self.SCR):
@@ -274,7 +274,7 @@ class Htif:
                 self._syscall(payload)
                 self._respond(1)
             elif device == 1 and command == 1:
-                self.m._console_out(payload & 0xFF)
+                self.m.console_out(payload & 0xFF)
                 self._respond(value & ~((1 << 48) - 1))
             else:
                 self._respond(0)
@@ -297,7 +297,7 @@ class Htif:
             data = m.read_physical(buf, length)
             if data is not None:
                 for b in data:
-                    m._console_out(b)
+                    m.console_out(b)
                 m.write_physical(address, length.to_bytes(8, "little"))
 
 
