@@ -108,4 +108,12 @@ def check_storage(image: Image, isa: ISA, limit: int) -> None:
     needed = storage_for(isa, image)
     if needed > limit:
         raise UserError(f"{image.source or 'image'}: needs {needed:#x} bytes of storage (its sections reach {image.high:#x}); "
-                        f"the limit is {limit:#x} ({limit >> 20} MiB): --storage SIZE raises it, up to {MAX_STORAGE >> 20} MiB")
+                        f"the limit is {limit:#x} ({_size_words(limit)}): --storage SIZE raises it, up to {MAX_STORAGE >> 20} MiB")
+
+
+def _size_words(n: int) -> str:
+    """``n`` bytes in the largest binary unit it is a whole number of (as --storage is written)."""
+    for shift, unit in ((30, "GiB"), (20, "MiB"), (10, "KiB")):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} bytes"

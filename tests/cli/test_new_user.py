@@ -327,6 +327,8 @@ def test_storage_raises_the_limit_up_to_the_hard_cap(cli, tmp_path):
     assert r.code == 0, r.err
     r = cli("run", str(img), "--storage", "1G")
     assert one_line_error(r) and "at most 0x20000000 bytes (512 MiB)" in r.err
+    r = cli("run", "guest:fib:small", "--storage", "1K")  # a limit under 1 MiB was printed as "0 MiB"
+    assert one_line_error(r) and "the limit is 0x400 (1 KiB)" in r.err
     r = cli("run", str(img), "--storage", "lots")
     assert one_line_error(r) and "not a size: 'lots'" in r.err
 
