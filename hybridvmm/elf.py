@@ -28,7 +28,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
 from hybridvmm.errors import ImageError
-from hybridvmm.image import FLAG_CODE, FLAG_DATA, FLAG_WRITE, MAX_SECTION_BYTES, Image, Section
+from hybridvmm.image import FLAG_CODE, FLAG_DATA, FLAG_WRITE, MAX_SECTION_BYTES, Image, Section, fit_name
 from hybridvmm.symbols import ABS, Region, Symbol, SymbolTable, is_mapping_symbol
 
 MAGIC = b"\x7fELF"
@@ -208,7 +208,7 @@ def _segment(seg, number: int, file_size: int, sections: list[ElfSection], sourc
     flags = (FLAG_CODE if seg["p_flags"] & PF_X else 0) | (FLAG_DATA if seg["p_flags"] & PF_R else 0) | (FLAG_WRITE if seg["p_flags"] & PF_W else 0)
     vaddr = int(seg["p_vaddr"])
     inside = [s.name for s in sections if s.flags & SHF_ALLOC and s.size and vaddr <= s.address and s.end <= vaddr + memsz]
-    name = "+".join(inside)[:255] if inside else f"segment{number}"
+    name = fit_name("+".join(inside)) if inside else f"segment{number}"
     return Section(name, address, data, flags)
 
 

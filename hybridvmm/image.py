@@ -35,6 +35,16 @@ FLAG_DATA = 2
 FLAG_WRITE = 4
 
 _Name8 = cs.PascalString(cs.Int8ul, "utf8")
+SECTION_NAME_BYTES = 255
+"""The longest section (and ISA) name an image holds, in UTF-8 bytes."""
+SYMBOL_NAME_BYTES = 0xFFFF
+"""The longest symbol name an image holds, in UTF-8 bytes."""
+
+
+def fit_name(name: str, limit: int = SECTION_NAME_BYTES) -> str:
+    """``name`` cut to at most ``limit`` UTF-8 bytes, never inside a character."""
+    data = name.encode("utf-8")
+    return name if len(data) <= limit else data[:limit].decode("utf-8", errors="ignore")
 
 BODY = cs.Struct(
     "magic" / cs.Const(MAGIC),
@@ -153,6 +163,7 @@ class Image:
 
     # --- serialisation -------------------------------------------------------------
     def to_bytes(self) -> bytes:
+        self._check_writable()
         body = dict(
             magic=MAGIC,
             version=VERSION,
@@ -166,6 +177,20 @@ class Image:
             ],
         )
         return IMAGE.build(dict(body=dict(value=body)))
+
+    def _check_writable(self) -> None:
+        """Refuse, as one ImageError, what the container cannot hold (a name too long for its
+        length prefix, too many sections), instead of failing deep inside the builder."""
+        where = self.source or "image"
+        names = [("ISA", self.isa, SECTION_NAME_BYTES)] + [("section", s.name, SECTION_NAME_BYTES) for s in self.sections]
+        names += [("symbol", n, SYMBOL_NAME_BYTES) for n in self.symbols]
+        for what, name, limit in names:
+            size = len(name.encode("utf-8"))
+            if size > limit:
+                raise ImageError(f"{where}: {what} name '{fit_name(name, 40)}…' is {size} bytes; "
+                                 f"an image holds {what} names of at most {limit} bytes")
+        if len(self.sections) > 0xFFFF:
+            raise ImageError(f"{where}: {len(self.sections)} sections; an image holds at most {0xFFFF}")
 
     @classmethod
     def from_bytes(cls, data: bytes, source: str = "<bytes>") -> "Image":

@@ -23,12 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Scan IMAGE for the ISA variant and replace each sensitive-unprivileged instruction "
         "with the ISA's trap instruction (pgm: vmtrap 0), padded with no-ops so nothing else moves; the "
         "original bytes go into the image's patch table ('info' shows it, 'unpatch' restores them). "
-        "Idempotent. Writes IMAGE's stem + .patched + suffix unless -o is given ('-' for stdout, the report "
+        "Idempotent. Writes IMAGE's stem + .patched.img unless -o is given ('-' for stdout, the report "
         "then going to stderr); an existing file is replaced only with --force, and the input never. "
         "The output keeps the input's ISA name.",
     )
     add_image_arguments(p, isa_help="ISA variant whose classes decide the sites (default: the image's)")
-    p.add_argument("-o", "--output", metavar="OUT", help="patched image to write (default: STEM.patched.SUFFIX)")
+    p.add_argument("-o", "--output", metavar="OUT", help="patched image to write (default: STEM.patched.img: an image, whatever the input)")
     policy = p.add_mutually_exclusive_group()
     policy.add_argument("--only", choices=["user-sensitive"], dest="only",
                         help="patch only user-sensitive sites (what a hybrid monitor needs for user code)")

@@ -1,8 +1,9 @@
 """Where ``patch``/``unpatch`` write by default.
 
-The input's stem + ``.patched`` + its suffix, next to it (``os.img`` → ``os.patched.img``;
-``guest:NAME`` → ``NAME.patched.img`` here); ``unpatch`` drops a ``.patched`` from the
-stem, or adds ``.unpatched``.  Whether the file may be written is the one output rule of
+The input's stem + ``.patched.img``, next to it: what ``patch`` writes is an image whatever
+it read (``os.img`` → ``os.patched.img``, ``prog.elf`` → ``prog.patched.img``, a raw
+``kernel.bin`` → ``kernel.patched.img``; ``guest:NAME`` → ``NAME.patched.img`` here).
+``unpatch`` drops a ``.patched`` from the stem, or adds ``.unpatched``.  Whether the file may be written is the one output rule of
 every command (:func:`hybridvmm.cli_support.check_output`).
 """
 
@@ -14,6 +15,7 @@ from hybridvmm.errors import UserError
 from hybridvmm.loading import GUEST_PREFIX
 
 PATCHED = ".patched"
+IMAGE_SUFFIX = ".img"
 
 
 def _input_path(name: str) -> Path:
@@ -25,7 +27,7 @@ def _input_path(name: str) -> Path:
 
 def default_patched(name: str) -> Path:
     p = _input_path(name)
-    return p.with_name(p.stem + PATCHED + p.suffix)
+    return p.with_name(p.stem + PATCHED + IMAGE_SUFFIX)
 
 
 def default_unpatched(name: str) -> Path:

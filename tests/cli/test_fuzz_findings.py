@@ -134,3 +134,25 @@ def test_values_squared_line_after_line_stay_bounded(cli, tmp_path):
                              + ["  .word x39"]) + "\n")
     r = cli("asm", str(src), "-o", str(tmp_path / "x.img"))
     assert r.code == 2 and "too large (at most 512)" in r.err
+
+
+def test_an_elf_section_name_of_multibyte_characters_fits_the_image(cli, tmp_path):
+    """A corrupt ELF string table (tests/data/fuzz/, the fuzzer's case) gave a segment the
+    name of its sections cut to 255 *characters*, 329 bytes in UTF-8: ``patch`` failed deep
+    in the image builder (FormatFieldError).  Names are cut to 255 bytes; what the container
+    cannot hold is one ImageError; and the patched image is named as an image."""
+    import shutil
+    from pathlib import Path
+
+    from hybridvmm.image import SECTION_NAME_BYTES, Image, Section, fit_name
+
+    case = Path(__file__).resolve().parents[1] / "data" / "fuzz" / "multibyte-section-name.elf"
+    shutil.copy(case, tmp_path / "prog.elf")
+    r = cli("patch", str(tmp_path / "prog.elf"))
+    assert r.code == 0, r.err
+    patched = Image.from_bytes((tmp_path / "prog.patched.img").read_bytes())
+    assert patched.isa == "rv32" and all(len(s.name.encode()) <= SECTION_NAME_BYTES for s in patched.sections)
+    assert fit_name("é" * 200) == "é" * 127  # 254 bytes: the 128th character would not fit whole
+    long_name = Image("pgm", 0x100, [Section("é" * 200, 0x100, bytearray(4))])
+    with pytest.raises(Exception, match="section name 'é.*' is 400 bytes; an image holds section names of at most 255 bytes"):
+        long_name.to_bytes()
