@@ -21,10 +21,10 @@ everywhere alike, under one rule for the options:
 from __future__ import annotations
 
 from hybridvmm.elf import is_elf, load_elf
-from hybridvmm.errors import ImageError, UnknownISAError, UserError, read_input
-from hybridvmm.guests import build_guest, guest_info
+from hybridvmm.errors import ImageError, UserError, read_input
+from hybridvmm.guests import build_guest
 from hybridvmm.image import MAGIC, Image, raw_image
-from hybridvmm.isa import ISA, load_isa
+from hybridvmm.isa import ISA, check_family, load_isa
 
 GUEST_PREFIX = "guest:"
 
@@ -43,10 +43,7 @@ def load_program(name: str, isa: str | None = None, base: int | None = None, ent
     if name.startswith(GUEST_PREFIX):
         if base is not None:
             raise UserError(f"{name}: --base applies to raw binaries only; this is a bundled guest")
-        spec = name[len(GUEST_PREFIX):]
-        if isa is not None:
-            check_family(name, "a bundled guest", guest_info(spec.partition(":")[0]).isa, isa)
-        image = build_guest(spec, isa)
+        image = build_guest(name[len(GUEST_PREFIX):], isa)
     else:
         data = read_input(name)
         if data.startswith(MAGIC) or is_elf(data):
@@ -79,24 +76,6 @@ def check_address(option: str, value: int, isa: str, top: int) -> None:
     """An address given on the command line must be one of the ISA's (0 .. 2**word_bits - 1)."""
     if not 0 <= value < top:
         raise UserError(f"{option} {value:#x}: not an address of {isa} (0..{top - 1:#x})")
-
-
-def _own_isa(name: str, kind: str, own: str) -> ISA:
-    try:
-        return load_isa(own)
-    except UnknownISAError:
-        raise UserError(f"{name}: {kind} for ISA '{own}', which is not a known ISA") from None
-
-
-def check_family(name: str, kind: str, own: str, isa: str) -> None:
-    """``--isa`` for a program with an ISA of its own may name that ISA or a variant of
-    its family (the base ISA at the end of ``extends``), nothing else."""
-    family = _own_isa(name, kind, own).lineage[-1]
-    chosen = load_isa(isa)
-    if chosen.lineage[-1] != family:
-        what = "an ELF" if kind == "an ELF file" else kind
-        raise UserError(f"{name}: {what} for {own}; --isa {isa} is not {family} or a variant of it "
-                        f"(it is of the {chosen.lineage[-1]} family)")
 
 
 def check_storage(image: Image, isa: ISA, limit: int) -> None:

@@ -34,7 +34,7 @@ from importlib import resources
 from hybridvmm.asm import assemble
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image
-from hybridvmm.isa import load_isa
+from hybridvmm.isa import check_family
 
 VARIANTS = ("pgm-virt", "pgm-hybrid", "pgm-x86")
 """The pgm variants every bundled guest runs on (with identical console output)."""
@@ -192,10 +192,8 @@ def build_guest(name: str, isa: str | None = None, defines: dict[str, int] | Non
         inline.update(defines)
     guest = guest_info(name)
     variant = isa or guest.isa
-    family = load_isa(guest.isa).lineage[-1]
-    if isa is not None and load_isa(isa).lineage[-1] != family:
-        raise UserError(f"guest:{name} is written for {family} (variants: {', '.join(guest.variants)}); "
-                        f"it cannot be assembled for {load_isa(isa).name}")
+    if isa is not None:
+        check_family(f"guest:{spec}", "a bundled guest", guest.isa, isa)
     image = assemble(guest_source(name, inline or None), variant, f"guest:{spec}")
     image.source = f"guest:{spec}"
     return image

@@ -195,6 +195,24 @@ def load_isa(name_or_path: str) -> ISA:
     return _load_cached(str(_resolve_path(name_or_path).resolve()))
 
 
+def _own_isa(name: str, kind: str, own: str) -> ISA:
+    try:
+        return load_isa(own)
+    except UnknownISAError:
+        raise UserError(f"{name}: {kind} for ISA '{own}', which is not a known ISA") from None
+
+
+def check_family(name: str, kind: str, own: str, isa: str) -> None:
+    """``--isa`` for a program with an ISA of its own may name that ISA or a variant of
+    its family (the base ISA at the end of ``extends``), nothing else."""
+    family = _own_isa(name, kind, own).lineage[-1]
+    chosen = load_isa(isa)
+    if chosen.lineage[-1] != family:
+        what = "an ELF" if kind == "an ELF file" else kind
+        raise UserError(f"{name}: {what} for {own}; --isa {isa} is not {family} or a variant of it "
+                        f"(it is of the {chosen.lineage[-1]} family)")
+
+
 def _chain(path: Path) -> list[_Source]:
     """The spec file and the bases it extends, base first."""
     chain: list[_Source] = []
