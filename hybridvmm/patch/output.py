@@ -3,8 +3,9 @@
 The input's stem + ``.patched.img``, next to it: what ``patch`` writes is an image whatever
 it read (``os.img`` → ``os.patched.img``, ``prog.elf`` → ``prog.patched.img``, a raw
 ``kernel.bin`` → ``kernel.patched.img``; ``guest:NAME`` → ``NAME.patched.img`` here).
-``unpatch`` drops a ``.patched`` from the stem, or adds ``.unpatched``.  Whether the file may be written is the one output rule of
-every command (:func:`hybridvmm.cli_support.check_output`).
+``unpatch`` drops a ``.patched`` from the stem, or adds ``.unpatched``.  Whether the file
+may be written is the one output rule of every command
+(:func:`hybridvmm.cli_support.check_output`).
 """
 
 from __future__ import annotations
