@@ -57,7 +57,9 @@ def load_program(name: str, isa: str | None = None, base: int | None = None, ent
                     image.isa = isa
         else:
             if isa is None or base is None:
-                raise ImageError(f"{name}: not a hybridvmm image or ELF file; for a raw binary give --isa NAME and --base ADDR")
+                raise ImageError(f"{name}: not a hybridvmm image or ELF file; " + (
+                    f"it looks like assembly source: 'python -m hybridvmm asm {name} -o OUT.img' assembles it"
+                    if _looks_like_source(name, data) else "for a raw binary give --isa NAME and --base ADDR"))
             top = 1 << load_isa(isa).word_bits
             check_address("--base", base, isa, top)
             if base + len(data) > top:
@@ -70,6 +72,21 @@ def load_program(name: str, isa: str | None = None, base: int | None = None, ent
     if storage_limit is not None:
         check_storage(image, chosen, storage_limit)
     return image
+
+
+SOURCE_SUFFIXES = (".s", ".S", ".asm")
+
+
+def _looks_like_source(name: str, data: bytes) -> bool:
+    """An assembly source handed where a program is expected (the first thing a new user
+    tries): named like one, or text of the tool's own language (a mnemonic, a directive)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    if "\0" in text or not text.strip():
+        return False
+    return name.endswith(SOURCE_SUFFIXES) or any(line.strip().startswith(".") for line in text.splitlines())
 
 
 def check_address(option: str, value: int, isa: str, top: int) -> None:

@@ -443,3 +443,24 @@ def test_run_checks_its_outputs_before_it_runs(cli, tmp_path, flag):
     assert one_line_error(r) and "file exists" in r.err
     assert r.out == ""  # refused before the guest ran, not after
     assert (target / "vm1.out" if flag == "--output-dir" else target).read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize("command", ["run", "info", "disasm", "scan", "patch", "compare"])
+def test_assembly_source_given_as_a_program_names_asm(cli, tmp_path, command):
+    """The first thing a new user tries: ``run examples/hello.s``."""
+    r = cli(command, str(HELLO))
+    assert one_line_error(r) and "looks like assembly source" in r.err and f"asm {HELLO} -o" in r.err
+
+
+def test_source_without_a_source_suffix_is_still_recognised(cli, tmp_path):
+    prog = tmp_path / "prog.txt"
+    prog.write_text(HELLO.read_text())
+    assert "looks like assembly source" in cli("run", str(prog)).err
+
+
+@pytest.mark.parametrize("data", [b"abc", bytes(range(256)), b"\xff\xfe.org 0"])
+def test_raw_bytes_still_get_the_raw_binary_advice(cli, tmp_path, data):
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(data)
+    r = cli("info", str(blob))
+    assert one_line_error(r) and "give --isa NAME and --base ADDR" in r.err and "assembly" not in r.err
