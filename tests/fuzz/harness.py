@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import copy
 import io
 import os
 import shlex
@@ -537,7 +536,7 @@ def _built_guest(name: str, isa: str | None = None, defines: dict[str, int] | No
     key = (name, isa, tuple(sorted((defines or {}).items())), small)
     if key not in _GUESTS:
         _GUESTS[key] = build_guest(name, isa, defines, small=small)
-    return copy.deepcopy(_GUESTS[key])
+    return _GUESTS[key].copy()
 
 
 loading.build_guest = _built_guest
