@@ -20,6 +20,7 @@ everywhere alike, under one rule for the options:
 
 from __future__ import annotations
 
+from hybridvmm.asm import uses_directives
 from hybridvmm.elf import is_elf, load_elf
 from hybridvmm.errors import ImageError, UserError, read_input
 from hybridvmm.guests import build_guest
@@ -79,14 +80,12 @@ SOURCE_SUFFIXES = (".s", ".S", ".asm")
 
 def _looks_like_source(name: str, data: bytes) -> bool:
     """An assembly source handed where a program is expected (the first thing a new user
-    tries): named like one, or text of the tool's own language (a mnemonic, a directive)."""
+    tries): UTF-8 text, named like a source or written with the assembler's directives."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    if "\0" in text or not text.strip():
-        return False
-    return name.endswith(SOURCE_SUFFIXES) or any(line.strip().startswith(".") for line in text.splitlines())
+    return "\0" not in text and (name.endswith(SOURCE_SUFFIXES) or uses_directives(text))
 
 
 def check_address(option: str, value: int, isa: str, top: int) -> None:

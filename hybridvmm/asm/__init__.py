@@ -36,7 +36,7 @@ Assembler syntax (the same for every ISA; operand syntax comes from the spec's t
   own ``.align``); entry is ``.entry``, else ``_start``, else ``start``, else ``.text``.
 """
 
-from hybridvmm.asm.assembler import AsmErrors, assemble, assemble_file
+from hybridvmm.asm.assembler import AsmErrors, assemble, assemble_file, uses_directives
 from hybridvmm.asm.disassembler import Line, disassemble, format_instruction, render, to_source
 
-__all__ = ["AsmErrors", "Line", "assemble", "assemble_file", "disassemble", "format_instruction", "render", "to_source"]
+__all__ = ["AsmErrors", "Line", "assemble", "assemble_file", "disassemble", "format_instruction", "render", "to_source", "uses_directives"]

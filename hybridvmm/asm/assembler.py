@@ -838,6 +838,16 @@ def isa_directive(source: str) -> tuple[str, int] | None:
     return None
 
 
+def uses_directives(source: str) -> bool:
+    """Does some statement of ``source`` start with one of this assembler's directives?
+    (How a program loader tells an assembly source from a raw binary it was handed.)"""
+    for raw in source_lines(source):
+        words = strip_comment(raw).split(None, 1)
+        if words and words[0].lower() in _DIRECTIVES:
+            return True
+    return False
+
+
 def assemble_file(path: str | Path, isa: str | None = None) -> Image:
     """Assemble a file; without ``isa``, its first line must say ``.isa NAME``."""
     path = Path(path)
