@@ -1,10 +1,23 @@
-"""Shared fixtures: the CLI runner used by every test that checks exit codes and output."""
+"""Shared fixtures: the CLI runner used by every test that checks exit codes and output.
+
+Also the hypothesis profile ``ci``: derandomised, so that a new random example can never
+fail CI (long random searches belong in scripts), and without deadlines, which a shared
+machine's timing would break.  ``HYPOTHESIS_PROFILE=ci`` selects it (``.ci/run`` does);
+unset, hypothesis chooses its own default.
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from hybridvmm.cli import main
+
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 
 class CliResult:

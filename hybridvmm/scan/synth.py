@@ -8,6 +8,10 @@ the start of a slot (so nothing overlaps), and the slot after each non-falling-t
 instruction is made the target of some branch, so most of the program is reachable.
 Everything is read from the spec: lengths, flow kinds (including operand-dependent ones
 such as RISC-V ``jal``/``jalr``) and target fields.
+
+An indirect jump or call never computes its target from the spec's zero register
+(RISC-V ``jalr t6,453(zero)``): that target is a constant the scanner rightly follows, and
+it could land in a data blob, breaking "generated data is never reached".
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 
 from hybridvmm.image import FLAG_CODE, Image, Section
 from hybridvmm.isa import ISA, Decoder, InstructionSpec
+from hybridvmm.scan.dataflow import compile_expr
 
 WEIGHTS = {
     "none": 72.0,
@@ -67,6 +72,7 @@ class Generator:
             for s in isa.instructions.values()
         }
         self._pools: dict[tuple[str, str], list[bytes]] = {}
+        self._constant_target = _constant_target_fields(isa)
 
     # --- operands ------------------------------------------------------------------------
     def _operands(self, spec: InstructionSpec, flow: str, rng: random.Random) -> dict[str, int] | None:
@@ -88,9 +94,14 @@ class Generator:
                         if op == "==":
                             ops[name] = value
                     break
-            if spec.flow_for(ops) == flow:
+            if spec.flow_for(ops) == flow and not self._targets_constant(spec, ops):
                 return ops
         return None
+
+    def _targets_constant(self, spec: InstructionSpec, ops: dict[str, int]) -> bool:
+        """Does ``spec`` with ``ops`` compute its ``pc`` from the zero register alone?"""
+        zero, fields = self._constant_target
+        return zero is not None and any(ops.get(f) == zero for f in fields.get(spec.name, ()))
 
     def _pooled(self, spec: InstructionSpec, flow: str, rng: random.Random) -> bytes | None:
         key = (spec.name, flow)
@@ -188,3 +199,22 @@ class Generator:
                 d += 1
         image = Image(isa=isa.name, entry=base, sections=[Section("text", base, out, FLAG_CODE)], source="<synth>")
         return Program(image, slots, kinds, [(lo, hi) for lo, hi, _ in data])
+
+
+def _constant_target_fields(isa: ISA) -> tuple[int | None, dict[str, tuple[str, ...]]]:
+    """The zero register's number and, per instruction, the register fields its ``pc``
+    statement reads (from ``[system.dataflow]``): what makes an indirect target a constant."""
+    facts = isa.system.get("dataflow") or {}
+    name = facts.get("zero_register")
+    zero = isa.registers["gpr"].lookup(name) if name is not None else None
+    fields: dict[str, tuple[str, ...]] = {}
+    for insn, statements in facts.get("effects", {}).items():
+        spec = isa.instructions.get(insn)
+        if spec is None:
+            continue
+        for text in statements:
+            dst, sep, rhs = text.partition("=")
+            if sep and dst.strip() == "pc":
+                _, used = compile_expr(rhs)
+                fields[insn] = tuple(f for f in spec.format.fields if f in used and isa.fields[f].kind == "reg")
+    return zero, fields

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hybridvmm.image import FLAG_CODE, Image, Section
-from hybridvmm.isa import load_isa
+from hybridvmm.isa import Decoder, load_isa
 from hybridvmm.scan import EDGE_KINDS, Scanner, data_ranges, find_sites, scan_image
 from hybridvmm.scan.synth import Generator
 
@@ -62,6 +62,19 @@ def test_random_valid_programs(isa, seed, n, data):
     assert program.image.entry in sc.blocks
     for lo, hi in program.data:  # generated data is never reached
         assert not any(lo <= a < hi for a in sc.instructions)
+
+
+def test_indirect_jump_through_zero_never_targets_generated_data():
+    """Seed 313 once emitted ``jalr t6,453(zero)`` into a data gap the generator had made."""
+    spec = load_isa("rv32")
+    program = Generator(spec).program(313, random.Random(313), data_chance=1.0)
+    sc = scan_image(program.image, spec)
+    for lo, hi in program.data:
+        assert not any(lo <= a < hi for a in sc.instructions)
+    decoder = Decoder(spec)
+    jalrs = [ins for ins in (decoder.decode(program.image.read(a, 4), a) for a in program.slots)
+             if ins.spec.name == "jalr"]
+    assert jalrs and all(ins.operands["rs1"] != 0 for ins in jalrs)
 
 
 @settings(max_examples=80, deadline=None)
