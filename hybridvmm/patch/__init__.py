@@ -7,10 +7,11 @@ replacement is the ISA's trap instruction (``[system] patch`` in the spec; for p
 finds the original by the trapping address in the table and emulates it.
 """
 
-from hybridvmm.patch.patcher import POLICIES, PatchResult, apply, patch_image, patch_kind, plan, wanted
-from hybridvmm.patch.table import PATCH_KINDS, check_table, original_view, patch_at, read_original
+from hybridvmm.patch.patcher import PatchResult, apply, patch_image, plan
+from hybridvmm.patch.policy import POLICIES, check_policy, patch_kind, wants
 from hybridvmm.patch.trap import PatchSpecError, TrapPatch
 from hybridvmm.patch.unpatch import unpatch_image
+from hybridvmm.patch_table import PATCH_KINDS, check_table, original_view, patch_at, read_original
 
 __all__ = [
     "PATCH_KINDS",
@@ -19,6 +20,7 @@ __all__ = [
     "PatchSpecError",
     "TrapPatch",
     "apply",
+    "check_policy",
     "check_table",
     "original_view",
     "patch_at",
@@ -27,5 +29,5 @@ __all__ = [
     "plan",
     "read_original",
     "unpatch_image",
-    "wanted",
+    "wants",
 ]

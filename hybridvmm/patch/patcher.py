@@ -15,28 +15,12 @@ from dataclasses import dataclass, field
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image, PatchRecord
 from hybridvmm.isa import ISA, Decoder, load_isa
-from hybridvmm.patch.table import check_table, original_view
+from hybridvmm.patch.policy import check_policy, patch_kind, wants
 from hybridvmm.patch.trap import TrapPatch
+from hybridvmm.patch_table import check_table, original_view
 from hybridvmm.scan import Site, Space, scan_program
 from hybridvmm.scan.scanner import Scanner
 from hybridvmm.scan.sites import ClassesOf, declared_classes
-
-POLICIES = ("all-sensitive", "user-sensitive")
-"""``all-sensitive`` (the default; what scan-and-patch needs): every sensitive-unprivileged
-site.  ``user-sensitive``: only those that misbehave in user mode (what a hybrid monitor,
-which interprets all supervisor code anyway, needs for user code)."""
-
-
-def wanted(site: Site, policy: str) -> bool:
-    """Does ``policy`` patch ``site``?"""
-    if policy not in POLICIES:
-        raise UserError(f"unknown patch policy '{policy}' (known: {', '.join(POLICIES)})")
-    return policy == "all-sensitive" or site.user_sensitive
-
-
-def patch_kind(site: Site) -> str:
-    return "user-sensitive" if site.user_sensitive else "sensitive"
-
 
 @dataclass
 class PatchResult:
@@ -59,11 +43,12 @@ class PatchResult:
 
 def plan(sites: list[Site], image: Image, trap: TrapPatch | None, policy: str) -> tuple[list[PatchRecord], list[PatchRecord], list[Site]]:
     """(new patches, patches already present, sites the policy leaves alone)."""
+    check_policy(policy)
     existing = {p.address: p for p in image.patches}
     added: dict[int, PatchRecord] = {}
     kept, skipped = [], []
     for site in sites:
-        if not wanted(site, policy):
+        if not wants(policy, site.classes):
             skipped.append(site)
             continue
         if site.physical in existing:
@@ -76,7 +61,7 @@ def plan(sites: list[Site], image: Image, trap: TrapPatch | None, policy: str) -
             skipped.append(site)    # another patch's trap covers it: that one stops execution here
             continue
         raw = site.instruction.raw
-        added[site.physical] = PatchRecord(site.physical, bytes(raw), trap.replacement(len(raw)), patch_kind(site))
+        added[site.physical] = PatchRecord(site.physical, bytes(raw), trap.replacement(len(raw)), patch_kind(site.classes))
     return list(added.values()), kept, skipped
 
 
@@ -117,13 +102,12 @@ def patch_image(
     """
     if isinstance(isa, str) or isa is None:
         isa = load_isa(isa or image.isa)
-    if policy not in POLICIES:
-        raise UserError(f"unknown patch policy '{policy}' (known: {', '.join(POLICIES)})")
+    check_policy(policy)
     check_table(image)
     scanned = scan_program(image, isa, roots=roots, spaces=spaces, classes_of=classes_of)
     sites = scanned.sites
     patched = {p.address for p in image.patches}
-    needs_trap = any(wanted(s, policy) and s.physical not in patched for s in sites)
+    needs_trap = any(wants(policy, s.classes) and s.physical not in patched for s in sites)
     trap = TrapPatch.for_isa(isa, Decoder(isa)) if needs_trap else None
     added, kept, skipped = plan(sites, image, trap, policy)
     out = apply(image, added) if added else image.copy()

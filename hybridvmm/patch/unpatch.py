@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hybridvmm.image import Image
-from hybridvmm.patch.table import original_view
+from hybridvmm.patch_table import original_view
 
 
 def unpatch_image(image: Image) -> Image:

@@ -15,6 +15,7 @@ from typing import Protocol
 from hybridvmm.errors import DecodeError
 from hybridvmm.image import Image
 from hybridvmm.isa import Decoder, Instruction
+from hybridvmm.patch_table import original_view
 
 
 class FetchError(Exception):
@@ -50,8 +51,6 @@ class ImageMemory:
 
     def __init__(self, image: Image, decoder: Decoder, original: bool = True, base: int = 0, bound: int | None = None):
         if original and image.patches:
-            from hybridvmm.patch.table import original_view
-
             image = original_view(image)
         self.image = image
         self.decoder = decoder

@@ -26,7 +26,7 @@ from hybridvmm.image import Image
 from hybridvmm.isa import ISA, load_isa
 from hybridvmm.isas import build_machine, storage_for
 from hybridvmm.machine import Machine, TrapSignal
-from hybridvmm.patch.table import original_view
+from hybridvmm.patch_table import original_view
 from hybridvmm.vmm.monitor import Monitor
 from hybridvmm.vmm.vm import VM
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from hybridvmm.errors import DecodeError
 from hybridvmm.isa import ISA, Decoder, Instruction, shared_decoder
-from hybridvmm.isa.spec import USER, is_sensitive_unprivileged
+from hybridvmm.patch.policy import check_policy, patch_kind, wants
 from hybridvmm.patch.trap import TrapPatch
 from hybridvmm.scan.memory import FetchError
 from hybridvmm.scan.resolvers import default_resolvers
@@ -27,14 +27,6 @@ from hybridvmm.scan.scanner import Scanner
 
 if TYPE_CHECKING:
     from hybridvmm.vmm.vm import VM
-
-POLICIES = ("user-sensitive", "all-sensitive")
-
-
-def wants(policy: str, classes: frozenset[str]) -> bool:
-    """Does ``policy`` patch an instruction of ``classes``?"""
-    return is_sensitive_unprivileged(classes) and (policy == "all-sensitive" or USER in classes)
-
 
 class VmCode:
     """The scanner's code source: a VM's original bytes as code running in a linear address
@@ -104,8 +96,7 @@ class LazyPatcher:
                  trace: Callable[[str, str], None] | None = None):
         """``space_of(vcpu)`` is the ISA model's view of where the guest's code currently
         lies: the (window base, bound) of the linear address space it runs in."""
-        if policy not in POLICIES:
-            raise ValueError(f"unknown patch policy {policy}")
+        check_policy(policy)
         self.vm = vm
         self.space_of = space_of
         self.isa = isa
@@ -172,8 +163,7 @@ class LazyPatcher:
     def _patch(self, window_address: int, ins: Instruction, why: str) -> None:
         vm = self.vm
         try:
-            vm.patches.apply(window_address, self.trap.replacement(len(ins.raw)), "user-sensitive"
-                             if USER in ins.spec.classes else "sensitive")
+            vm.patches.apply(window_address, self.trap.replacement(len(ins.raw)), patch_kind(ins.spec.classes))
         except ValueError:
             return  # another patch's trap sits there: that one already stops execution here
         vm.stats.patches_applied += 1

@@ -9,7 +9,7 @@ from hybridvmm.image import Image
 from hybridvmm.isa import ISA
 from hybridvmm.machine.core import Machine
 from hybridvmm.machine.storage import Storage
-from hybridvmm.patch.table import check_table
+from hybridvmm.patch_table import check_table
 from hybridvmm.vmm.patches import PatchSet
 from hybridvmm.vmm.stats import VmStats
 
