@@ -163,6 +163,7 @@ start:
         sw    t1, 4(s0)
         addi  t0, zero, 1
         sw    t0, 0(s0)
+        sw    zero, 4(s0)
 spin:
         jal   zero, spin
         .org 0x80001000
@@ -175,7 +176,15 @@ def test_htif_prints_and_exits(asm_machine):
     m = asm_machine(HTIF)
     result = m.run(1000)
     assert result.halted and m.exit_code == 0 and bytes(m.console.output) == b"H"
-    assert result.steps == 7                                   # stopped at the exit store itself
+    assert result.steps == 8                                   # stopped at the exit's high-word store
+
+
+def test_htif_acts_on_the_high_word_only(asm_machine):
+    """Regression: RV32 C code stores tohost low word first; a character with an odd code
+    ('I' = 73) in the low word alone looked like an exit and ended the console at once."""
+    m = asm_machine(HTIF.replace("addi  t0, zero, 72", "addi  t0, zero, 73"))
+    result = m.run(1000)
+    assert result.halted and m.exit_code == 0 and bytes(m.console.output) == b"I"
 
 
 def test_htif_failure_code(asm_machine):

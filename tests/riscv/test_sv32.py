@@ -187,3 +187,29 @@ def test_bare_mode_s_and_u_use_physical_addresses(rig):
     t = rig()
     t.poke(RAM + 0x9000, 99)
     assert t.exec("lw", rd=5, rs1=6, imm_i=0, priv=USER, x={6: RAM + 0x9000}).completed and t.x[5] == 99
+
+
+def test_sc_fails_after_a_remap_of_its_address(rig):
+    """Regression: the reservation was a virtual address, so after lr.w and a remap of the
+    same virtual page (PTE change + sfence.vma) sc.w wrote a *different* physical word and
+    reported success.  It is the physical word lr.w translated now."""
+    other = TARGET + 0x1000
+    t = paged(rig, pte(TARGET, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D))
+    t.poke(other, 0x55)
+    lr = t.exec("lr.w", rd=5, rs1=6, priv=SUPERVISOR, x={6: VA}, csrs={"satp": SATP})
+    assert lr.completed and t.x[5] == 0xCAFEF00D and t.m.reservation == TARGET
+    t.poke(LEAF + 4 * (VA >> 12 & 0x3FF), pte(other, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D))
+    t.m.flush_virtual(VA)
+    sc = t.exec("sc.w", rd=8, rs1=6, rs2=7, priv=SUPERVISOR, x={6: VA, 7: 0x77}, csrs={"satp": SATP})
+    assert sc.completed and t.x[8] == 1                       # failed: another physical word
+    assert t.word(other) == 0x55 and t.word(TARGET) == 0xCAFEF00D and t.m.reservation is None
+
+
+def test_sc_succeeds_through_another_mapping_of_the_reserved_word(rig):
+    """The reservation names the physical word: sc.w through a different virtual address of
+    the same word succeeds (spike's behaviour)."""
+    t = paged(rig, pte(TARGET, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D))
+    lr = t.exec("lr.w", rd=5, rs1=6, priv=MACHINE, x={6: TARGET})
+    assert lr.completed and t.m.reservation == TARGET
+    sc = t.exec("sc.w", rd=8, rs1=6, rs2=7, priv=SUPERVISOR, x={6: VA, 7: 0x77}, csrs={"satp": SATP})
+    assert sc.completed and t.x[8] == 0 and t.word(TARGET) == 0x77

@@ -224,11 +224,13 @@ class Htif:
     It watches storage: a store over ``tohost`` notifies it (the words are marked, so the
     store leaves the hot loop first).  ``tohost`` is a 64-bit ``device << 56 | command << 48
     | payload``.  Device 0, command 0 with an odd payload is *exit* with code ``payload >> 1``
-    (riscv-tests: 0 = pass, N = test N failed), acted on as soon as the low word is stored;
-    with an even payload it is a system call whose 64-bit argument block is at physical
-    ``payload`` (only ``write(1 or 2, buf, len)`` is served; every call is acknowledged with
-    ``fromhost = 1``).  Device 1, command 1 prints the low byte on the console.  Commands other
-    than exit act when the high word is stored, the order in which RV32 compiles a 64-bit store.
+    (riscv-tests: 0 = pass, N = test N failed); with an even payload it is a system call whose
+    64-bit argument block is at physical ``payload`` (only ``write(1 or 2, buf, len)`` is
+    served; every call is acknowledged with ``fromhost = 1``).  Device 1, command 1 prints the
+    low byte on the console.  Every command acts when the high word is stored, as QEMU's HTIF
+    does: RV32 code stores a 64-bit value low word first (GCC, and the riscv-tests'
+    ``sw TESTNUM, tohost; sw zero, tohost+4``), so a low word alone — a character with an odd
+    code, say — must not be taken for an exit.
     """
 
     SYS_WRITE = 64
@@ -257,7 +259,8 @@ class Htif:
         t = self._root
         if self._busy or end <= t or start >= t + 8:
             return
-        high_written = end > t + 4
+        if end <= t + 4:
+            return  # only the low word: RV32 code stores the high word next, and that store acts
         st = self.m.storage
         value = int.from_bytes(st.read(self._t, 8), "little")
         if not value:
@@ -265,8 +268,6 @@ class Htif:
         device, command, payload = value >> 56, value >> 48 & 0xFF, value & ((1 << 48) - 1)
         if device == 0 and command == 0 and payload & 1:
             self.m.guest_exit(payload >> 1, f"test {payload >> 1} failed" if payload >> 1 else "")
-            return
-        if not high_written:
             return
         self._busy = True
         try:

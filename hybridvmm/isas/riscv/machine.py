@@ -16,7 +16,7 @@ Build and state::
     m.x             the 32 registers (x0 reads 0; mutate in place, never rebind)
     m.pc, m.priv    0 = U, 1 = S, 3 = M (``m.mode``: "user" / "supervisor" / "machine")
     m.csr           the CSR file (``m.csr.mstatus``, ``m.get_csr("mepc")``, ``m.set_csr(...)``)
-    m.reservation   the LR/SC reservation (a virtual address, or None)
+    m.reservation   the LR/SC reservation (the physical address lr translated, or None)
     m.clint, m.uart, m.htif    the devices (``m.htif`` only for an ELF with ``tohost``)
     m.exit_code, m.exit_message   what the guest reported through HTIF or the test finisher
 
@@ -69,7 +69,7 @@ For a monitor or the classifier
 
 from __future__ import annotations
 
-from typing import Any, Hashable
+from typing import TYPE_CHECKING, Any, Callable, Hashable
 
 from hybridvmm.errors import DecodeError, UserError
 from hybridvmm.image import Image
@@ -92,6 +92,7 @@ from hybridvmm.isas.riscv.constants import (
     PAGE_SIZE,
     RAM_BASE,
     SATP_MODE,
+    SATP_PPN,
     SIE,
     SPIE,
     SPP,
@@ -103,13 +104,16 @@ from hybridvmm.isas.riscv.constants import (
 )
 from hybridvmm.isas.riscv.csrs import CsrFile
 from hybridvmm.isas.riscv.devices import Bus, Clint, Htif, TestFinisher, Uart
-from hybridvmm.isas.riscv.mmu import FETCH, Env, Sv32
+from hybridvmm.isas.riscv.mmu import MMIO_EXIT, SV32, Env, Geometry, Regime, Translation
 from hybridvmm.isas.riscv.pmp import X as PMP_X, Pmp
 from hybridvmm.isas.riscv.semantics import Semantic, semantic_for, semantics_for
 from hybridvmm.machine.codecache import Context
 from hybridvmm.machine.core import Machine
 from hybridvmm.machine.storage import Storage
 from hybridvmm.machine.traps import Trap, TrapSignal
+
+if TYPE_CHECKING:
+    from hybridvmm.isas.riscv.shadow import GuestLink
 
 DEFAULT_RAM = 1 << 20
 REGISTERS = 32
@@ -149,6 +153,16 @@ class RiscvMachine(Machine):
         False raises a page fault instead, for software to set them (spike, Svade)."""
         self.x: list[int] = share_registers_with.x if share_registers_with is not None else [0] * REGISTERS
         self.reservation: int | None = None
+        """The physical address ``lr`` reserved (None: no reservation)."""
+        self.tlbs: dict[Hashable, Translation] = {}
+        """Translation-context key → its regimes and TLBs (what the hardware TLB holds)."""
+        self.flush_listeners: list[Callable[[Hashable | None, int, int], None]] = []
+        """Told ``(key, lo, hi)`` when the TLB entries of virtual ``[lo, hi)`` under context
+        ``key`` are dropped, ``(None, 0, 0)`` when every translation is (a monitor keeps the
+        host's compositions of this hart's mappings coherent this way)."""
+        self.guest: "GuestLink | None" = None
+        """When set, this hart runs that guest directly: its mappings are the guest's regime
+        composed with the guest's window (:mod:`hybridvmm.isas.riscv.shadow`)."""
         self.pmp = Pmp(pmp_entries)
         """Physical memory protection: QEMU's 16 entries by default, 0 for none."""
         self.device_words: set[int] = set()
@@ -200,14 +214,19 @@ class RiscvMachine(Machine):
         self.storage.write(o, data)
 
     def physical_word(self, paddr: int) -> int | None:
-        """The aligned word at physical ``paddr`` if it is RAM (page-table walks)."""
-        o = paddr - RAM_BASE
-        if paddr & 3 or not 0 <= o <= self.storage.size - 4:
-            return None
-        return self.storage.read_word(o)
+        """The aligned 32-bit word at physical ``paddr`` if it is RAM."""
+        return self.read_pte(paddr, 4)
 
-    def write_physical_word(self, paddr: int, value: int) -> None:
-        self.storage.write_words(paddr - RAM_BASE, (value,))
+    def read_pte(self, paddr: int, size: int) -> int | None:
+        """The aligned ``size``-byte word at physical ``paddr`` if it is RAM (page-table walks)."""
+        o = paddr - RAM_BASE
+        if paddr & (size - 1) or not 0 <= o <= self.storage.size - size:
+            return None
+        return int.from_bytes(self.storage.read(o, size), "little")
+
+    def write_pte(self, paddr: int, value: int, size: int) -> None:
+        """Write a page-table entry (A/D updates); decoded code there is dropped."""
+        self.storage.write(paddr - RAM_BASE, value.to_bytes(size, "little"))
 
     def load(self, image: Image, entry: int | None = None) -> None:
         """Copy an image's sections to their physical addresses in RAM, attach HTIF if it has
@@ -383,24 +402,33 @@ class RiscvMachine(Machine):
 
     def flush_virtual(self, vaddr: int | None = None) -> None:
         """``sfence.vma``/``satp``: forget what was translated through page tables — all of
-        it, or only the page (the whole megapage, if one mapped it) holding ``vaddr``.
-        Untranslated contexts (M-mode code, bare mode) keep their translations."""
-        for key, ctx in list(self.code.contexts.items()):
-            env: Env = ctx.env
-            if env.fetch is None and env.data is None:
-                continue
-            if vaddr is None:
+        it, or only the page (the whole superpage, if one mapped it) holding ``vaddr`` —
+        code and TLB alike.  Untranslated contexts (M-mode code, bare mode) keep theirs."""
+        if vaddr is None:
+            for key in [k for k, t in self.tlbs.items() if t.paged]:
+                del self.tlbs[key]
                 self.code.drop_context(key)
-                continue
-            mega = any(vaddr >> 22 in r.megapages for r in (env.fetch, env.data) if r is not None)
-            lo = vaddr & ~(0x3FFFFF if mega else 0xFFF)
-            hi = lo + (0x400000 if mega else PAGE_SIZE)
-            if env.fetch is not None:
-                self.code.drop_virtual(key, lo, hi)
-            for tlb in (env.tlb_r, env.tlb_w, env.tlb_x):
-                for vpn in [v for v in tlb if lo >> 12 <= v < hi >> 12] if mega else [vaddr >> 12]:
-                    tlb.pop(vpn, None)
+            self._notify_flush(None, 0, 0)
+        else:
+            for key, translation in self.tlbs.items():
+                if not translation.paged:
+                    continue
+                lo, hi = translation.page_range(vaddr)
+                translation.drop(lo, hi)
+                if translation.fetch is not None:
+                    self.code.drop_virtual(key, lo, hi)
+                self._notify_flush(key, lo, hi)
         self._remap()
+
+    def flush_translations(self) -> None:
+        """Forget every translation and TLB entry (PMP changed, or the state was replaced)."""
+        self.tlbs.clear()
+        super().flush_translations()
+        self._notify_flush(None, 0, 0)
+
+    def _notify_flush(self, key: Hashable | None, lo: int, hi: int) -> None:
+        for fn in self.flush_listeners:
+            fn(key, lo, hi)
 
     def status_changed(self) -> None:
         """mstatus was written: MPP legalised, the data mapping (MPRV, SUM, MXR) may differ."""
@@ -431,21 +459,44 @@ class RiscvMachine(Machine):
 
     # --- translation --------------------------------------------------------------------
     def _context_key(self) -> Hashable:
+        if self.guest is not None:
+            return self.guest.key()
+        return self.translation_key()
+
+    def translation_key(self) -> tuple:
+        """The key of the current translation context: (priv, effective data privilege, satp
+        when translation applies, SUM/MXR when data is translated, fetch paged, data paged)."""
         c, priv = self.csr, self.priv
         ms = c.mstatus
         data_priv = ms >> MPP_SHIFT & 3 if priv == MACHINE and ms & MPRV else priv
-        on = c.satp & SATP_MODE
+        on = self.paging_geometry(c.satp) is not None
         fetch_paged = bool(on and priv < MACHINE)
         data_paged = bool(on and data_priv < MACHINE)
         return (priv, data_priv, c.satp if fetch_paged or data_paged else 0,
                 ms & (SUM | MXR) if data_paged else 0, fetch_paged, data_paged)
 
+    def paging_geometry(self, satp: int) -> Geometry | None:
+        """The page-table format ``satp`` selects (None: bare, no translation)."""
+        return SV32 if satp & SATP_MODE else None
+
+    def translation(self, key: tuple) -> Translation:
+        """The regimes and TLBs of translation context ``key`` (made on first use)."""
+        t = self.tlbs.get(key)
+        if t is None:
+            priv, data_priv, satp, sum_mxr, fetch_paged, data_paged = key
+            geometry = self.paging_geometry(satp)
+            root = (satp & SATP_PPN) << 12
+            fetch = Regime(self, root, geometry, priv, False, False) if fetch_paged else None
+            data = Regime(self, root, geometry, data_priv, bool(sum_mxr & SUM), bool(sum_mxr & MXR)) if data_paged else None
+            t = self.tlbs[key] = Translation(fetch, data)
+        return t
+
     def _new_context(self, key: Hashable) -> Context:
-        priv, data_priv, satp, sum_mxr, fetch_paged, data_paged = key  # type: ignore[misc]
-        fetch = Sv32(self, satp, priv, False, False) if fetch_paged else None
-        data = Sv32(self, satp, data_priv, bool(sum_mxr & SUM), bool(sum_mxr & MXR)) if data_paged else None
-        env = Env(self, fetch, data, priv, data_priv)
-        return Context(key, None if fetch_paged else self.storage.offset - RAM_BASE, env)
+        if self.guest is not None and key == self.guest.key():
+            return self.guest.compose(self, key)
+        priv, data_priv = key[0], key[1]  # type: ignore[index]
+        env = Env(self, self.translation(key), priv, data_priv)  # type: ignore[arg-type]
+        return Context(key, None if key[4] else self.storage.offset - RAM_BASE, env)  # type: ignore[index]
 
     AHEAD = 15
     """Straight-line instructions translated together with the one missed: the riscv-tests
@@ -472,20 +523,7 @@ class RiscvMachine(Machine):
         env: Env = ctx.env
         if vaddr & 3:
             raise TrapSignal(MISALIGNED_FETCH, vaddr, vaddr, fault_address=vaddr)
-        if env.fetch is None:
-            o = vaddr - RAM_BASE
-        else:
-            page = env.tlb_x.get(vaddr >> 12)
-            if page is None:
-                o = env.fetch.walk(vaddr, FETCH, vaddr) - RAM_BASE
-                if 0 <= o < self.storage.size:
-                    env.tlb_x[vaddr >> 12] = o & ~0xFFF
-            else:
-                o = page | (vaddr & 0xFFF)
-        if not 0 <= o <= self.storage.size - 4 or (
-                not env.fetch_granted and not self.pmp.check(RAM_BASE + o, 4, PMP_X, env.fetch_priv)):
-            raise TrapSignal(FETCH_ACCESS, vaddr, vaddr, fault_address=vaddr)
-        root = self.storage.offset + o
+        root = env.storage.offset + env.fetch_index(vaddr)
         mem, at = self.storage.data, root
         if self.code_view is not None:
             alt = self.code_view(root)

@@ -397,13 +397,16 @@ class RiscvProbe(ProbeDefaults, DecoderWords):
         m.x[0] = 0
         m.pc = state["pc"]
         m.priv = MODES[state["mode"]]
-        m.reservation = state["reservation"]
+        home = HOME if m.priv == MACHINE or not state["satp"] else _home(state["satp"])
+        reserved = state["reservation"]
+        # a state's reservation is an address in the program's page; the hart holds the
+        # physical address that page is at
+        m.reservation = None if reserved is None else home + (reserved - WINDOW)
         m.halted = False
         m.exit_code = None
         m.refresh_mapping()
         m.progress()  # every run is a fresh start: the core's trap-loop guard must never swallow a trap
-        self._code.add((HOME if m.priv == MACHINE or not state["satp"] else _home(state["satp"])) - RAM_BASE
-                       + state["pc"] - WINDOW)
+        self._code.add(home - RAM_BASE + state["pc"] - WINDOW)
         self._trap = None
 
     def _run(self, state: State, raw: bytes) -> Outcome:
@@ -425,7 +428,12 @@ class RiscvProbe(ProbeDefaults, DecoderWords):
         else:
             words = page.hex()
         visible: dict[str, Any] = dict(zip(XKEYS, m.x[1:]))
-        visible.update(pc=m.pc, reservation=m.reservation, storage=words)
+        # the reservation as the program can tell it apart: which word of its page (sc.w
+        # succeeds there), not where the page lies in physical memory
+        reserved = m.reservation
+        if reserved is not None and seen <= reserved < seen + PAGE:
+            reserved += WINDOW - seen
+        visible.update(pc=m.pc, reservation=reserved, storage=words)
         system: dict[str, Any] = {"mode": MODE_OF[m.priv]}
         system.update(zip(STORED, _stored_attrs(c)))
         system.update((name, c.counter(which)) for name, which in COUNTERS)

@@ -1,15 +1,17 @@
 """The A extension: LR/SC with a one-word reservation, and the nine AMOs as one expression each.
 
-``m.reservation`` holds the *virtual* address ``lr.w`` reserved (None: none), as QEMU keeps
-it; ``sc.w`` succeeds only at that address, and clears it either way; trap entry clears it
-too.  A failing ``sc.w`` does not access memory (only its alignment is checked).  AMOs,
-``lr.w`` and ``sc.w`` need a naturally aligned address (else an address-misaligned fault, not
-performed as ordinary misaligned accesses are) in RAM (else an access fault).
+``m.reservation`` holds the *physical* address ``lr.w`` translated (None: none), as spike
+keeps it: ``sc.w`` translates its address as a store (so it can fault like one, even when
+it then fails) and succeeds only if that is the reserved physical word, so a remap between
+them — a ``satp`` switch, a PTE change and ``sfence.vma``, an MPRV change — cannot make it
+write another word and report success.  ``sc.w`` clears the reservation either way; trap
+entry clears it too.  AMOs, ``lr.w`` and ``sc.w`` need a naturally aligned address (else an
+address-misaligned fault, not performed as ordinary misaligned accesses are) in RAM (else an
+access fault).
 """
 
 from __future__ import annotations
 
-from hybridvmm.isas.riscv.constants import MISALIGNED_STORE
 from hybridvmm.isas.riscv.semantics import HANDWRITTEN, Semantic, define
 
 AMO = {  # a = the word in memory, b = rs2; the expression is what is stored, rd gets a
@@ -47,12 +49,12 @@ define(AMO, AMO_TEMPLATE)
 def _lr(m, ins, env):
     r, ops, nxt, pc = m.x, ins.operands, ins.next_address, ins.address
     rd, rs1 = ops["rd"], ops["rs1"]
-    amo, peek = env.amo, env.peek32
+    amo, peek, RB = env.amo, env.peek32, env.RB
 
     def lr_w() -> int:
-        a = r[rs1]
-        v = peek(amo(a, pc, False))
-        m.reservation = a
+        o = amo(r[rs1], pc, False)
+        v = peek(o)
+        m.reservation = RB + o
         if rd:
             r[rd] = v
         return nxt
@@ -62,15 +64,12 @@ def _lr(m, ins, env):
 def _sc(m, ins, env):
     r, ops, nxt, pc = m.x, ins.operands, ins.next_address, ins.address
     rd, rs1, rs2 = ops["rd"], ops["rs1"], ops["rs2"]
-    amo, poke = env.amo, env.poke32
-    from hybridvmm.machine.traps import TrapSignal
+    amo, poke, RB = env.amo, env.poke32, env.RB
 
     def sc_w() -> int:
-        a = r[rs1]
-        if a & 3:
-            raise TrapSignal(MISALIGNED_STORE, pc, pc, 0, "sc.w", a)
-        if m.reservation == a:
-            poke(amo(a, pc), r[rs2])
+        o = amo(r[rs1], pc)
+        if m.reservation == RB + o:
+            poke(o, r[rs2])
             result = 0
         else:
             result = 1
