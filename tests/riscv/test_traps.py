@@ -182,3 +182,52 @@ def test_m_level_interrupts_preempt_s_mode_regardless_of_sie(rig):
     pend(t, MTI)
     t.m.service_interrupts()
     assert t.m.priv == MACHINE and t.m.get_csr("mstatus") & MPP == SUPERVISOR << 11
+
+
+WFI_IDLE = """
+        .org 0x80000000
+        .entry start
+start:
+        la    t0, handler
+        csrw  mtvec, t0
+        li    t0, 0x200bff8
+        lw    t1, 0(t0)               # mtime (low word)
+        addi  t1, t1, 1000
+        li    t0, 0x2004000
+        sw    t1, 0(t0)               # mtimecmp = now + 1000
+        sw    zero, 4(t0)
+        li    t2, 0x80
+        csrw  mie, t2                 # MTIE
+        csrsi mstatus, 8              # MIE
+idle:
+        wfi
+        j     idle
+handler:
+        csrr  s0, minstret
+        csrr  s1, mcycle
+        li    t0, 0x200bff8
+        lw    s2, 0(t0)
+        li    t0, 0x100000
+        li    t1, 0x5555
+        sw    t1, 0(t0)               # test finisher: pass
+"""
+
+
+def test_wfi_waits_for_the_timer_without_spinning(asm_machine):
+    """wfi with nothing pending and the timer armed: time jumps to mtimecmp, so the
+    interrupt arrives right after the first wfi, and no instruction is spent idling."""
+    m = asm_machine(WFI_IDLE)
+    m.run(10_000)
+    assert m.halted and m.exit_code == 0
+    retired, cycles, mtime = m.x[8], m.x[9], m.x[18]
+    assert retired < 30 and cycles == retired + 1              # no loop around wfi ran
+    assert m.idle_time > 900 and mtime == retired + 4 + m.idle_time   # time = retired + waited
+    assert m.csr.mcause == 1 << 31 | 7 and m.csr.mepc == m.symbols["idle"] + 4   # right after the first wfi
+
+
+def test_wfi_with_an_interrupt_pending_completes_at_once(rig):
+    t = rig()
+    t.m.csr.mie = 1 << 7
+    t.m.csr.mip = 1 << 7
+    res = t.exec("wfi")
+    assert res.completed and t.m.idle_time == 0

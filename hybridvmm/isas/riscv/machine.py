@@ -47,7 +47,9 @@ Protection
 
 Time
     ``mcycle``, ``minstret`` and ``mtime`` count retired instructions (an ``ecall`` or a
-    fault does not retire), so a timer interrupt arrives at an exact instruction.
+    fault does not retire), so a timer interrupt arrives at an exact instruction.  A ``wfi``
+    that waits for the timer makes ``mtime`` jump to ``mtimecmp`` (:meth:`RiscvMachine.idle`):
+    time is retired instructions plus the time spent waiting.
 
 Traps
     Exact: xEPC = the faulting instruction (the ``ecall``/``ebreak`` itself; for an
@@ -88,6 +90,7 @@ from hybridvmm.isas.riscv.constants import (
     MPP,
     MPP_SHIFT,
     MPRV,
+    MTI,
     MXR,
     PAGE_SIZE,
     RAM_BASE,
@@ -102,8 +105,8 @@ from hybridvmm.isas.riscv.constants import (
     USER,
     Xlen,
 )
-from hybridvmm.isas.riscv.csrs import CsrFile
-from hybridvmm.isas.riscv.devices import Bus, Clint, Htif, TestFinisher, Uart
+from hybridvmm.isas.riscv.csrs import TM, CsrFile
+from hybridvmm.isas.riscv.devices import FOREVER, Bus, Clint, Htif, TestFinisher, Uart
 from hybridvmm.isas.riscv.mmu import MMIO_EXIT, SV32, Env, Geometry, Regime, Translation
 from hybridvmm.isas.riscv.pmp import X as PMP_X, Pmp
 from hybridvmm.isas.riscv.semantics import Semantic, semantic_for, semantics_for
@@ -152,6 +155,8 @@ class RiscvMachine(Machine):
         """Sv32 A/D bits: True sets them in the PTE during the walk (QEMU 7.2, Svadu);
         False raises a page fault instead, for software to set them (spike, Svade)."""
         self.x: list[int] = share_registers_with.x if share_registers_with is not None else [0] * REGISTERS
+        self.idle_time = 0
+        """Time that passed while ``wfi`` waited (``mtime`` = retired instructions + this)."""
         self.reservation: int | None = None
         """The physical address ``lr`` reserved (None: no reservation)."""
         self.tlbs: dict[Hashable, Translation] = {}
@@ -272,6 +277,7 @@ class RiscvMachine(Machine):
         self.exit_code = None
         self.exit_message = ""
         self.reservation = None
+        self.idle_time = 0
         self.csr.reset()
         self.pmp.reset()
         self.clint.set_state({"msip": 0, "mtimecmp": (1 << 64) - 1})
@@ -429,6 +435,22 @@ class RiscvMachine(Machine):
     def _notify_flush(self, key: Hashable | None, lo: int, hi: int) -> None:
         for fn in self.flush_listeners:
             fn(key, lo, hi)
+
+    def idle(self) -> None:
+        """``wfi``: wait for an interrupt.  Nothing retires while a hart waits, but time
+        passes: if no interrupt is pending and the machine timer is armed and enabled, time
+        jumps to the timer event (``mtime`` reads ``mtimecmp`` once the ``wfi`` completes),
+        so the interrupt is pending at the next boundary.  Deterministic, and the same on
+        the bare machine and under a monitor: neither spins through an idle loop."""
+        c = self.csr
+        if c.mip & c.mie or not c.mie >> MTI & 1:
+            return
+        clint = self.clint
+        now = clint.mtime() + 1          # what mtime reads once this wfi completes
+        if now >= clint.mtimecmp or clint.mtimecmp - now >= FOREVER:
+            return
+        self.idle_time += clint.mtimecmp - now
+        c.set_counter(TM, clint.mtimecmp)
 
     def status_changed(self) -> None:
         """mstatus was written: MPP legalised, the data mapping (MPRV, SUM, MXR) may differ."""

@@ -2,9 +2,11 @@
 
 Privilege is checked inside each instruction, as spike's ``require_privilege``: ``mret``
 needs M; ``sret`` needs S or M, and M while ``mstatus.TSR`` = 1; ``sfence.vma`` needs S or M,
-and M while ``TVM`` = 1; ``wfi`` is illegal in U-mode, and below M while ``TW`` = 1.  Here
-``wfi`` completes at once (a legal implementation of the hint): time is the instruction
-count, so an idle loop around it reaches the next timer interrupt deterministically.
+and M while ``TVM`` = 1; ``wfi`` is illegal in U-mode, and below M while ``TW`` = 1.  A legal ``wfi``
+idles until an interrupt is pending: with one pending already, or none that the timer can
+raise, it completes at once (a legal implementation of the hint); otherwise time
+(``mtime``) jumps to the next timer event and it completes there, so an idle hart neither
+spins nor changes how many instructions it retires (``RiscvMachine.idle``).
 ``sfence.vma`` drops the translations made through page tables — every one, or with
 ``rs1`` ≠ x0 those of the page (the megapage) holding that address — code and TLB alike,
 as spike's ``flush_tlb`` also flushes its instruction cache.  ``fence.i`` has nothing to
@@ -63,6 +65,7 @@ def _wfi(m, ins, env):
     def wfi() -> int:
         if m.priv == USER or (m.priv < MACHINE and m.csr.mstatus & TW):
             raise illegal(ins)
+        m.idle()
         return nxt
     return wfi
 
