@@ -2,7 +2,8 @@
 
 Subcommands live in :mod:`hybridvmm.commands`, one module each, discovered at start-up:
 a module defines ``register(subparsers)`` which adds its parser and sets ``func``.
-Exit codes: 0 success, 1 a run or comparison found a failure, 2 bad input or usage.
+Exit codes (:mod:`hybridvmm.errors`): 0 success, 1 a run or comparison found a failure,
+2 bad input or usage.
 """
 
 from __future__ import annotations
@@ -16,11 +17,7 @@ from typing import NoReturn
 
 from hybridvmm import __version__
 from hybridvmm.cli_support import begin_command
-from hybridvmm.errors import UserError, one_line
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
+from hybridvmm.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError, one_line
 
 
 EPILOG = (
@@ -54,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     modules = []
     for info in pkgutil.iter_modules(commands.__path__):
         if not info.name.startswith("_"):
-            modules.append(importlib.import_module(f"hybridvmm.commands.{info.name}"))
+            module = importlib.import_module(f"hybridvmm.commands.{info.name}")
+            if hasattr(module, "register"):  # the rest are the commands' helpers
+                modules.append(module)
     for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 50), m.__name__)):
         module.register(sub)
     return parser
@@ -88,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("hybridvmm: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     sys.stdout.flush()
     return int(result or 0)
 

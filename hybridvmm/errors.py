@@ -1,10 +1,22 @@
-"""Errors a user can cause.  The CLI prints them as one line and exits 2."""
+"""Errors a user can cause, and the exit codes.  The CLI prints an error as one line and exits 2.
+
+The exit codes live here, below every command, so that a command can return one without
+importing the CLI that runs it.
+"""
 
 from __future__ import annotations
 
 import os
 import tomllib
 from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+"""A run or comparison found a failure (a guest stopped, a divergence)."""
+EXIT_USAGE = 2
+"""Bad input or usage: one line on stderr."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (128 + SIGINT, as shells report it)."""
 
 
 class UserError(Exception):

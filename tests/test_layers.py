@@ -43,6 +43,14 @@ RULES = [
     ("scan", "hybridvmm.vmm"),
     ("patch_table.py", "hybridvmm.patch"),
     ("patch_table.py", "hybridvmm.scan"),
+    ("patch", "hybridvmm.loading"),
+    ("patch", "hybridvmm.cli_support"),
+    ("classify", "hybridvmm.isas"),
+    ("isas", "hybridvmm.cli_support"),
+    ("isas", "hybridvmm.commands"),
+    ("isas", "hybridvmm.cli"),
+    ("commands", "hybridvmm.cli"),
+    ("commands", "hybridvmm.isas.riscv"),
 ]
 
 

@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable
 
-from hybridvmm.classify.engine import DEFAULT_SAMPLES, classify_isa, probe_for
+from hybridvmm.classify.engine import DEFAULT_SAMPLES, classify_isa
 from hybridvmm.classify.probe import Probe, optional
 from hybridvmm.isa import ISA, Instruction, load_isa
 
@@ -66,13 +66,15 @@ def cache_dir() -> Path | None:
 class DerivedClasses:
     """A scanner ``classes_of`` answering with derived classes (see the module docstring)."""
 
-    def __init__(self, isa: ISA | str, samples: int = DEFAULT_SAMPLES, seed: int = 0, probe: Probe | None = None,
-                 jobs: int | None = None, progress: Callable[[str], None] | None = None, cache: bool = True):
-        """``probe`` replaces the family's (a mutated machine: then nothing is cached on
-        disk); ``progress`` is told what is being classified."""
+    def __init__(self, isa: ISA | str, samples: int = DEFAULT_SAMPLES, seed: int = 0, *, probe: Probe,
+                 jobs: int | None = None, progress: Callable[[str], None] | None = None, cache: bool = False):
+        """``probe`` is the system model to classify on (:func:`hybridvmm.isas.probe_for`);
+        ``cache`` keeps the results on disk, for the family's own probe only (a mutated
+        machine's classes would poison the cache); ``progress`` is told what is being
+        classified."""
         self.isa = load_isa(isa) if isinstance(isa, str) else isa
         self.samples, self.seed, self.jobs, self.progress = samples, seed, jobs, progress
-        self.probe = probe or probe_for(self.isa)
+        self.probe = probe
         self._key = optional(self.probe, "instance_key")
         self.table: dict[str, frozenset[str]] = {}
         """Form → the classes scans use."""
@@ -80,7 +82,7 @@ class DerivedClasses:
         """Form → the setting its classes assume (forms whose Theorem 1 violation it ends)."""
         self.comparison = ""
         self._file: Path | None = None
-        directory = cache_dir() if cache and probe is None else None
+        directory = cache_dir() if cache else None
         if directory is not None:
             self._file = directory / f"derived-{self.isa.name}-s{samples}-seed{seed}-{fingerprint(self.isa)}.json"
             self._load()

@@ -67,13 +67,6 @@ THEOREMS: tuple[tuple[str, Callable[[InstructionClass], bool]], ...] = (
 Setting = tuple[str, bool]
 
 
-def probe_for(isa: ISA) -> Probe:
-    """The probe of ``isa``'s family, as registered in :mod:`hybridvmm.isas`."""
-    from hybridvmm.isas import probe_class  # the families register probes that import this package
-
-    return probe_class(isa)(isa)
-
-
 def setting_text(setting: Setting) -> str:
     return f"{setting[0]}={int(setting[1])}"
 
@@ -443,12 +436,14 @@ def _conditions(worker: _Classifier, results: dict[str, tuple], jobs: int,
     return {c: {t: g for t, g in by.items() if g} for c, by in found.items()}
 
 
-def classify_isa(isa: ISA | str, samples: int = DEFAULT_SAMPLES, seed: int = 0, probe: Probe | None = None,
+def classify_isa(isa: ISA | str, samples: int = DEFAULT_SAMPLES, seed: int = 0, *, probe: Probe,
                  progress: Callable[[str], None] | None = None, jobs: int | None = None,
                  only: Iterable[str] | None = None) -> Classification:
     """Derive the class of every instruction (every form) of ``isa`` and return it with the verdicts.
 
-    ``probe`` replaces the ISA's registered system model (e.g. one with mutated semantics);
+    ``probe`` is the system model the instructions execute on: the family's
+    (:func:`hybridvmm.isas.probe_for`), or one with mutated semantics.  The caller hands it
+    in, so that this package never imports the ISA families whose probes import it.
     ``progress(text)`` is told which instruction is being classified; ``jobs`` processes
     share the work (default: one per CPU; the result does not depend on it); ``only``
     names the instructions or forms to classify (the verdicts are then about those).  With
@@ -461,7 +456,6 @@ def classify_isa(isa: ISA | str, samples: int = DEFAULT_SAMPLES, seed: int = 0, 
         raise UserError("--jobs must be at least 1")
     jobs = jobs or os.cpu_count() or 1
     start = time.perf_counter()
-    probe = probe or probe_for(isa)
     worker = _Classifier(probe, samples, seed)
     forms_of = optional(probe, "forms")
     work = [(spec, form) for spec in isa.instructions.values() for form in forms_of(spec)]
@@ -487,10 +481,8 @@ def classify_isa(isa: ISA | str, samples: int = DEFAULT_SAMPLES, seed: int = 0, 
     return head
 
 
-def replay(isa: ISA | str, witness: Witness, probe: Probe | None = None) -> bool:
-    """Execute a witness's states again and check the recorded difference reappears."""
-    isa = load_isa(isa) if isinstance(isa, str) else isa
-    probe = probe or probe_for(isa)
+def replay(witness: Witness, probe: Probe) -> bool:
+    """Execute a witness's states again on ``probe`` and check the recorded difference reappears."""
     spec, ops = probe.decode_instance(witness.encoding)
     outcomes = [probe.execute(s, spec, ops) for s in witness.states]
     out = witness.outputs

@@ -15,8 +15,7 @@ from pathlib import Path
 from hybridvmm.asm import assemble_file
 from hybridvmm.asm.assembler import AsmErrors
 from hybridvmm.cli_support import add_force_flag, add_json_flag, check_output, print_json, report_stream, write_output
-from hybridvmm.cli import EXIT_USAGE
-from hybridvmm.errors import one_line
+from hybridvmm.errors import EXIT_USAGE, one_line
 
 ORDER = 20
 

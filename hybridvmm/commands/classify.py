@@ -9,6 +9,8 @@ from hybridvmm.classify.figure import render_svg
 from hybridvmm.classify.report import format_text
 from hybridvmm.cli_support import add_force_flag, add_json_flag, check_output, print_json, report_stream, write_output
 from hybridvmm.errors import UserError
+from hybridvmm.isa import load_isa
+from hybridvmm.isas import probe_for
 from hybridvmm.progress import Progress
 
 ORDER = 50
@@ -42,10 +44,12 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--samples must be at least 1")
     if args.svg:
         check_output(args.svg)  # before the work, not after it
+    isa = load_isa(args.isa)
+    probe = probe_for(isa)
     progress = Progress()
     try:
-        result = classify_isa(args.isa, samples=args.samples, seed=args.seed, progress=progress.update, jobs=args.jobs,
-                              only=[n for n in args.only.split(",") if n] if args.only else None)
+        result = classify_isa(isa, samples=args.samples, seed=args.seed, probe=probe, progress=progress.update,
+                              jobs=args.jobs, only=[n for n in args.only.split(",") if n] if args.only else None)
     finally:
         progress.clear()
     if args.svg:

@@ -17,7 +17,7 @@ import time
 from hybridvmm.classify import classify_isa
 from hybridvmm.guests import build_guest, task_regions
 from hybridvmm.isa import load_isa
-from hybridvmm.isas import build_machine
+from hybridvmm.isas import build_machine, probe_for
 from hybridvmm.patch import patch_image
 from hybridvmm.progress import Progress
 from hybridvmm.scan import Space, scan_program
@@ -58,7 +58,7 @@ def show_classes(samples: int) -> None:
         start = time.perf_counter()
         progress = Progress()
         try:
-            result = classify_isa(name, samples=samples, progress=progress.update)
+            result = classify_isa(name, samples=samples, probe=probe_for(name), progress=progress.update)
         finally:
             progress.clear()
         seconds = time.perf_counter() - start

@@ -7,10 +7,10 @@ import argparse
 from hybridvmm.asm.disassembler import format_instruction
 from hybridvmm.cli_support import (add_force_flag, add_image_arguments, add_json_flag, check_output, input_files, open_image,
                                    print_json, report_stream, write_output)
+from hybridvmm.commands.patch_paths import default_patched
 from hybridvmm.image import Image, PatchRecord
 from hybridvmm.isa import ISA, Decoder, load_isa
 from hybridvmm.patch import patch_image
-from hybridvmm.patch.output import default_patched
 from hybridvmm.scan import Space
 
 ORDER = 71

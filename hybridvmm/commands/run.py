@@ -18,10 +18,10 @@ from typing import Any, Callable, TextIO
 from hybridvmm.asm.disassembler import format_instruction
 from hybridvmm.cli_support import (add_force_flag, add_image_arguments, add_json_flag, check_output, input_files, number,
                                    print_json, size, write_output, write_stdout)
+from hybridvmm.commands.signature import write_signature
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image
 from hybridvmm.isas import build_machine
-from hybridvmm.isas.riscv.signature import write_signature
 from hybridvmm.loading import DEFAULT_STORAGE_LIMIT, load_program
 from hybridvmm.progress import Progress
 from hybridvmm.machine import HALTED, MAX_STEPS, Machine, RunResult
@@ -154,7 +154,8 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
     prefixer = LinePrefixer([f"vm{k + 1}" for k in range(len(images))]) if several and not args.output_dir else None
     for k, image in enumerate(images):
         name = f"vm{k + 1}"
-        m = build_machine(image.isa, image=bare_image(image))
+        loaded = bare_image(image)
+        m = build_machine(image.isa, image=loaded)
         dumps.append(m)
         if args.input:
             m.console.feed(args.input.encode("utf-8"))
@@ -166,7 +167,7 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
         except KeyboardInterrupt:  # Ctrl-C: report what was done so far (exit 130)
             result = RunResult(INTERRUPTED, m.stats.instructions, m.pc, "Ctrl-C")
         if args.signature and result.reason != INTERRUPTED:
-            write_signature(m, args.signature)
+            write_signature(m, loaded.symbols, args.signature)
         results.append({
             "name": name, "image": image.source, "isa": m.isa.name, "result": result.reason, "detail": result.detail,
             "halted": result.reason == HALTED, "steps": result.steps, "pc": result.pc,

@@ -11,6 +11,7 @@ from hybridvmm.classify import DEFAULT_SAMPLES
 from hybridvmm.classify.derived import DerivedClasses
 from hybridvmm.errors import UserError
 from hybridvmm.isa import load_isa
+from hybridvmm.isas import probe_for
 from hybridvmm.progress import Progress
 from hybridvmm.scan import Space, declared_classes, scan_program, to_dot
 from hybridvmm.scan.report import render_text, scan_report
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         if args.samples < 1:
             raise UserError("--samples must be at least 1")
         progress = Progress()
-        classes_of = DerivedClasses(isa, args.samples, progress=progress.update)
+        classes_of = DerivedClasses(isa, args.samples, probe=probe_for(isa), progress=progress.update, cache=True)
     try:
         scanned = scan_program(image, isa, roots=args.root, spaces=spaces, vectors=not args.no_vectors,
                                classes_of=classes_of)

@@ -6,9 +6,9 @@ import argparse
 
 from hybridvmm.cli_support import (add_force_flag, add_json_flag, check_output, input_files, print_json, report_stream,
                                    write_output)
+from hybridvmm.commands.patch_paths import default_unpatched
 from hybridvmm.loading import load_program
 from hybridvmm.patch import unpatch_image
-from hybridvmm.patch.output import default_unpatched
 
 ORDER = 72
 

@@ -110,6 +110,13 @@ def probe_class(isa: ISA) -> Any:
     return _load(f.probe)
 
 
+def probe_for(isa: ISA | str) -> Any:
+    """A classifier probe of ``isa``'s family over ``isa``: what :mod:`hybridvmm.classify`
+    is handed to execute instructions on (UserError if the family has none)."""
+    isa = load_isa(isa) if isinstance(isa, str) else isa
+    return probe_class(isa)(isa)
+
+
 def virt_model(isa: ISA) -> Any:
     """The virtualization model (monitor backend) of ``isa``'s family (UserError if none)."""
     f = family_of(isa)
@@ -118,5 +125,5 @@ def virt_model(isa: ISA) -> Any:
     return _load(f.virt)
 
 
-__all__ = ["FAMILIES", "Family", "MAX_STORAGE", "build_machine", "family", "family_of", "machine_class", "probe_class", "storage_for",
-           "virt_model"]
+__all__ = ["FAMILIES", "Family", "MAX_STORAGE", "build_machine", "family", "family_of", "machine_class", "probe_class", "probe_for",
+           "storage_for", "virt_model"]

@@ -510,6 +510,14 @@ class Machine:
         """Write storage (absolute); decoded code there is dropped."""
         self.storage.write(address, data)
 
+    def read_physical(self, paddr: int, length: int) -> bytes | None:
+        """``length`` bytes at physical ``paddr`` (None if any lies outside storage), for
+        readers that know no ISA (a compliance signature).  Physical addresses are storage
+        addresses here; a model whose RAM sits elsewhere (RISC-V) overrides this."""
+        if paddr < 0 or length < 0 or paddr + length > self.storage.size:
+            return None
+        return self.storage.read(paddr, length)
+
     def load(self, image: Image, entry: int | None = None) -> None:
         """Copy an image's sections into storage and reset with pc at its entry."""
         for s in image.sections:

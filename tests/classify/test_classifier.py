@@ -9,6 +9,7 @@ import pytest
 from hybridvmm.classify import classify_isa, replay
 from hybridvmm.classify.model import BEHAVIOR, CONTROL, PRIVILEGED, USER
 from hybridvmm.isa import load_isa
+from hybridvmm.isas import probe_for
 from hybridvmm.isas.pgm import Semantic
 from hybridvmm.isas.pgm_probe import PgmProbe
 
@@ -18,7 +19,7 @@ SENSITIVE_FIVE = {"jrstu", "popf", "pushf", "srr", "rdtime"}
 
 @pytest.fixture(scope="module")
 def results():
-    return {v: classify_isa(v, samples=SAMPLES, seed=1) for v in ("pgm-virt", "pgm-hybrid", "pgm-x86")}
+    return {v: classify_isa(v, samples=SAMPLES, seed=1, probe=probe_for(v)) for v in ("pgm-virt", "pgm-hybrid", "pgm-x86")}
 
 
 def test_pgm_virt_meets_theorem_1(results):
@@ -61,7 +62,8 @@ def test_mutated_user_mode_behaviour_changes_the_verdict(tmp_path):
     (tmp_path / "pgm-mut.toml").write_text(
         '[isa]\nname = "pgm-mut"\nextends = "pgm-x86"\n\n[instructions]\nsrr = { user_mode = "trap" }\n'
     )
-    r = classify_isa(str(tmp_path / "pgm-mut.toml"), samples=SAMPLES, seed=1)
+    mutated = str(tmp_path / "pgm-mut.toml")
+    r = classify_isa(mutated, samples=SAMPLES, seed=1, probe=probe_for(mutated))
     srr = r.by_name("srr")
     assert srr.privileged and not srr.user_sensitive
     assert set(r.theorem3.violations) == {"pushf", "rdtime"}
@@ -93,11 +95,12 @@ def test_mutated_semantics_make_an_innocuous_instruction_sensitive():
 
 
 def test_witnesses_replay(results):
+    probes = {variant: probe_for(variant) for variant in results}
     replayed = 0
     for variant, r in results.items():
         for ic in r.instructions:
             for witness in ic.witnesses.values():
-                assert replay(variant, witness), (variant, ic.name, witness.explanation)
+                assert replay(witness, probes[variant]), (variant, ic.name, witness.explanation)
                 replayed += 1
     assert replayed > 50
 

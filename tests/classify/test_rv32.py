@@ -10,6 +10,7 @@ import pytest
 from hybridvmm.classify import classify_isa, replay
 from hybridvmm.classify.model import BEHAVIOR, PRIVILEGED, USER
 from hybridvmm.isa import load_isa, shared_decoder
+from hybridvmm.isas import probe_for
 from hybridvmm.isas.riscv.probe import RiscvProbe
 
 SAMPLES = 24
@@ -22,7 +23,7 @@ SOME = ["csrrs", "csrrsi", "csrrw@sstatus", "csrrw@satp", "csrrw@mstatus", "csrr
 
 @pytest.fixture(scope="module")
 def rv():
-    return classify_isa("rv32", samples=SAMPLES, seed=1, jobs=1, only=SOME)
+    return classify_isa("rv32", samples=SAMPLES, seed=1, probe=probe_for("rv32"), jobs=1, only=SOME)
 
 
 def counter_clauses(verdict) -> dict[tuple[str, ...], set[str]]:
@@ -75,7 +76,7 @@ def test_witnesses_replay(rv):
     for r in (rv, *rv.others):
         for ic in r.instructions:
             for witness in ic.witnesses.values():
-                assert replay(isa, witness, probe), (r.comparison, ic.name, witness.explanation)
+                assert replay(witness, probe), (r.comparison, ic.name, witness.explanation)
                 replayed += 1
     assert replayed > 100
 
@@ -124,14 +125,14 @@ def test_a_csr_made_readable_in_u_mode_changes_the_verdict_and_names_the_form():
         assert "csrrs@time" in verdict.violations and "csrrs@time" not in verdict.unconditional
     assert "scratch" in leak.witnesses[USER].explanation
     # the same forms on the unmutated machine: only the counter condition
-    clean = classify_isa(isa, samples=SAMPLES, seed=1, jobs=1, only=["csrrs@sscratch", "csrrs@time", "csrrw@sepc"])
+    clean = classify_isa(isa, samples=SAMPLES, seed=1, probe=RiscvProbe(isa), jobs=1, only=["csrrs@sscratch", "csrrs@time", "csrrw@sepc"])
     assert clean.theorem1.holds_when and clean.by_name("csrrs@sscratch").privileged
 
 
 def test_parallel_and_serial_agree():
     only = ["csrrs"]
-    serial = classify_isa("rv32", samples=3, seed=2, jobs=1, only=only)
-    parallel = classify_isa("rv32", samples=3, seed=2, jobs=2, only=only)
+    serial = classify_isa("rv32", samples=3, seed=2, probe=probe_for("rv32"), jobs=1, only=only)
+    parallel = classify_isa("rv32", samples=3, seed=2, probe=probe_for("rv32"), jobs=2, only=only)
     assert json.dumps(serial.as_dict()) == json.dumps(parallel.as_dict())
 
 

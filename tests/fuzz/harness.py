@@ -647,7 +647,7 @@ def _check_files(argv: list[str], before: dict, after: dict, inputs: frozenset[s
 
 def _default_outputs(argv: list[str]) -> list[str]:
     """Where patch/unpatch write without -o (they may replace those with --force)."""
-    from hybridvmm.patch.output import default_patched, default_unpatched
+    from hybridvmm.commands.patch_paths import default_patched, default_unpatched
 
     if argv[:1] not in (["patch"], ["unpatch"]) or len(argv) < 2:
         return []

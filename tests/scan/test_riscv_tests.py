@@ -19,6 +19,7 @@ import pytest
 from hybridvmm.classify.derived import DerivedClasses
 from hybridvmm.classify.engine import classify_isa
 from hybridvmm.isa import load_isa
+from hybridvmm.isas import probe_for
 from hybridvmm.isas.riscv.probe import RiscvProbe
 from hybridvmm.loading import load_program
 from hybridvmm.scan import scan_program
@@ -35,7 +36,7 @@ def roots(image) -> list[str]:
 
 @pytest.fixture(scope="module")
 def derived() -> DerivedClasses:
-    return DerivedClasses("rv32", samples=SAMPLES, cache=False, jobs=1)
+    return DerivedClasses("rv32", samples=SAMPLES, probe=probe_for("rv32"), jobs=1)
 
 
 @pytest.fixture(scope="module")
@@ -89,16 +90,16 @@ def test_a_csr_made_accessible_in_u_mode_makes_sites():
 def test_derived_classes_are_cached_on_disk(tmp_path, monkeypatch):
     monkeypatch.setenv("HYBRIDVMM_CACHE", str(tmp_path))
     image = load_program(str(ELF_DIR / "rv32mi-p-csr"))
-    first = DerivedClasses("rv32", samples=4, jobs=1)
+    first = DerivedClasses("rv32", samples=4, probe=probe_for("rv32"), jobs=1, cache=True)
     sites = scan_program(image, classes_of=first).sites
     files = list(tmp_path.iterdir())
     assert len(files) == 1 and "rv32" in files[0].name and sites == []
     stored = json.loads(files[0].read_text())["forms"]
     assert set(stored) == set(first.table)
-    again = DerivedClasses("rv32", samples=4, jobs=1)
+    again = DerivedClasses("rv32", samples=4, probe=probe_for("rv32"), jobs=1, cache=True)
     assert again.table == first.table  # loaded, nothing classified
     # a form's classes do not depend on what it was classified with
-    alone = classify_isa("rv32", samples=4, jobs=1, only=["csrrs@mstatus"]).by_name("csrrs@mstatus")
+    alone = classify_isa("rv32", samples=4, probe=probe_for("rv32"), jobs=1, only=["csrrs@mstatus"]).by_name("csrrs@mstatus")
     assert again.table["csrrs@mstatus"] == alone.derived
 
 
