@@ -2,8 +2,8 @@
 
 A patched image holds the replacement bytes in its sections and, per patch, the original
 bytes in ``Image.patches`` (``PatchRecord(address, original, replacement, kind)``).  Guest
-reads of patched bytes must return the originals (DESIGN §5): :func:`read_original` and
-:func:`original_view` give that view.
+reads of patched bytes must return the originals (docs/theory.md, 'What the guest sees of a
+patch'): :func:`read_original` and :func:`original_view` give that view.
 
 It sits below ``scan/`` and ``vmm/``: the scanner reads a patched image's originals through
 it, and the monitor checks and adopts an image's table with it.

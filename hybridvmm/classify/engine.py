@@ -1,6 +1,6 @@
 """Derive Popek–Goldberg classes by executing each instruction in paired machine states.
 
-The definitions (DESIGN §2), applied over sampled states and operand instances:
+The definitions (docs/theory.md, 'Instruction classes'), applied over sampled states and operand instances:
 
 * **privileged** — in every sampled pair of states differing only in M, the instruction
   traps in user mode and does not trap in supervisor mode.  Pairs where either execution

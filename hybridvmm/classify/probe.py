@@ -10,7 +10,7 @@ Beyond the required methods a probe may supply (the engine falls back to the def
 :class:`ProbeDefaults` when it does not):
 
 * **forms** — where operands decide the class (a RISC-V CSR instruction's class is set by its
-  CSR number, DESIGN §2 defines classes per instance), one instruction is classified as
+  CSR number; docs/theory.md, 'Instruction classes', defines classes per instance), one instruction is classified as
   several *forms*, each with some operands held to given values; ``instance_key`` names the
   form a decoded instance belongs to, so a scanner can look its derived class up.
 * **modes and comparisons** — a machine with more than two privilege levels names them all

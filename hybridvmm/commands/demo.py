@@ -4,7 +4,7 @@ One ISA description in three variants; the classes and theorem verdicts derived 
 execution; the minios guest on the bare machine of each variant; the scan-and-patch of
 minios that a monitor needs where Theorem 3 fails; and the monitor itself: minios, redpill
 and stopwatch compared with the bare machine under every mode on every variant, the
-prediction table of DESIGN §5 filled in from those runs, and what each design costs on a
+prediction table of docs/modes.md, 'Predicted equivalence', filled in from those runs, and what each design costs on a
 user-heavy workload.
 """
 
@@ -140,7 +140,7 @@ def show_monitor() -> bool:
                 cells.setdefault((variant, row.mode), []).append(row)
                 as_predicted &= row.equivalent == row.predicted
         print(f"  {variant:<11} compared {len(comparisons)} guests x {len(COMPARE_MODES)} modes in {seconds:.1f} s")
-    print("\n  The prediction table (DESIGN §5), filled in from those runs: yes = all three guests equivalent")
+    print("\n  The prediction table (docs/modes.md, 'Predicted equivalence'), filled in from those runs: yes = all three guests equivalent")
     print("  to the bare machine; NO = diverges, with the instruction the lock-step search found responsible.")
     header = f"  {'':<11}" + "".join(f"{COLUMN.get(m, m):<22}" for m in COMPARE_MODES)
     print(header)

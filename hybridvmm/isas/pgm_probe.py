@@ -4,7 +4,7 @@ A state is a JSON-able dict: registers, flags, pc, M (``user``), IE, R (``base``
 ``bound``), the timer and its pending request, and ``storage_seed`` from which the whole
 storage is filled deterministically.  A relocated state adds ``moved_from``: the window
 R covers was copied from there, so the storage seen through R is the same — exactly the
-"location of R with the storage moved along" of DESIGN §2.  The instruction under test
+"location of R with the storage moved along" of docs/theory.md, 'Instruction classes'.  The instruction under test
 is written at ``pc`` inside R's window before anything is moved.
 
 Execution uses the real pgm semantics (:class:`~hybridvmm.isas.pgm.PgmMachine`) with a

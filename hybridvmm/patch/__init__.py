@@ -1,4 +1,4 @@
-"""Patching sensitive sites into traps, as data (DESIGN §3 "patches are data", §5).
+"""Patching sensitive sites into traps, as data (docs/architecture.md, 'Patches are data').
 
 A patch is a :class:`~hybridvmm.image.PatchRecord`: address, original bytes, replacement
 bytes and kind (``sensitive`` or ``user-sensitive``, see :data:`PATCH_KINDS`).  The

@@ -1,4 +1,4 @@
-"""Static scan-and-patch (DESIGN §5, the seed's Figure 8.11): sites become traps in place.
+"""Static scan-and-patch (docs/theory.md, 'Scanning and patching'; Smith & Nair Fig. 8.11): sites become traps in place.
 
 The patcher scans the image's *original* bytes (through any patch table already present),
 picks the sites the policy asks for, and replaces each with the ISA's trap instruction

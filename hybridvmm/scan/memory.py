@@ -40,8 +40,8 @@ class ImageMemory:
     """Decode instructions directly from an image's section buffers.
 
     ``original=True`` (the default) reads through the patch table: patched bytes read as
-    the original instruction, as DESIGN §5 requires of guest reads, so scanning a patched
-    image sees the program the patches were made for.
+    the original instruction, as docs/theory.md, 'What the guest sees of a patch', requires
+    of guest reads, so scanning a patched image sees the program the patches were made for.
 
     ``base``/``bound`` give a relocated view, the way code running under R = (base, bound)
     sees storage: address ``v`` (0 <= v < bound) is storage ``base + v``, and decoded

@@ -1,4 +1,4 @@
-"""The virtual machine monitor, in Popek and Goldberg's structure (DESIGN §5).
+"""The virtual machine monitor, in Popek and Goldberg's structure (docs/modes.md, 'Monitor structure').
 
 * :mod:`~hybridvmm.vmm.dispatcher` — every trap and interrupt of the host enters here;
 * :mod:`~hybridvmm.vmm.allocator` — host storage for each VM, composed with its R;

@@ -1,4 +1,4 @@
-"""The cost table that turns a run's event counts into simulated host cycles (DESIGN §6)."""
+"""The cost table that turns a run's event counts into simulated host cycles (docs/modes.md, 'The cost table')."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Lazy scan-and-patch (VirtualBox CSAM/PATM, the seed's Fig. 8.11), driven by the host's code-cache misses.
+"""Lazy scan-and-patch (VirtualBox CSAM/PATM, Smith & Nair Fig. 8.11), driven by the host's code-cache misses.
 
 Before an instruction of the guest first executes *directly* under a mapping, the host
 translates it, and the translate hook lands here.  If the address has not been scanned in

@@ -1,4 +1,4 @@
-"""The monitor's modes as data (DESIGN §5): who runs each kind of guest code, what gets patched.
+"""The monitor's modes as data (docs/modes.md, 'The modes'): who runs each kind of guest code, what gets patched.
 
 The five designs differ in three policy bits, so they are one record each rather than
 five classes: whether virtual-supervisor code and virtual-user code are interpreted (run

@@ -1,6 +1,6 @@
 """A VM's patches: written into its storage for real, invisible to the guest.
 
-As in Fig. 8.11 of the seed and VirtualBox's PATM, a patched site's bytes really become
+As in Smith & Nair's Fig. 8.11 and VirtualBox's PATM, a patched site's bytes really become
 the ISA's trap instruction (a memory dump or ``--trace`` shows them), and the table keeps
 the original.  The guest never sees the difference:
 

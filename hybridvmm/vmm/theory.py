@@ -1,4 +1,4 @@
-"""What Popek and Goldberg's theorems predict for each monitor mode on an ISA (DESIGN §5).
+"""What Popek and Goldberg's theorems predict for each monitor mode on an ISA (docs/modes.md, 'Predicted equivalence').
 
 The prediction follows from the ISA's instruction classes alone:
 

@@ -1,6 +1,6 @@
 """The five sensitive instructions × every variant × both modes behave as the variant declares.
 
-Expected user-mode behaviour (DESIGN §4): pgm and pgm-virt trap all five; pgm-hybrid runs
+Expected user-mode behaviour (docs/theory.md, 'The pgm variants'): pgm and pgm-virt trap all five; pgm-hybrid runs
 jrstu and popf; pgm-x86 runs all five.  Supervisor mode always executes.
 """
 

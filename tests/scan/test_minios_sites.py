@@ -13,7 +13,7 @@ from hybridvmm.asm.syntax import strip_comment
 from hybridvmm.guests import build_guest, guest_source
 from hybridvmm.scan import find_sites, scan_image
 
-# DESIGN §4: which of the five sensitive instructions run (unprivileged) in user mode.
+# docs/theory.md, 'The pgm variants': which of the five sensitive instructions run (unprivileged) in user mode.
 SITE_MNEMONICS = {
     "pgm-x86": {"jrstu", "popf", "pushf", "srr", "rdtime"},
     "pgm-hybrid": {"jrstu", "popf"},

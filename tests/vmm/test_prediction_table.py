@@ -1,6 +1,7 @@
-"""DESIGN §5's prediction table, every cell measured on minios, redpill and stopwatch: each
-"yes" equivalent to the bare machine, each "no" divergent, with the responsible
-instruction found by lock step and named among the instructions the theorem accuses."""
+"""The prediction table of docs/modes.md, 'Predicted equivalence', every cell measured on
+minios, redpill and stopwatch: each "yes" equivalent to the bare machine, each "no"
+divergent, with the responsible instruction found by lock step and named among the
+instructions the theorem accuses."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ TABLE = {
     "pgm-hybrid": {"pure": False, "interpret": True, "hybrid-no-patch": True, "hybrid": True, "patch": True},
     "pgm-x86": {"pure": False, "interpret": True, "hybrid-no-patch": False, "hybrid": True, "patch": True},
 }
-"""DESIGN §5, as printed there."""
+"""docs/modes.md, 'Predicted equivalence', as printed there."""
 
 GUESTS = ("minios", "redpill", "stopwatch")
 
