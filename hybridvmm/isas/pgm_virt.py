@@ -22,9 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hybridvmm.isa import ISA
+from hybridvmm.isa import ISA, Instruction
 from hybridvmm.isas.pgm import PgmMachine
+from hybridvmm.machine.space import LinearSpace
 from hybridvmm.machine.storage import Storage
+from hybridvmm.machine.traps import Trap
 
 M32 = 0xFFFFFFFF
 
@@ -41,19 +43,17 @@ class PgmWorld:
 class PgmVirt:
     """The monitor backend for every pgm variant."""
 
-    user_mode = "user"
-    """The mode name of unprivileged code (what ``hybrid`` runs directly)."""
-
     def __init__(self, isa: ISA):
         self.isa = isa
 
-    def new_host(self, storage_size: int) -> PgmMachine:
-        """The real machine every VM runs on."""
+    def new_host(self, storage_size: int, windows: list[tuple[int, int]]) -> PgmMachine:
+        """The real machine every VM runs on (R, recomposed at every entry, keeps each
+        guest inside its window, so nothing needs setting up for ``windows``)."""
         host = PgmMachine(self.isa, storage_size)
         host.code.max_contexts = 256  # a context per composed R of every VM
         return host
 
-    def new_vcpu(self, host: PgmMachine, window: Storage) -> PgmMachine:
+    def new_vcpu(self, host: PgmMachine, window: Storage, vm_id: int) -> PgmMachine:
         """A VM's virtual CPU: its own M, IE, R, timer and vectors over ``window``."""
         return PgmMachine(self.isa, storage=window, share_registers_with=host)
 
@@ -76,19 +76,34 @@ class PgmVirt:
         host.pc = vcpu.pc
         host.arm_countdown(countdown)
 
-    def quiesce(self, host: PgmMachine) -> None:
-        """The monitor has the CPU: the real timer is stopped and nothing is pending."""
+    def leave(self, host: PgmMachine, vcpu: PgmMachine) -> None:
+        """The monitor has the CPU: the real timer is stopped and nothing is pending (the
+        registers and flags are shared, so the virtual CPU has the rest already)."""
         host.timer_pending = False
         host.arm_countdown(0)
 
-    def code_space(self, vcpu: PgmMachine) -> tuple[int, int]:
-        """Where the guest's code lies now, for the scanner: the linear space R = (base,
-        bound) of its window.  (A paged ISA would name a page-table root here.)"""
-        return vcpu.base, vcpu.bound
+    def may_run_directly(self, vcpu: PgmMachine) -> bool:
+        return True
 
-    def traps_directly(self, ins) -> bool:
+    def code_space(self, vcpu: PgmMachine) -> LinearSpace:
+        """Where the guest's code lies now, for the scanner: the linear space R = (base,
+        bound) of its window."""
+        return LinearSpace(vcpu.base, vcpu.bound, vcpu.storage.size)
+
+    def traps_directly(self, host: PgmMachine, vcpu: PgmMachine, ins: Instruction) -> bool:
         """Would ``ins`` trap executed directly in real user mode (its spec says so)?"""
         return ins.spec.traps_in_user_mode
+
+    def handle_exit(self, vm, trap: Trap) -> None:
+        """pgm needs nothing beyond the generic handling."""
+        return None
+
+    def exit_cause(self, vm, trap: Trap) -> str:
+        """pgm's trap names are already the causes (``privileged``, ``vmtrap``, ``timer`` …)."""
+        return trap.name
+
+    def close_vcpu(self, host: PgmMachine, vcpu: PgmMachine) -> None:
+        """The host keeps nothing per VM beyond its code contexts, which the VM's storage drops."""
 
     def save(self, host: PgmMachine) -> PgmWorld:
         return PgmWorld(host.regs[:], host.flag_cells[:])

@@ -467,9 +467,10 @@ class Machine:
         while its storage lives on, e.g. a VM's machine over a window)."""
         self.code.close()
 
-    def stop(self, detail: str = "") -> None:
-        """Ask ``run`` to return (from a hook or trap handler) after the current instruction."""
-        self._stop_reason = (STOPPED, detail)
+    def stop(self, detail: str = "", reason: str = STOPPED) -> None:
+        """Ask ``run`` to return (from a hook or trap handler) after the current instruction,
+        with ``reason`` (``STOPPED``, or ``YIELDED`` for a monitor taking the CPU back)."""
+        self._stop_reason = (reason, detail)
 
     # --- hooks ---------------------------------------------------------------------------
     def hook_address(self, address: int, fn: AddressHook) -> HookHandle:

@@ -10,11 +10,14 @@ HALTED = "halted"
 MAX_STEPS = "max-steps"
 STOPPED = "stopped"
 TRAP_LOOP = "trap-loop"
+YIELDED = "yielded"
 
-REASONS = (HALTED, MAX_STEPS, STOPPED, TRAP_LOOP)
+REASONS = (HALTED, MAX_STEPS, STOPPED, TRAP_LOOP, YIELDED)
 """Why a run ended: the guest halted; the instruction budget ran out; a hook or monitor
 called ``stop()``; traps kept being raised without any instruction completing (e.g. a
-vector whose new PSW cannot fetch), which real hardware would call a machine check."""
+vector whose new PSW cannot fetch), which real hardware would call a machine check; a
+monitor's hook handed the CPU back to the monitor's loop (``stop(reason=YIELDED)``: the
+guest entered a mode the monitor runs another way), which ends nothing."""
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,7 @@ def run_bare(image: Image, isa: ISA | str | None = None, max_steps: int = 50_000
 
 def vm_state(monitor: Monitor, vm: VM) -> dict[str, Any]:
     """The VM's CPU state as the guest would find it (its registers loaded)."""
-    if monitor.loaded is not vm:
+    if monitor.current is not vm:
         monitor.switch_to(vm)
     return vm.vcpu.cpu_state()
 

@@ -27,75 +27,92 @@ costs about as much as interpreting three instructions, and looking four ahead s
 12–20 % of the exits on the user-heavy workloads but cost 20–30 % more time in the
 dispatcher, so the cluster ends at the first instruction that would not trap.)
 
-Then it either resumes direct execution (re-composing the host's R with the VM's
-possibly new virtual R, re-arming the real timer) or stops the host so the monitor's loop
-can interpret, switch VMs or finish.
+Handling an exit decides an :class:`~hybridvmm.vmm.backend.Outcome` — the family's own
+``handle_exit`` is asked first, then the generic handling above — and the
+:class:`~hybridvmm.vmm.direct.DirectExecution` that owns the host carries it out: resume
+direct execution (re-composing the host's mapping with the VM's possibly new virtual
+state, re-arming the real timer) or stop the host so the monitor's loop can interpret,
+switch VMs or finish.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from hybridvmm.machine import HALTED, TRAP_LOOP, Trap, TrapSignal
 from hybridvmm.vmm import routines
+from hybridvmm.vmm.backend import Outcome
+from hybridvmm.vmm.direct import DirectExecution
 
 if TYPE_CHECKING:
-    from hybridvmm.vmm.monitor import Monitor
     from hybridvmm.vmm.vm import VM
 
 CLUSTER = 16
 """Instructions emulated at most after one exit before the guest runs directly again."""
 
+Emit = Callable[["VM", str, str], None]
+"""``emit(vm, category, text)``: one trace line (only called while tracing)."""
+
 
 class Dispatcher:
     """The host's trap handler (see the module docstring)."""
 
-    def __init__(self, monitor: "Monitor"):
-        self.monitor = monitor
+    def __init__(self, direct: DirectExecution, emit: Emit, tracing: bool = False):
+        self.direct = direct
+        self.virt = direct.virt
+        self.emit = emit
+        self.tracing = tracing
+        """Whether to build trace lines at all (this is the hot exit path)."""
 
     def __call__(self, trap: Trap) -> None:
-        monitor = self.monitor
-        vm = monitor.current
-        host = monitor.host
-        monitor.virt.quiesce(host)
-        host.progress()
-        monitor.credit(vm)
-        vm.stats.bump(vm.stats.exits, trap.name)
+        direct = self.direct
+        direct.host.progress()
+        vm = direct.leave(trap.pc)
+        vm.stats.bump(vm.stats.exits, self.virt.exit_cause(vm, trap))
+        outcome = self.virt.handle_exit(vm, trap)
+        if outcome is None:
+            outcome = self.handle(vm, trap)
+        direct.act(vm, outcome)
+
+    def handle(self, vm: "VM", trap: Trap) -> Outcome:
+        """The generic handling of an exit (see the module docstring)."""
         vcpu = vm.vcpu
-        vcpu.pc = trap.pc
-        tracing = monitor.tracing
         if trap.interrupt:
             vcpu.service_interrupts()
-            if tracing:
-                monitor.emit(vm, "exit", f"real timer at guest instruction {vm.guest_instructions}")
+            if self.tracing:
+                self.emit(vm, "exit", f"real timer at guest instruction {vm.guest_instructions}")
         elif trap.completed:
-            if tracing:
-                monitor.emit(vm, "exit", f"{trap.describe()}: reflected")
+            if self.tracing:
+                self.emit(vm, "exit", f"{trap.describe()}: reflected")
             routines.reflect(vcpu, trap)
         else:
             self.fault(vm, trap)
-        self.check(vm)
-        monitor.resume_or_stop(vm)
+        return self.check(vm)
 
     def fault(self, vm: "VM", trap: Trap) -> None:
-        physical = self.monitor.host.physical_of(trap.address)
+        physical = self.direct.host.physical_of(trap.address)
         patch = physical is not None and vm.patches.is_start(physical)
-        tracing = self.monitor.tracing
+        tracing = self.tracing
         original = vm.vcpu.instruction_at(trap.address).name if patch else ""
         result = routines.emulate(vm.vcpu)
         if result.trap is not None:
             if tracing:
-                self.monitor.emit(vm, "exit", f"{trap.describe()}: the guest's own {result.trap.name} trap, reflected")
+                self.emit(vm, "exit", f"{trap.describe()}: the guest's own {result.trap.name} trap, reflected")
             return
+        self._emulated(vm, patch, original)
+        if tracing:
+            if patch:
+                self.emit(vm, "patch", f"patch hit at 0x{trap.address:x}: emulated the original {original}")
+            else:
+                self.emit(vm, "exit", f"{trap.describe()}: emulated")
+        self.cluster(vm)
+
+    @staticmethod
+    def _emulated(vm: "VM", patch: bool, original: str) -> None:
         vm.stats.emulated += 1
         if patch:
             vm.stats.patches_hit += 1
             vm.stats.bump(vm.stats.patch_hits, original)
-            if tracing:
-                self.monitor.emit(vm, "patch", f"patch hit at 0x{trap.address:x}: emulated the original {original}")
-        elif tracing:
-            self.monitor.emit(vm, "exit", f"{trap.describe()}: emulated")
-        self.cluster(vm)
 
     def _traps(self, vm: "VM", address: int):
         """(instruction at ``address``, is it a patch, would it trap directly), or None if
@@ -107,17 +124,16 @@ class Dispatcher:
             return None
         physical = vcpu.physical_of(address)
         patch = physical is not None and vm.patches.is_start(physical)
-        return ins, patch, patch or self.monitor.virt.traps_directly(ins)
+        return ins, patch, patch or self.virt.traps_directly(self.direct.host, vcpu, ins)
 
     def cluster(self, vm: "VM") -> None:
         """Emulate the instructions that follow while each would trap again."""
-        monitor = self.monitor
         vcpu = vm.vcpu
-        virt = monitor.virt
+        direct = self.direct
         for _ in range(CLUSTER):
             if vm.done or vcpu.halted or vcpu.stop_reason is not None or vm.guest_instructions >= vm.stop_at:
                 return
-            if monitor.mode.interprets(vcpu.mode, virt.user_mode):
+            if not direct.runs_directly(vm):
                 return
             found = self._traps(vm, vcpu.pc)
             if found is None:
@@ -128,19 +144,19 @@ class Dispatcher:
             result = routines.emulate(vcpu)
             if result.trap is not None:
                 return
-            vm.stats.emulated += 1
+            self._emulated(vm, patch, ins.name)
             vm.stats.clustered += 1
-            if patch:
-                vm.stats.patches_hit += 1
-                vm.stats.bump(vm.stats.patch_hits, ins.name)
-            if monitor.tracing:
-                monitor.emit(vm, "exit", f"{ins.name} at 0x{ins.address:x}: emulated in the same exit")
+            if self.tracing:
+                self.emit(vm, "exit", f"{ins.name} at 0x{ins.address:x}: emulated in the same exit")
 
-    def check(self, vm: "VM") -> None:
+    @staticmethod
+    def check(vm: "VM") -> Outcome:
         vcpu = vm.vcpu
         if vcpu.halted:
             vm.finish(HALTED)
-            return
+            return Outcome.STOP
         stop = vcpu.stop_reason
         if stop is not None and stop[0] == TRAP_LOOP:
             vm.finish(TRAP_LOOP, stop[1])
+            return Outcome.STOP
+        return Outcome.RESUME

@@ -2,7 +2,9 @@
 
 Before an instruction of the guest first executes *directly* under a mapping, the host
 translates it, and the translate hook lands here.  If the address has not been scanned in
-that address space (one per virtual R the guest runs under), the incremental
+that address space (one per mapping the guest runs under, as its family's
+:class:`~hybridvmm.machine.space.AddressSpace` names it: a virtual R on pgm, a page-table
+root and privilege on RISC-V), the incremental
 :class:`~hybridvmm.scan.Scanner` scans from it — the whole block and everything reachable
 from it — and every sensitive-unprivileged site the mode's policy names is patched in
 place (:class:`~hybridvmm.vmm.patches.PatchSet`).  The instruction about to run is then
@@ -15,10 +17,11 @@ before they run next (the patches there were dropped by the store itself).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Hashable
 
-from hybridvmm.errors import DecodeError
+from hybridvmm.errors import DecodeError, UserError
 from hybridvmm.isa import ISA, Decoder, Instruction, shared_decoder
+from hybridvmm.machine.space import AddressSpace, LinearSpace
 from hybridvmm.patch.policy import check_policy, patch_kind, wants
 from hybridvmm.patch.trap import TrapPatch
 from hybridvmm.scan.memory import FetchError
@@ -29,39 +32,44 @@ if TYPE_CHECKING:
     from hybridvmm.vmm.vm import VM
 
 class VmCode:
-    """The scanner's code source: a VM's original bytes as code running in a linear address
-    space of its window sees them (virtual ``v`` is window ``base + v``, below ``bound``)."""
+    """The scanner's code source: a VM's original bytes as code running in one address space
+    of its window sees them (the space maps virtual addresses to window addresses)."""
 
-    def __init__(self, vm: "VM", decoder: Decoder, base: int, bound: int):
-        window = vm.window
+    def __init__(self, vm: "VM", decoder: Decoder, space: AddressSpace):
         self.vm = vm
         self.decoder = decoder
-        self.base = base
-        self.offset = window.offset + base
-        self.limit = max(0, min(bound, window.size - base)) if base < window.size else 0
+        self.space = space
+        self.offset = vm.window.offset
+        self.page = space.page_size()
         self.max_length = decoder.isa.max_length
 
     def fetch(self, address: int) -> Instruction:
-        if not 0 <= address < self.limit:
-            raise FetchError(address, "outside", "outside the space's R")
+        if self.space.translate(address) is None:
+            raise FetchError(address, "outside", "not mapped for execution in this address space")
         data = self.read(address, self.max_length)
         try:
             ins = self.decoder.decode(data, address)
         except DecodeError as exc:
             raise FetchError(address, "undecodable", str(exc)) from None
-        if address + len(ins.raw) > self.limit:
+        if len(ins.raw) > len(data):
             raise FetchError(address, "outside", "instruction crosses the end of the space")
         return ins
 
     def read(self, address: int, length: int) -> bytes:
-        """Guest-visible bytes (originals under patches), clipped to the space."""
-        if not 0 <= address < self.limit:
-            return b""
-        length = min(length, self.limit - address)
-        return self.vm.patches.original_bytes(self.offset + address, length)
+        """Guest-visible bytes (originals under patches), up to where the space ends."""
+        out = b""
+        while length > 0:
+            wa = self.space.translate(address)
+            if wa is None:
+                break
+            n = min(length, self.page - address % self.page)
+            out += self.vm.patches.original_bytes(self.offset + wa, n)
+            address += n
+            length -= n
+        return out
 
     def regions(self) -> list[tuple[int, int]]:
-        return [(0, self.limit)]
+        return self.space.regions()
 
 
 _RESOLVERS: dict[int, tuple[ISA, list]] = {}
@@ -77,34 +85,41 @@ def resolvers_for(isa: ISA) -> list:
 
 
 class SpaceScan:
-    """The scan of one address space (one virtual R) of a VM, and the storage it marked."""
+    """The scan of one address space of a VM, and the storage it marked."""
 
-    def __init__(self, vm: "VM", isa: ISA, decoder: Decoder, base: int, bound: int):
-        self.base = base
-        self.code = VmCode(vm, decoder, base, bound)
-        self.scanner = Scanner(isa, self.code, resolvers=resolvers_for(isa), read=self.code.read, base=base)
-        self.marked: dict[int, int] = {}
-        """Window address → length of every scanned instruction whose words are marked."""
+    def __init__(self, vm: "VM", isa: ISA, decoder: Decoder, space: AddressSpace):
+        self.space = space
+        self.linear = isinstance(space, LinearSpace)
+        self.code = VmCode(vm, decoder, space)
+        self.scanner = Scanner(isa, self.code, resolvers=resolvers_for(isa), read=self.code.read,
+                               base=space.base if self.linear else 0)
+        self.marked: dict[int, tuple[int, int]] = {}
+        """Window address → (virtual address, length) of every scanned instruction whose
+        words are marked."""
         self.seen = 0
         self.dirty = False
+
+    def describe(self) -> str:
+        return f"space at 0x{self.space.base:x}" if self.linear else f"space {self.space.key}"
 
 
 class LazyPatcher:
     """Scan-and-patch on first direct execution, for one VM (see the module docstring)."""
 
-    def __init__(self, vm: "VM", isa: ISA, policy: str, space_of: Callable[[Any], tuple[int, int]],
+    def __init__(self, vm: "VM", isa: ISA, policy: str, space_of: Callable[[Any], AddressSpace],
                  trace: Callable[[str, str], None] | None = None):
         """``space_of(vcpu)`` is the ISA model's view of where the guest's code currently
-        lies: the (window base, bound) of the linear address space it runs in."""
+        lies: the address space it runs in."""
         check_policy(policy)
         self.vm = vm
         self.space_of = space_of
         self.isa = isa
         self.policy = policy
         self.decoder = shared_decoder(isa)
-        self.trap = TrapPatch.for_isa(isa, self.decoder)
+        self.trap = TrapPatch.for_isa(isa, self.decoder) if "patch" in isa.system else None
+        """The ISA's patch trap (None: it has none; a site it would need is a UserError)."""
         self.trace = trace
-        self.spaces: dict[tuple[int, int], SpaceScan] = {}
+        self.spaces: dict[Hashable, SpaceScan] = {}
         vm.window.root.watch(self)
 
     # --- the translate hook ------------------------------------------------------------------
@@ -112,10 +127,10 @@ class LazyPatcher:
         vm = self.vm
         vcpu = vm.vcpu
         applied = vm.stats.patches_applied
-        key = self.space_of(vcpu)
-        space = self.spaces.get(key)
+        where = self.space_of(vcpu)
+        space = self.spaces.get(where.key)
         if space is None:
-            space = self.spaces[key] = SpaceScan(vm, self.isa, self.decoder, *key)
+            space = self.spaces[where.key] = SpaceScan(vm, self.isa, self.decoder, where)
         scanner = space.scanner
         if space.dirty:
             space.dirty = False
@@ -142,26 +157,33 @@ class LazyPatcher:
         space.seen = len(insns)
         vm = self.vm
         window = vm.window
+        translate = space.space.translate
+        placed = []
         for address, ins in new:
-            wa = space.base + address
+            wa = translate(address)
+            if wa is None:
+                continue
+            placed.append((wa, ins))
             if wa in space.marked:
                 continue
             n = len(ins.raw)
-            space.marked[wa] = n
+            space.marked[wa] = (address, n)
             window.mark(wa, wa + n, 1)
         if not rescan:
             vm.stats.instructions_scanned += len(new)
         else:
             vm.stats.instructions_scanned += len(insns)
         if self.trace is not None and new:
-            self.trace("scan", f"scanned {len(new)} instructions from 0x{new[0][0]:x} (space at 0x{space.base:x})")
-        for address, ins in new:
-            wa = space.base + address
+            self.trace("scan", f"scanned {len(new)} instructions from 0x{new[0][0]:x} ({space.describe()})")
+        for wa, ins in placed:
             if not vm.patches.at(wa) and wants(self.policy, ins.spec.classes):
                 self._patch(wa, ins, "scanned")
 
     def _patch(self, window_address: int, ins: Instruction, why: str) -> None:
         vm = self.vm
+        if self.trap is None:
+            raise UserError(f"{vm.name}: {ins.name} at 0x{ins.address:x} needs a patch, but {self.isa.name} has no "
+                            f"patch trap instruction ([system] patch in its spec)")
         try:
             vm.patches.apply(window_address, self.trap.replacement(len(ins.raw)), patch_kind(ins.spec.classes))
         except ValueError:
@@ -172,7 +194,7 @@ class LazyPatcher:
 
     def _unmark(self, space: SpaceScan) -> None:
         window = self.vm.window
-        for wa, n in space.marked.items():
+        for wa, (_, n) in space.marked.items():
             window.mark(wa, wa + n, -1)
         space.marked.clear()
         space.seen = 0
@@ -185,12 +207,26 @@ class LazyPatcher:
         if hi <= 0 or lo >= window.size or self.vm.patches.writing:
             return
         for space in self.spaces.values():
-            vlo, vhi = lo - space.base, hi - space.base
-            scanner = space.scanner
-            if scanner.invalidate(vlo, vhi):
+            if self._invalidate(space, lo, hi):
                 space.dirty = True
                 if self.trace is not None:
-                    self.trace("scan", f"store to 0x{lo:x}: scanned code invalidated (space at 0x{space.base:x})")
+                    self.trace("scan", f"store to 0x{lo:x}: scanned code invalidated ({space.describe()})")
+
+    def _invalidate(self, space: SpaceScan, lo: int, hi: int) -> bool:
+        """Drop the blocks of ``space`` over window ``[lo, hi)``; did any go?"""
+        scanner = space.scanner
+        if space.linear:
+            base = space.space.base
+            return scanner.invalidate(lo - base, hi - base)
+        marked = space.marked
+        hit = False
+        first = max(0, lo - self.isa.max_length + 1)
+        starts = (range(first, hi) if hi - first < len(marked) else [wa for wa in marked if first <= wa < hi])
+        for wa in starts:
+            entry = marked.get(wa)
+            if entry is not None and wa + entry[1] > lo:
+                hit = scanner.invalidate(entry[0], entry[0] + entry[1]) or hit
+        return hit
 
     def close(self) -> None:
         for space in self.spaces.values():

@@ -1,10 +1,13 @@
 """The monitor's modes as data (docs/modes.md, 'The modes'): who runs each kind of guest code, what gets patched.
 
-The five designs differ in three policy bits, so they are one record each rather than
-five classes: whether virtual-supervisor code and virtual-user code are interpreted (run
-by the monitor's interpreter against the virtual state) or executed directly on the host
-(in real user mode), and which sensitive-unprivileged instructions are scanned for and
-patched into traps before they run directly.
+The designs differ in two policies, so they are one record each rather than classes:
+which of the guest's *virtual* modes run directly on the host (in real user mode, every
+privileged instruction trapping to the monitor) — the rest are interpreted, run by the
+monitor's interpreter against the virtual state — and which sensitive-unprivileged
+instructions are scanned for and patched into traps before they run directly.  The set of
+direct modes is named, not derived from a user/supervisor pair, so the same records serve
+a two-mode ISA (pgm: supervisor, user) and a three-mode one (RISC-V: machine, supervisor,
+user).
 """
 
 from __future__ import annotations
@@ -13,40 +16,55 @@ from dataclasses import dataclass
 
 from hybridvmm.errors import UserError
 
+EVERY_MODE = frozenset({"*"})
+"""``Mode.direct`` for a design that runs guest code of every virtual mode directly."""
+
 
 @dataclass(frozen=True)
 class Mode:
     """One monitor design."""
 
     name: str
-    interpret_supervisor: bool
-    interpret_user: bool
+    direct: frozenset[str]
+    """The virtual modes whose code runs directly (:data:`EVERY_MODE`: all of them)."""
     patch: str | None
     """None, or the patch policy (``user-sensitive`` / ``all-sensitive``) applied lazily to
     code before it executes directly."""
     description: str
 
-    def interprets(self, mode_name: str, user_mode: str = "user") -> bool:
+    def runs_directly(self, mode_name: str) -> bool:
+        """Does this design run code of the guest's virtual ``mode_name`` directly?"""
+        return mode_name in self.direct or self.direct is EVERY_MODE
+
+    def interprets(self, mode_name: str) -> bool:
         """Does this design interpret code running in the guest's virtual ``mode_name``?"""
-        return self.interpret_user if mode_name == user_mode else self.interpret_supervisor
+        return not self.runs_directly(mode_name)
+
+    @property
+    def interprets_some(self) -> bool:
+        """Does any virtual mode's code run in the interpreter while another's runs directly
+        (so that the interpreter must hand over when the guest changes mode)?"""
+        return self.direct is not EVERY_MODE and bool(self.direct)
 
 
 MODES: dict[str, Mode] = {
     m.name: m
     for m in (
-        Mode("pure", False, False, None,
+        Mode("pure", EVERY_MODE, None,
              "trap-and-emulate: all guest code runs directly, deprivileged; privileged instructions trap and are emulated"),
-        Mode("interpret", True, True, None,
+        Mode("interpret", frozenset(), None,
              "every guest instruction executed by the monitor's interpreter against the virtual state"),
-        Mode("hybrid", True, False, "user-sensitive",
+        Mode("hybrid", frozenset({"user"}), "user-sensitive",
              "virtual-supervisor code interpreted (100 %), virtual-user code direct, user-sensitive sites patched"),
-        Mode("hybrid-no-patch", True, False, None,
+        Mode("hybrid-no-patch", frozenset({"user"}), None,
              "as hybrid, without patching user code (Theorem 3's monitor on an ISA that needs more)"),
-        Mode("patch", False, False, "all-sensitive",
+        Mode("patch", EVERY_MODE, "all-sensitive",
              "all code direct, after lazy scan-and-patch of every sensitive-unprivileged instruction"),
     )
 }
-"""Every monitor mode by name (``bare`` is the machine without a monitor)."""
+"""Every monitor mode by name (``bare`` is the machine without a monitor).  ``hybrid`` runs
+only virtual *user* code directly: every more privileged mode (pgm's supervisor; RISC-V's
+machine and supervisor) is interpreted, as Theorem 3's monitor does."""
 
 BARE = "bare"
 RUN_MODES = (BARE, "pure", "interpret", "hybrid", "patch")

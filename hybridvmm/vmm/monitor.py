@@ -2,13 +2,14 @@
 
 The loop, per VM and slice (a round robin over the VMs, Smith & Nair Fig. 8.4 for the
 switch between them): while the slice lasts, if the mode interprets code of the guest's
-current *virtual* mode, the virtual CPU runs it (a mode hook stops it when a hybrid
-guest enters user mode); otherwise the guest runs directly on the host in real user mode,
-with the real timer armed for the VM's next virtual timer event or the end of its slice,
-and every trap comes back through the :class:`~hybridvmm.vmm.dispatcher.Dispatcher`.
+current *virtual* mode, the virtual CPU runs it (a mode hook hands the CPU back when the
+guest enters a mode that runs directly); otherwise the guest runs directly on the host in
+real user mode (:class:`~hybridvmm.vmm.direct.DirectExecution`), with the real timer armed
+for the VM's next virtual timer event or the end of its slice, and every trap comes back
+through the :class:`~hybridvmm.vmm.dispatcher.Dispatcher`.
 
-Everything ISA-specific — composing the virtual R with the window, entering real user
-mode, saving the registers a switch must save — comes from the ISA family's
+Everything ISA-specific — composing the guest's mapping with its window, entering real
+user mode, saving the registers a switch must save — comes from the ISA family's
 virtualization model (``hybridvmm.isas.virt_model``); this module names no ISA.
 """
 
@@ -21,11 +22,12 @@ from hybridvmm.errors import UserError
 from hybridvmm.image import Image
 from hybridvmm.isa import ISA, load_isa
 from hybridvmm.isas import storage_for, virt_model
-from hybridvmm.machine import HALTED, MAX_STEPS, STOPPED, TRAP_LOOP
+from hybridvmm.machine import HALTED, MAX_STEPS, STOPPED, TRAP_LOOP, YIELDED
 from hybridvmm.vmm import routines
 from hybridvmm.vmm.allocator import Allocation, allocate
 from hybridvmm.vmm.backend import VirtModel
 from hybridvmm.vmm.costs import Costs, default_costs
+from hybridvmm.vmm.direct import DirectExecution
 from hybridvmm.vmm.dispatcher import Dispatcher
 from hybridvmm.vmm.lazy import LazyPatcher
 from hybridvmm.vmm.modes import Mode, mode_named
@@ -65,8 +67,10 @@ class Monitor:
         """Whether the dispatcher builds trace lines at all (it is on the hot exit path)."""
         sizes = [storage_for(first, image) for image in images]
         self.allocation: Allocation = allocate(sizes)
-        self.host = self.virt.new_host(self.allocation.host_size)
-        self.dispatcher = Dispatcher(self)
+        self.host = self.virt.new_host(self.allocation.host_size, list(self.allocation.windows))
+        self.direct = DirectExecution(self.host, self.virt, self.mode)
+        self.direct.on_enter = self._install_patch_views
+        self.dispatcher = Dispatcher(self.direct, self.emit, self.tracing)
         self.host.trap_handler = self.dispatcher
         self.vms: list[VM] = []
         for k, image in enumerate(images):
@@ -74,18 +78,27 @@ class Monitor:
             vm = VM(k + 1, f"vm{k + 1}", image, first, self.virt, self.host, window, max_steps)
             if self.mode.patch:
                 vm.lazy = LazyPatcher(vm, first, self.mode.patch, self.virt.code_space, self._scan_tracer(vm))
-            if self.mode.interpret_supervisor and not self.mode.interpret_user:
-                vm.vcpu.hook_mode(self._hybrid_hook(vm))
+            if self.mode.interprets_some:
+                vm.vcpu.hook_mode(self._yield_hook(vm))
             self.vms.append(vm)
         self.current: VM | None = None
-        self.loaded: VM | None = None
-        self.escapes: list[str] = []
-        """Resource-control violations seen at entry to direct execution (none, ever, is the claim)."""
+        """The VM whose world is loaded on the host (its registers are the host's)."""
         self.progress: Callable[[str], None] | None = None
         """Told after every slice how far the VMs are (a long run's sign of life)."""
         if self.mode.patch:
             self.host.hook_translate(lambda host, vaddr, paddr, ins: self.current.lazy.on_translate(host, vaddr, paddr, ins))
         self._install_tracing()
+
+    @property
+    def escapes(self) -> list[str]:
+        """Resource-control violations seen at entry to direct execution (none, ever, is the claim)."""
+        return self.direct.escapes
+
+    def _install_patch_views(self, vm: VM) -> None:
+        """Before the VM runs directly: the host decodes the VM's patched code, and (where
+        the family honours it) its loads see the original bytes under the patches."""
+        self.host.code_view = vm.patches.host_code
+        self.host.load_overlay = vm.patches if getattr(self.host, "honours_code_overlay", True) else None
 
     # --- tracing ------------------------------------------------------------------------------
     def emit(self, vm: VM, category: str, text: str) -> None:
@@ -116,12 +129,13 @@ class Monitor:
                 vm.vcpu.hook_trap(lambda machine, trap, vm=vm: self.emit(
                     vm, "trap", f"{trap.describe()}; saved pc 0x{trap.pc:x}"))
 
-    def _hybrid_hook(self, vm: VM):
-        user = self.virt.user_mode
+    def _yield_hook(self, vm: VM):
+        """While the VM is interpreted, hand the CPU back when it enters a mode that runs directly."""
+        direct = self.direct
 
         def on_mode(machine, was: str, now: str) -> None:
-            if vm.interpreting and now == user:
-                machine.stop("entered user mode")
+            if vm.interpreting and direct.runs_directly(vm):
+                machine.stop(f"entered {now} mode", reason=YIELDED)
         return on_mode
 
     # --- the loop -------------------------------------------------------------------------------
@@ -154,8 +168,8 @@ class Monitor:
         return self._finish_run()
 
     def _finish_run(self) -> list[VM]:
-        if self.loaded is not None:
-            self.loaded.world = self.virt.save(self.host)
+        if self.current is not None:
+            self.current.world = self.virt.save(self.host)
         for vm in self.vms:
             vm.stats.by_mode = dict(vm.vcpu.stats.by_mode)
             vm.stats.reflected = dict(vm.vcpu.stats.traps)
@@ -165,25 +179,23 @@ class Monitor:
         """World switch (Fig. 8.4): save the retiring VM's registers, load the next one's.
         Each VM's PSW and virtual timer live in its virtual CPU; the real timer is
         programmed for the next VM when it enters direct execution."""
-        if self.loaded is vm:
+        if self.current is vm:
             return
-        if self.loaded is not None:
-            self.loaded.world = self.virt.save(self.host)
+        if self.current is not None:
+            self.current.world = self.virt.save(self.host)
             vm.stats.switches += 1
-            self.emit(vm, "switch", f"switch from {self.loaded.name} to {vm.name}")
+            self.emit(vm, "switch", f"switch from {self.current.name} to {vm.name}")
         self.virt.restore(self.host, vm.world)
-        self.loaded = vm
         self.current = vm
 
     def run_slice(self, vm: VM, stop: int) -> None:
         """Run ``vm`` until it has executed ``stop`` guest instructions (or ends)."""
         vm.stop_at = stop
-        vcpu = vm.vcpu
         while not vm.done and vm.guest_instructions < stop:
-            if self.mode.interprets(vcpu.mode, self.virt.user_mode):
-                self.interpret(vm)
+            if self.direct.runs_directly(vm):
+                self.run_directly(vm)
             else:
-                self.direct(vm)
+                self.interpret(vm)
 
     def interpret(self, vm: VM) -> None:
         vcpu = vm.vcpu
@@ -197,55 +209,13 @@ class Monitor:
             vm.finish(HALTED)
         elif result.reason == TRAP_LOOP:
             vm.finish(TRAP_LOOP, result.detail)
-        elif result.reason == STOPPED and result.detail != "entered user mode":
+        elif result.reason == STOPPED:
             vm.finish(STOPPED, result.detail)
 
-    def direct(self, vm: VM) -> None:
-        host = self.host
-        self.enter(vm)
-        result = host.run(vm.stop_at - vm.guest_instructions)
-        if vm.in_host:  # the host stopped on its own (its step budget), not through the dispatcher
-            self.credit(vm)
-            vm.vcpu.pc = host.pc
-            self.virt.quiesce(host)
-            vm.in_host = False
-            vm.vcpu.service_interrupts()
-            if result.reason == TRAP_LOOP:
-                vm.finish(TRAP_LOOP, result.detail)
-
-    # --- direct execution bookkeeping -------------------------------------------------------------
-    def enter(self, vm: VM) -> None:
-        """Resume the VM directly on the host from its virtual state."""
-        host, vcpu = self.host, vm.vcpu
-        left = vm.target - vm.guest_instructions
-        countdown = vcpu.countdown
-        host.code_view = vm.patches.host_code
-        host.load_overlay = vm.patches
-        self.virt.enter(host, vcpu, min(countdown, left) if countdown else left)
-        vm.synced = host.stats.instructions
-        vm.in_host = True
-        if self.virt.host_escapes(host, vm.window):
-            self.escapes.append(f"{vm.name}: host R left the window at pc 0x{vcpu.pc:x}")
-
-    def credit(self, vm: VM) -> None:
-        """Credit the instructions the host ran directly since the last sync to the VM."""
-        n = self.host.stats.instructions - vm.synced
-        if n:
-            vm.synced += n
-            vm.stats.bump(vm.stats.direct, vm.vcpu.mode, n)
-            vm.vcpu.elapse(n)
-
-    def resume_or_stop(self, vm: VM) -> None:
-        """After an exit: back to direct execution, or hand the CPU to the monitor's loop."""
-        vcpu = vm.vcpu
-        # (When this run stops short of the slice's end — a lock-step pause — every exit
-        # returns to the loop, which re-enters with an exact instruction budget.)
-        if (vm.done or vcpu.stop_reason is not None or vm.guest_instructions >= vm.stop_at
-                or vm.stop_at < vm.target or self.mode.interprets(vcpu.mode, self.virt.user_mode)):
-            vm.in_host = False
-            self.host.stop("monitor")
-        else:
-            self.enter(vm)
+    def run_directly(self, vm: VM) -> None:
+        result = self.direct.run(vm, vm.stop_at - vm.guest_instructions)
+        if result.reason == TRAP_LOOP and not vm.done:
+            vm.finish(TRAP_LOOP, result.detail)
 
     # --- results ------------------------------------------------------------------------------------
     def close(self) -> None:

@@ -41,7 +41,9 @@ class VM:
         self.window = window
         self.max_steps = max_steps
         self.stats = VmStats()
-        self.vcpu: Machine = virt.new_vcpu(host, window)
+        self.vcpu: Machine = virt.new_vcpu(host, window, index)
+        self.virt = virt
+        self.host = host
         trap_length = _trap_length(isa)
         self.patches = PatchSet(window, isa.max_length, trap_length)
         self.vcpu.code_view = self.patches.original_code
@@ -56,15 +58,14 @@ class VM:
         self.world = virt.save(host)
         self.outcome: VmOutcome | None = None
         self.lazy = None
-        self.synced = 0
-        """Host instructions already credited to this VM (direct execution accounting)."""
         self.target = 0
         """Guest instruction count at which the current slice ends (the real timer's horizon)."""
         self.stop_at = 0
-        """Guest instruction count at which the monitor's current run of this VM returns."""
+        """Guest instruction count at which the monitor's current run of this VM returns
+        (the slice's end, or earlier when a lock-step comparison pauses it)."""
         self.interpreting = False
-        self.in_host = False
-        """True while the VM runs directly on the host and the host is ahead of the virtual CPU."""
+        """True while the monitor's loop interprets this VM (not while it emulates one
+        instruction after an exit): a change to a mode that runs directly yields then."""
 
     def _patch_removed(self, record, why: str) -> None:
         self.stats.patches_dropped += 1
@@ -93,6 +94,7 @@ class VM:
         if self.lazy is not None:
             self.lazy.close()
         self.patches.close()
+        self.virt.close_vcpu(self.host, self.vcpu)
         self.vcpu.close()
 
 

@@ -195,7 +195,7 @@ def test_an_instruction_the_scanner_refused_as_overlapping_is_patched_when_it_is
     never = image.symbols["never"]
     monitor.switch_to(vm)
     vm.target = vm.stop_at = 10**6
-    monitor.enter(vm)
+    monitor.direct.enter(vm)
     space = vm.lazy
     space.on_translate(monitor.host, never + 2, vm.window.offset + never + 2, monitor.host.instruction_at(never + 2))
     scan = next(iter(space.spaces.values())).scanner
