@@ -33,7 +33,8 @@ FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
         Family("pgm", "hybridvmm.isas.pgm:PgmMachine", "hybridvmm.isas.pgm_probe:PgmProbe", "hybridvmm.isas.pgm_virt:PgmVirt"),
-        Family("rv32", "hybridvmm.isas.riscv.machine:RiscvMachine", "hybridvmm.isas.riscv.probe:RiscvProbe"),
+        Family("rv32", "hybridvmm.isas.riscv.machine:RiscvMachine", "hybridvmm.isas.riscv.probe:RiscvProbe",
+               "hybridvmm.isas.riscv.virt:RiscvVirt"),
     )
 }
 """Base ISA name → its family record."""

@@ -45,7 +45,9 @@ class Monitor:
 
     def __init__(self, images: Iterable[Image], mode: Mode | str, *, isa: ISA | str | None = None,
                  slice_length: int = DEFAULT_SLICE, max_steps: int = 50_000_000, costs: Costs | None = None,
-                 tracer: Tracer | None = None, trace_categories: Iterable[str] = ()):
+                 tracer: Tracer | None = None, trace_categories: Iterable[str] = (),
+                 virt_options: dict[str, Any] | None = None):
+        """``virt_options`` go to the family's virtualization model (RISC-V: ``counters``)."""
         images = list(images)
         if not images:
             raise UserError("no guest to run")
@@ -58,7 +60,7 @@ class Monitor:
                 raise UserError(f"{image.source or 'image'}: ISA {image.isa} differs from {first.name}: "
                                 f"the VMs of one run share one host machine")
         self.isa = first
-        self.virt: VirtModel = virt_model(first)(first)
+        self.virt: VirtModel = _virt_for(first, virt_options or {})
         self.slice = slice_length
         self.costs = costs or default_costs()
         self.tracer = tracer
@@ -225,6 +227,16 @@ class Monitor:
     def summary(self) -> dict[str, Any]:
         return {"mode": self.mode.name, "isa": self.isa.name, "slice": self.slice,
                 "host_storage": self.allocation.host_size, "vms": len(self.vms)}
+
+
+def _virt_for(isa: ISA, options: dict[str, Any]) -> VirtModel:
+    """The family's virtualization model, with ``options`` it must accept."""
+    cls = virt_model(isa)
+    try:
+        return cls(isa, **options)
+    except TypeError:
+        names = ", ".join(f"--{k}" for k in options)
+        raise UserError(f"{names}: not an option of {isa.name}'s monitor") from None
 
 
 def run_guests(images: Iterable[Image], mode: Mode | str, **kwargs: Any) -> Monitor:

@@ -151,6 +151,7 @@ class RiscvMachine(Machine):
         self.interrupt_bit = 1 << (self.xlen.bits - 1)
         self.cause_names = dict(EXCEPTION_NAMES)
         self.cause_names.update({self.interrupt_bit | c: n for c, n in INTERRUPT_NAMES.items()})
+        self.cause_names[MMIO_EXIT] = "mmio-exit"
         self.hardware_ad = hardware_ad
         """Sv32 A/D bits: True sets them in the PTE during the walk (QEMU 7.2, Svadu);
         False raises a page fault instead, for software to set them (spike, Svade)."""
