@@ -242,6 +242,10 @@ def print_stats(data: dict[str, Any], several: bool) -> None:
         print(f"{prefix}patches           {mon['patches_applied']} applied, {mon['patches_hit']} hit, "
               f"{mon['patches_dropped']} dropped by stores; {mon['blocks_scanned']} blocks "
               f"({mon['instructions_scanned']} instructions) scanned", file=err)
+        comp = mon.get("compositions")
+        if comp:
+            print(f"{prefix}compositions      {comp['built']} built, {comp['dropped']} dropped, {comp['flushes']} guest "
+                  f"flushes followed, {comp['refills']} refills over {comp['guest_pages']} guest pages", file=err)
         print(f"{prefix}VM switches       {mon['switches']}", file=err)
         wall = f", wall {mon['wall_s']:.3f} s" if "wall_s" in mon else ""
         print(f"{prefix}host cycles       {mon['host_cycles']:,} (simulated){wall}", file=err)

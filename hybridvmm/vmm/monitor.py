@@ -172,9 +172,15 @@ class Monitor:
     def _finish_run(self) -> list[VM]:
         if self.current is not None:
             self.current.world = self.virt.save(self.host)
+        compositions = getattr(self.virt, "composition_stats", None)
         for vm in self.vms:
             vm.stats.by_mode = dict(vm.vcpu.stats.by_mode)
             vm.stats.reflected = dict(vm.vcpu.stats.traps)
+            if compositions is not None:
+                vm.stats.compositions = compositions(vm.vcpu)
+                refills = vm.stats.compositions.get("refills", 0)
+                if refills:
+                    vm.stats.exits["refill"] = refills
         return self.vms
 
     def switch_to(self, vm: VM) -> None:

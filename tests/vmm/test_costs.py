@@ -32,9 +32,22 @@ def test_host_cycles_follow_the_table(cli, tmp_path):
     path.write_text("trap = 2300\n")
     plain = json.loads(cli("run", "guest:fib:small", "--mode", "patch", "--json").out)["monitor"]
     priced = json.loads(cli("run", "guest:fib:small", "--mode", "patch", "--json", "--costs", str(path)).out)["monitor"]
-    exits = sum(plain["exits"].values())
+    # the exits priced by `trap`: those whose cause has no entry of its own
+    exits = sum(n for cause, n in plain["exits"].items() if f"exit-{cause}" not in EVENTS)
     assert exits > 0
     assert priced["host_cycles"] - plain["host_cycles"] == (2300 - default_costs().cycles["trap"]) * exits
+
+
+def test_an_exit_cause_with_an_entry_is_priced_by_it(cli, tmp_path):
+    """RISC-V's exits by cause each have an entry: changing one changes the cycles by its count."""
+    path = tmp_path / "mine.toml"
+    path.write_text("exit-mmio = 10000\nexit-csr = 0\n")
+    plain = json.loads(cli("run", "guest:rvminios", "--mode", "pure", "--json").out)["monitor"]
+    priced = json.loads(cli("run", "guest:rvminios", "--mode", "pure", "--json", "--costs", str(path)).out)["monitor"]
+    shipped = default_costs().cycles
+    mmio, csr = plain["exits"]["mmio"], plain["exits"]["csr"]
+    assert mmio > 0 and csr > 0
+    assert priced["host_cycles"] - plain["host_cycles"] == (10000 - shipped["exit-mmio"]) * mmio - shipped["exit-csr"] * csr
 
 
 @pytest.mark.parametrize("text, says", [

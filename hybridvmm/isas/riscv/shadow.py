@@ -50,19 +50,19 @@ class CompositionStats:
     """Compositions (host contexts) made."""
     dropped: int = 0
     """Compositions dropped whole (the guest wrote satp, flushed everything, changed PMP)."""
-    page_drops: int = 0
-    """Pages (or superpages) dropped from the compositions by a per-address sfence.vma."""
+    flushes: int = 0
+    """Flushes of the guest's translations the host followed (each satp write, sfence.vma,
+    PMP change: a shadow-paging monitor emulates each one by dropping shadow entries)."""
     refills: int = 0
     """First-stage TLB fills made while the guest ran directly: each is a hidden page fault
     that a shadow-paging monitor services by walking the guest's tables and filling the
     shadow entry (counted; here the host's walk does the same work without leaving)."""
     pages: set = field(default_factory=set)
-    """Guest physical pages the compositions have mapped (for compositions per page)."""
+    """Guest physical pages the compositions have mapped."""
 
     def as_dict(self) -> dict[str, int]:
-        return {"compositions_built": self.built, "compositions_dropped": self.dropped,
-                "composition_page_drops": self.page_drops, "shadow_refills": self.refills,
-                "guest_pages_mapped": len(self.pages)}
+        return {"built": self.built, "dropped": self.dropped, "flushes": self.flushes,
+                "refills": self.refills, "guest_pages": len(self.pages)}
 
 
 class GuestLink:
@@ -97,6 +97,7 @@ class GuestLink:
     def _flushed(self, guest_key: Hashable | None, lo: int, hi: int) -> None:
         """The guest hart dropped TLB entries: drop the host's compositions of them."""
         code = self.host.code
+        self.stats.flushes += 1
         if guest_key is None:
             for key in [k for k in code.contexts if k[0] == GUEST and k[1] == self.vm_id]:
                 code.drop_context(key)
@@ -105,11 +106,12 @@ class GuestLink:
         key = (GUEST, self.vm_id, guest_key)
         if key in code.contexts:
             code.drop_virtual(key, lo, hi)
-            self.stats.page_drops += 1
 
     def close(self) -> None:
         """Forget this guest's compositions and stop listening to its hart."""
-        self._flushed(None, 0, 0)
+        code = self.host.code
+        for key in [k for k in code.contexts if k[0] == GUEST and k[1] == self.vm_id]:
+            code.drop_context(key)
         if self._flushed in self.vcpu.flush_listeners:
             self.vcpu.flush_listeners.remove(self._flushed)
 
