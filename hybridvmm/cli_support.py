@@ -82,6 +82,23 @@ def add_image_arguments(parser: argparse.ArgumentParser, isa_help: str = "ISA (o
     parser.add_argument("--entry", metavar="ADDR", type=number, help="entry point (default: image entry or --base)")
 
 
+COUNTER_POLICIES = ("trap", "passthrough")
+"""What ``--counters`` accepts (the RISC-V monitor's counter policy)."""
+
+
+def add_counters_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--counters", choices=COUNTER_POLICIES, default=None,
+                        help="RISC-V monitor modes: trap (default) clears the host's counter enables while a guest runs, "
+                             "so every counter read traps and reads the guest's own counters; passthrough leaves the "
+                             "guest's enables on the host, as a naive monitor would (a U-mode read of time then sees "
+                             "the host's counter)")
+
+
+def virt_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options for the family's virtualization model that the user gave (none by default)."""
+    return {} if args.counters is None else {"counters": args.counters}
+
+
 def add_force_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help=FORCE_HELP)
 

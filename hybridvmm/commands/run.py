@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from hybridvmm.asm.disassembler import format_instruction
-from hybridvmm.cli_support import (add_force_flag, add_image_arguments, add_json_flag, check_output, input_files, number,
-                                   print_json, size, write_output, write_stdout)
+from hybridvmm.cli_support import (add_counters_argument, add_force_flag, add_image_arguments, add_json_flag, check_output,
+                                   input_files, number, print_json, size, virt_options, write_output, write_stdout)
 from hybridvmm.commands.signature import write_signature
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image
@@ -58,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"(default with no value: {DEFAULT_TRACE})")
     p.add_argument("--trace-file", metavar="FILE", help="write the trace to FILE instead of stderr")
     p.add_argument("--costs", metavar="FILE", help="cost table replacing the default (see hybridvmm/vmm/costs.toml)")
+    add_counters_argument(p)
     p.add_argument("--timing", action="store_true", help="add wall-clock times to --stats and --json (without it "
                                                          "the same run always prints the same bytes)")
     p.add_argument("--dump", metavar="FILE", help="write the guest's storage at the end to FILE, as the machine holds it "
@@ -188,7 +189,8 @@ def run_monitor(args: argparse.Namespace, images: list[Image], mode: str, out: T
                 progress: Progress) -> tuple[Monitor, list[dict[str, Any]]]:
     tracer: Callable[[str, str], None] = lambda category, line: print(line, file=out)
     monitor = Monitor(images, mode, isa=args.isa, slice_length=args.slice, max_steps=args.max_steps,
-                      costs=load_costs(args.costs), tracer=tracer if cats else None, trace_categories=cats)
+                      costs=load_costs(args.costs), tracer=tracer if cats else None, trace_categories=cats,
+                      virt_options=virt_options(args))
     monitor.progress = progress.update if progress.enabled else None
     several = len(images) > 1
     prefixer = LinePrefixer([vm.name for vm in monitor.vms]) if several and not args.output_dir and not args.json else None
@@ -292,6 +294,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--dump writes one guest's storage: give one image")
     if args.costs and mode == BARE:
         raise UserError("--costs prices the monitor's work: it applies to the monitor modes, not --mode bare")
+    if args.counters and mode == BARE:
+        raise UserError("--counters is the monitor's counter policy: it applies to the monitor modes, not --mode bare")
     check_outputs(args, len(images))
     out, close_trace = _open_trace(args)
     progress = Progress(enabled=False if cats and args.trace_file is None else None)

@@ -14,7 +14,8 @@ listed by ``python -m hybridvmm guests``.
 * ``rvminios`` (``rvminios.s``) is the RISC-V one: M-mode firmware, an S-mode kernel with
   Sv32 paging and a timer, two U-mode tasks.  It is GNU as source, written for a linker
   that puts ``.text`` at 0x80000000 (:attr:`Guest.origin` does that here), and runs on
-  rv32 only (:attr:`Guest.variants`).
+  rv32 only (:attr:`Guest.variants`).  ``rvcounters`` shows RISC-V's one virtualization
+  hole: a U-mode counter read that a monitor must make trap.
 
 Sizes are ``.equ`` constants in the sources; :func:`build_guest` can override any of
 them (``defines={"FIB_N": 15}``), which the tests use to keep runs short.  On the command
@@ -93,6 +94,9 @@ GUESTS: dict[str, Guest] = {
               ("stopwatch.s", "klib.s"), small=(("LAPS", 3),)),
         Guest("rvminios", "RISC-V: M-mode firmware, S-mode kernel with Sv32 and a timer, 2 U-mode tasks, ecalls, UART (rv32)",
               ("rvminios.s",), isa="rv32", kind="os", variants=("rv32",), origin=0x80000000),
+        Guest("rvcounters", "RISC-V: M and S enable the counters for U, U reads time/instret/cycle and prints them "
+                            "(the hole --counters passthrough leaves open) (rv32)",
+              ("rvcounters.s",), isa="rv32", variants=("rv32",), origin=0x80000000),
     )
 }
 
