@@ -51,6 +51,8 @@ RULES = [
     ("isas", "hybridvmm.cli"),
     ("commands", "hybridvmm.cli"),
     ("commands", "hybridvmm.isas.riscv"),
+    ("recording.py", "hybridvmm.vmm"),
+    ("commands/run.py", "hybridvmm.vmm.compare"),
 ]
 
 

@@ -26,9 +26,9 @@ from hybridvmm.loading import DEFAULT_STORAGE_LIMIT, load_program
 from hybridvmm.progress import Progress
 from hybridvmm.machine import HALTED, MAX_STEPS, Machine, RunResult
 from hybridvmm.machine.trace import trace_line, trap_line
+from hybridvmm.recording import bare_image
 from hybridvmm.symbols import SymbolTable
 from hybridvmm.vmm import BARE, DEFAULT_SLICE, RUN_MODES, Monitor
-from hybridvmm.vmm.compare import bare_image
 from hybridvmm.vmm.costs import load_costs
 
 ORDER = 60

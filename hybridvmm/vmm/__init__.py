@@ -6,7 +6,8 @@
 * :mod:`~hybridvmm.vmm.monitor` — the loop: modes, slices, world switches;
 * :mod:`~hybridvmm.vmm.lazy` and :mod:`~hybridvmm.vmm.patches` — scan-and-patch at run time;
 * :mod:`~hybridvmm.vmm.stats`, :mod:`~hybridvmm.vmm.costs` — what a run did and cost;
-* :mod:`~hybridvmm.vmm.compare`, :mod:`~hybridvmm.vmm.theory` — equivalence and the predictions;
+* :mod:`~hybridvmm.vmm.compare`, :mod:`~hybridvmm.vmm.theory` — equivalence and the predictions, with
+  :mod:`~hybridvmm.vmm.monitored` (recorded runs) and :mod:`~hybridvmm.vmm.lockstep` (locating a divergence);
 * :mod:`~hybridvmm.vmm.backend` — what an ISA family's virtualization model provides.
 
 ISA-agnostic: the ISA family's virtualization model (``hybridvmm.isas.virt_model``)

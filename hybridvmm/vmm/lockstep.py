@@ -1,0 +1,139 @@
+"""Locating a divergence: the guest instruction after which bare and a mode first differ.
+
+Both sides run again from the start in lock step, in chunks of :data:`LOCKSTEP_CHUNK`
+guest instructions, then one instruction at a time from the last chunk that still agreed,
+up to the first instruction after which their complete guest-visible state differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hybridvmm.asm.disassembler import format_instruction
+from hybridvmm.image import Image
+from hybridvmm.isa import ISA, load_isa
+from hybridvmm.isas import build_machine, storage_for
+from hybridvmm.machine import TrapSignal
+from hybridvmm.recording import bare_image, show_value
+from hybridvmm.vmm.monitor import Monitor
+from hybridvmm.vmm.monitored import vm_state
+
+LOCKSTEP_CHUNK = 1000
+
+
+@dataclass
+class Responsible:
+    """The guest instruction after which the two runs' states first differ."""
+
+    count: int
+    address: int
+    text: str
+    mode: str
+    differences: list[str]
+
+    def describe(self) -> str:
+        return (f"`{self.text}` at 0x{self.address:x} ({self.mode} mode), guest instruction {self.count:,}; "
+                f"after it {'; '.join(self.differences)}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "address": self.address, "instruction": self.text, "mode": self.mode,
+                "differences": self.differences}
+
+
+class _Side:
+    """One side of a lock-step comparison that can advance by guest instructions."""
+
+    def __init__(self, image: Image, isa: ISA, mode: str, max_steps: int, console_input: bytes, slice_length: int | None):
+        self.mode = mode
+        if mode == "bare":
+            self.machine = build_machine(isa, image=bare_image(image), storage_size=storage_for(isa, image))
+            self.machine.console.feed(console_input)
+            self.monitor = None
+        else:
+            kwargs = {} if slice_length is None else {"slice_length": slice_length}
+            self.monitor = Monitor([image], mode, isa=isa, max_steps=max_steps, **kwargs)
+            self.vm = self.monitor.vms[0]
+            self.vm.console.feed(console_input)
+            self.machine = self.vm.vcpu
+
+    @property
+    def count(self) -> int:
+        return self.machine.stats.instructions
+
+    @property
+    def done(self) -> bool:
+        return self.machine.halted or (self.monitor is not None and self.vm.done)
+
+    def advance_to(self, count: int) -> None:
+        if self.monitor is None:
+            if not self.machine.halted and self.machine.stats.instructions < count:
+                self.machine.run(count - self.machine.stats.instructions)
+        elif not self.vm.done:
+            self.monitor.run(until=count)
+
+    def state(self) -> tuple[dict[str, Any], bytes]:
+        if self.monitor is None:
+            return self.machine.cpu_state(), self.machine.storage.snapshot()
+        return vm_state(self.monitor, self.vm), self.vm.guest_storage()
+
+
+def _differences(a: tuple[dict[str, Any], bytes], b: tuple[dict[str, Any], bytes]) -> list[str]:
+    out = []
+    for k, v in a[0].items():
+        w = b[0].get(k)
+        if w == v:
+            continue
+        if isinstance(v, (list, tuple)) and isinstance(w, (list, tuple)) and len(v) == len(w):
+            out.extend(f"{k}[{i}]: bare {show_value(x)}, here {show_value(y)}"
+                       for i, (x, y) in enumerate(zip(v, w)) if x != y)
+        else:
+            out.append(f"{k}: bare {show_value(v)}, here {show_value(w)}")
+    if a[1] != b[1]:
+        at = next(i for i in range(len(a[1])) if a[1][i] != b[1][i]) & ~3
+        out.append(f"storage word 0x{at:x}: bare {a[1][at:at + 4].hex()}, here {b[1][at:at + 4].hex()}")
+    return out
+
+
+def locate(image: Image, mode: str, isa: ISA | str | None = None, max_steps: int = 50_000_000,
+           console_input: bytes = b"", slice_length: int | None = None) -> Responsible | None:
+    """Run bare and ``mode`` in lock step to the first guest instruction after which their
+    guest-visible states differ; None if they never do within ``max_steps``."""
+    isa = load_isa(isa or image.isa) if not isinstance(isa, ISA) else isa
+
+    def pair() -> tuple[_Side, _Side]:
+        return (_Side(image, isa, "bare", max_steps, console_input, slice_length),
+                _Side(image, isa, mode, max_steps, console_input, slice_length))
+
+    bare, other = pair()
+    agreed = 0
+    while True:
+        target = agreed + LOCKSTEP_CHUNK
+        bare.advance_to(target)
+        other.advance_to(target)
+        if bare.state() != other.state() or bare.count != other.count:
+            break
+        if bare.done or other.done or target >= max_steps:
+            return None
+        agreed = target
+    bare, other = pair()
+    bare.advance_to(agreed)
+    other.advance_to(agreed)
+    while bare.count < max_steps:
+        m = bare.machine
+        pc, mode_name, count = m.pc, m.mode, bare.count
+        try:
+            text = format_instruction(m.instruction_at(pc), isa)
+        except TrapSignal:
+            text = "(no instruction: the fetch faults)"
+        bare.advance_to(count + 1)
+        other.advance_to(count + 1)
+        a, b = bare.state(), other.state()
+        if a != b or bare.count != other.count:
+            diffs = _differences(a, b)
+            if bare.count != other.count:
+                diffs.append(f"instructions: bare {bare.count}, here {other.count}")
+            return Responsible(count + 1, pc, text, mode_name, diffs)
+        if bare.done or other.done:
+            return None
+    return None
