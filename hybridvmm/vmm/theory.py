@@ -40,18 +40,27 @@ def user_sensitive_unprivileged(isa: ISA) -> list[str]:
     return [s.name for s in isa.instructions.values() if USER in s.classes and PRIVILEGED not in s.classes]
 
 
-def predict(isa: ISA, mode: str) -> Prediction:
-    """The theory's verdict for ``mode`` on ``isa``."""
+def predict(isa: ISA, mode: str, exposed: tuple[str, ...] = ()) -> Prediction:
+    """The theory's verdict for ``mode`` on ``isa``.
+
+    ``exposed``: instruction forms that the monitor's configuration leaves user-sensitive
+    and unprivileged although the spec calls the instruction privileged — RISC-V's counter
+    reads under ``--counters passthrough`` (the classifier's "holds when the counter enables
+    are clear", with the enables left on).  They break Theorems 1 and 3 alike, and no patch
+    repairs them on an ISA without a patch trap."""
     if mode == "pure":
-        bad = sensitive_unprivileged(isa)
+        bad = sensitive_unprivileged(isa) + list(exposed)
         if bad:
             return Prediction(mode, False, f"Theorem 1 fails: {', '.join(bad)} sensitive but not privileged", tuple(bad))
         return Prediction(mode, True, "Theorem 1 holds: every sensitive instruction is privileged")
     if mode == "hybrid-no-patch":
-        bad = user_sensitive_unprivileged(isa)
+        bad = user_sensitive_unprivileged(isa) + list(exposed)
         if bad:
             return Prediction(mode, False, f"Theorem 3 fails: {', '.join(bad)} user-sensitive but not privileged", tuple(bad))
         return Prediction(mode, True, "Theorem 3 holds: every user-sensitive instruction is privileged")
     if mode == "interpret":
         return Prediction(mode, True, "nothing runs directly")
+    if exposed and "patch" not in isa.system:
+        return Prediction(mode, False, f"{', '.join(exposed)} user-sensitive but not privileged, and {isa.name} has no "
+                                       f"patch trap to repair them with", tuple(exposed))
     return Prediction(mode, True, "the instructions the theorems name are patched into traps before they run directly")

@@ -114,6 +114,14 @@ class RiscvVirt:
         self.counters = counters
         self._links: dict[int, GuestLink] = {}
 
+    def exposed_forms(self) -> tuple[str, ...]:
+        """Instruction forms this configuration leaves user-sensitive and unprivileged (for
+        the theory's predictions): the counter reads (``csrr``, i.e. ``csrrs`` with x0, and
+        the other read forms alike), when the counters pass through."""
+        if self.counters == "trap":
+            return ()
+        return tuple(f"csrrs@{counter}" for counter in ("cycle", "time", "instret", "cycleh", "timeh", "instreth"))
+
     # --- machines ------------------------------------------------------------------------------
     def new_host(self, storage_size: int, windows: list[tuple[int, int]]) -> RiscvMachine:
         """The real hart: its RAM holds every window; one PMP entry (TOR, with entry 0 as
