@@ -73,6 +73,10 @@ def _sync_entry() -> int:
     raise SyncSignal
 
 
+def _ignore_address_change(address: int) -> None:
+    """The hook registry of a closed machine (it runs no more)."""
+
+
 class Machine:
     """Base class of every ISA's machine (see the module docstring for the contract)."""
 
@@ -463,9 +467,18 @@ class Machine:
         self._deliver(trap)
 
     def close(self) -> None:
-        """Forget all translations and stop watching storage (for a machine discarded
-        while its storage lives on, e.g. a VM's machine over a window)."""
+        """The machine is discarded: forget all translations, stop watching storage, and
+        break the reference cycles a running machine is made of (its handlers, hooks and
+        devices all refer back to it), so that it is freed at once rather than by the
+        garbage collector.  Its state stays readable (registers, storage, statistics)."""
         self.code.close()
+        self._ctx = None
+        self._entry = {}
+        self.trap_handler = None
+        self.tracer = None
+        self.code_view = None
+        self.load_overlay = None
+        self.hooks = Hooks(_ignore_address_change)
 
     def stop(self, detail: str = "", reason: str = STOPPED) -> None:
         """Ask ``run`` to return (from a hook or trap handler) after the current instruction,

@@ -433,6 +433,18 @@ class RiscvMachine(Machine):
         super().flush_translations()
         self._notify_flush(None, 0, 0)
 
+    def close(self) -> None:
+        """Discard the hart (see :meth:`Machine.close`): its TLBs, CSR table, devices and
+        listeners refer back to it, so they are let go too."""
+        super().close()
+        self.tlbs.clear()
+        self.csr.table.clear()
+        if self.htif is not None:
+            self.htif.close()
+        self.bus.devices = []
+        self.flush_listeners.clear()
+        self.guest = None
+
     def _notify_flush(self, key: Hashable | None, lo: int, hi: int) -> None:
         for fn in self.flush_listeners:
             fn(key, lo, hi)
