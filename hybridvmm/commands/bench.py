@@ -1,21 +1,28 @@
 """``bench``: guest instructions per second of the bare machine and of every monitor mode.
 
 Workloads are the bundled guests (``hybridvmm.guests``; their results are checked by the
-guest tests).  Every measurement starts from a freshly built machine or monitor; only the
-run is timed (assembling, loading and building are not).  All workloads are measured in
-*every* mode in one invocation, the modes interleaved repeat by repeat, so the ratios to
-bare are meaningful even on a noisy machine: quote those, and medians.  Exit 1 if a run is
-not deterministic, or a mode the theory says is equivalent runs a different number of
-guest instructions than bare.
+guest tests): the pgm ones by default, the RISC-V ones with ``--isa rv32`` (rvminios, the
+user-mode compute loop rvloop under Sv32, the privileged-heavy rvcsr, and the riscv-tests
+``v`` test shipped with the package).  Every measurement starts from a freshly built machine
+or monitor, after a garbage collection; only the run is timed (assembling, loading and
+building are not).  All workloads are measured in *every* mode in one invocation, the modes
+interleaved repeat by repeat, so the ratios to bare are meaningful even on a noisy machine:
+quote those, and medians.  Wall time here is Python hosting Python — the host machine is an
+interpreter too, so ``interpret`` costs about what direct execution does — and only the
+simulated host cycles (``run --stats``, ``compare``) carry the classic cost ratios.  Exit 1 if
+a run is not deterministic, or a mode the theory says is equivalent runs a different number
+of guest instructions than bare.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 from hybridvmm.cli_support import add_json_flag, number, print_json
@@ -23,7 +30,8 @@ from hybridvmm.errors import UserError
 from hybridvmm.guests import build_guest, guest_info, list_guests
 from hybridvmm.image import Image
 from hybridvmm.isa import load_isa
-from hybridvmm.isas import build_machine, family_of
+from hybridvmm.isas import build_machine, family, family_of
+from hybridvmm.loading import load_program
 from hybridvmm.progress import Progress
 from hybridvmm.vmm import BARE, MODES, Monitor
 from hybridvmm.vmm.theory import predict
@@ -33,6 +41,12 @@ ORDER = 90
 DEFAULT_REPEAT = 5
 MAX_STEPS = 500_000_000
 ALL_MODES = (BARE, "pure", "interpret", "hybrid-no-patch", "hybrid", "patch")
+RISCV_GUESTS = ("rvminios", "rvloop", "rvcsr")
+V_TEST = "rv32ui-v-add"
+"""The riscv-tests ``v`` test shipped as package data (``hybridvmm/guests/elf``)."""
+WALL_NOTE = ("wall time here is Python hosting Python (the host is an interpreter too, so interpret costs about "
+             "what direct execution does): only the simulated host cycles of run --stats and compare carry "
+             "the classic cost ratios")
 
 
 @dataclass
@@ -52,6 +66,8 @@ class Measurement:
     direct: int = 0
     user: int = 0
     seconds: list[float] = field(default_factory=list)
+    exits: dict[str, int] = field(default_factory=dict)
+    compositions: dict[str, int] = field(default_factory=dict)
     problem: str | None = None
     note: str = ""
 
@@ -75,6 +91,8 @@ class Measurement:
             "ratio_to_bare": self.median_s / bare.median_s if bare and bare.median_s else None,
             "direct_fraction": self.direct / self.instructions if self.instructions else 0.0,
             "user_share": self.user / self.instructions if self.instructions else 0.0,
+            "exits": dict(self.exits),
+            "compositions": dict(self.compositions),
             "ok": self.problem is None,
             "problem": self.problem,
             "note": self.note,
@@ -84,7 +102,8 @@ class Measurement:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="guest instructions per second of the bare machine and each monitor mode (median of N)")
     p.add_argument("workloads", nargs="*", metavar="WORKLOAD", help="workload names (default: all)")
-    p.add_argument("--isa", metavar="VARIANT", help="pgm variant to run the workloads on (default: each workload's own)")
+    p.add_argument("--isa", metavar="ISA", help="a pgm variant to run the pgm workloads on (default: each workload's "
+                                                "own), or rv32 for the RISC-V workloads")
     p.add_argument("--modes", metavar="M,M,...", default=",".join(ALL_MODES),
                    help=f"modes to measure (default: {','.join(ALL_MODES)})")
     p.add_argument("--repeat", metavar="N", type=number, default=DEFAULT_REPEAT, help=f"runs per workload and mode (default {DEFAULT_REPEAT})")
@@ -95,9 +114,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def guest_workloads(isa: str | None, small: bool) -> list[Workload]:
-    """The bundled guests the monitor can run: those of an ISA family with a virtualization model."""
+    """The workloads: the pgm guests (on ``isa`` if it is a pgm variant), or with a RISC-V
+    ``isa`` the RISC-V guests and the shipped ``v`` test."""
+    if isa is not None and family(load_isa(isa)) == "rv32":
+        out = [Workload(name, guest_info(name).description, build_guest(name, isa, small=small)) for name in RISCV_GUESTS]
+        elf = resources.files("hybridvmm.guests").joinpath("elf", V_TEST)
+        with resources.as_file(elf) as path:
+            out.append(Workload("v-test", f"the riscv-tests {V_TEST} (S-mode kernel, Sv32, the test in U-mode)",
+                                load_program(str(path))))
+        return out
     return [Workload(name, description, build_guest(name, isa, small=small))
-            for name, description in list_guests() if family_of(guest_info(name).isa).virt is not None]
+            for name, description in list_guests()
+            if family_of(guest_info(name).isa).name != "rv32" and family_of(guest_info(name).isa).virt is not None]
 
 
 def parse_modes(text: str) -> list[str]:
@@ -108,24 +136,42 @@ def parse_modes(text: str) -> list[str]:
     return modes
 
 
-def measure_once(w: Workload, mode: str) -> tuple[float, int, int, int, str]:
-    """(seconds, guest instructions, executed directly, in user mode, ending) of one run."""
+@dataclass
+class Run:
+    """One timed run."""
+
+    seconds: float
+    instructions: int
+    direct: int
+    user: int
+    ending: str
+    exits: dict[str, int] = field(default_factory=dict)
+    compositions: dict[str, int] = field(default_factory=dict)
+
+
+def measure_once(w: Workload, mode: str) -> Run:
+    """One run of ``w`` in ``mode``, timed alone (the garbage of earlier runs collected first)."""
     if mode == BARE:
         m = build_machine(w.image.isa, image=w.image)
+        gc.collect()
         start = time.perf_counter()
         outcome = m.run(MAX_STEPS)
         elapsed = time.perf_counter() - start
         n = m.stats.instructions
-        return elapsed, n, n, m.stats.user, outcome.reason
+        run = Run(elapsed, n, n, m.stats.by_mode.get("user", 0), outcome.reason)
+        m.close()
+        return run
     monitor = Monitor([w.image], mode, max_steps=MAX_STEPS)
+    gc.collect()
     start = time.perf_counter()
     monitor.run()
     elapsed = time.perf_counter() - start
     vm = monitor.vms[0]
     user = vm.stats.by_mode.get("user", 0)
-    result = (elapsed, vm.guest_instructions, vm.stats.direct_instructions, user, vm.outcome.reason)
+    run = Run(elapsed, vm.guest_instructions, vm.stats.direct_instructions, user, vm.outcome.reason,
+              dict(vm.stats.exits), dict(vm.stats.compositions))
     monitor.close()
-    return result
+    return run
 
 
 def measure(workloads: list[Workload], modes: list[str], repeat: int, progress: Progress) -> list[Measurement]:
@@ -141,15 +187,17 @@ def measure(workloads: list[Workload], modes: list[str], repeat: int, progress: 
                 if r.problem:
                     continue
                 progress.update(f"{w.name} {mode} {k + 1}/{repeat}")
-                seconds, n, direct, user, ending = measure_once(w, mode)
+                one = measure_once(w, mode)
+                n = one.instructions
                 if r.seconds and n != r.instructions:
                     r.problem = f"not deterministic: {n} instructions vs {r.instructions}"
                     continue
-                if ending != "halted" and not r.note:
-                    r.problem = f"did not halt ({ending} after {n} instructions)"
+                if one.ending != "halted" and not r.note:
+                    r.problem = f"did not halt ({one.ending} after {n} instructions)"
                     continue
-                r.instructions, r.direct, r.user = n, direct, user
-                r.seconds.append(seconds)
+                r.instructions, r.direct, r.user = n, one.direct, one.user
+                r.exits, r.compositions = one.exits, one.compositions
+                r.seconds.append(one.seconds)
         bare = results.get((w.name, BARE))
         for mode in modes:
             r = results[w.name, mode]
@@ -176,9 +224,10 @@ def run(args: argparse.Namespace) -> int:
         workloads = [known[n] for n in args.workloads]
     results = measure(workloads, modes, args.repeat, Progress(enabled=None if not args.json else False))
     bare = {r.workload.name: r for r in results if r.mode == BARE}
+    figures = riscv_figures(results)
     if args.json:
         print_json({"repeat": args.repeat, "python": sys.version.split()[0], "modes": modes,
-                    "runs": [r.as_dict(bare.get(r.workload.name)) for r in results]})
+                    "runs": [r.as_dict(bare.get(r.workload.name)) for r in results], **figures, "note": WALL_NOTE})
     else:
         print(f"guest instructions per second, median of {args.repeat} run(s) per workload and mode, "
               f"modes interleaved; Python {sys.version.split()[0]}")
@@ -192,4 +241,31 @@ def run(args: argparse.Namespace) -> int:
             if r.note:
                 line += f"  ({r.note})"
             print(line + (f"  FAILED: {r.problem}" if r.problem else ""))
+        if "csr_round_trip_us" in figures:
+            print(f"CSR trap round trip (exit, emulate, resume; rvcsr under pure): "
+                  f"{figures['csr_round_trip_us']:.1f} µs median")
+        for row in figures.get("compositions", []):
+            print(f"compositions {row['workload']:<9} {row['mode']:<16} {row['built']:>5} built over "
+                  f"{row['guest_pages']:>4} guest pages ({row['per_page']:.2f} per page), {row['refills']:,} refills")
+        print(f"note: {WALL_NOTE}")
     return 1 if any(r.problem for r in results) else 0
+
+
+def riscv_figures(results: list[Measurement]) -> dict[str, Any]:
+    """What ``--isa rv32`` adds: one CSR trap round trip (the extra median time of rvcsr
+    under pure over bare, per CSR exit), and the compositions built per guest page."""
+    out: dict[str, Any] = {}
+    by = {(r.workload.name, r.mode): r for r in results}
+    bare, pure = by.get(("rvcsr", BARE)), by.get(("rvcsr", "pure"))
+    if bare and pure and pure.exits.get("csr") and not pure.problem:
+        per_exit = [(p - b) / pure.exits["csr"] * 1e6 for p, b in zip(pure.seconds, bare.seconds)]
+        out["csr_round_trip_us"] = statistics.median(per_exit)
+    rows = []
+    for r in results:
+        c = r.compositions
+        if c.get("guest_pages"):
+            rows.append({"workload": r.workload.name, "mode": r.mode, "built": c["built"], "guest_pages": c["guest_pages"],
+                         "per_page": c["built"] / c["guest_pages"], "refills": c["refills"]})
+    if rows:
+        out["compositions"] = rows
+    return out

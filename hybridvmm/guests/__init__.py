@@ -97,6 +97,12 @@ GUESTS: dict[str, Guest] = {
         Guest("rvcounters", "RISC-V: M and S enable the counters for U, U reads time/instret/cycle and prints them "
                             "(the hole --counters passthrough leaves open) (rv32)",
               ("rvcounters.s",), isa="rv32", variants=("rv32",), origin=0x80000000),
+        Guest("rvloop", "RISC-V: a compute loop of LOOP_N iterations in U-mode under Sv32, its checksum printed by M "
+                        "(user-heavy) (rv32)",
+              ("rvloop.s",), isa="rv32", kind="workload", variants=("rv32",), origin=0x80000000,
+              small=(("LOOP_N", 2000),)),
+        Guest("rvcsr", "RISC-V: an S-mode kernel reading and writing sscratch CSR_N times (privileged-heavy) (rv32)",
+              ("rvcsr.s",), isa="rv32", variants=("rv32",), origin=0x80000000, small=(("CSR_N", 300),)),
     )
 }
 

@@ -187,13 +187,15 @@ def test_constants_override(guest_run):
     assert faster.machine.stats.timer_interrupts > 3 * default.machine.stats.timer_interrupts
 
 
-def test_bench_leaves_it_out_until_the_monitor_has_a_riscv_model(cli):
+def test_bench_lists_the_riscv_workloads_with_isa_rv32(cli):
+    r = cli("bench", "--isa", "rv32", "--list")
+    assert r.code == 0 and [line.split()[0] for line in r.out.splitlines()] == ["rvminios", "rvloop", "rvcsr", "v-test"]
     r = cli("bench", "--list")
     assert r.code == 0 and "rvminios" not in r.out and "minios" in r.out
 
 
-def test_every_other_guest_is_a_pgm_guest():
-    assert [g.name for g in GUESTS.values() if g.isa == "rv32"] == ["rvminios"]
+def test_the_riscv_guests():
+    assert [g.name for g in GUESTS.values() if g.isa == "rv32"] == ["rvminios", "rvcounters", "rvloop", "rvcsr"]
 
 
 def raw(image) -> bytes:

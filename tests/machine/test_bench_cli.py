@@ -39,7 +39,22 @@ def test_bench_modes_option(cli):
 
 def test_bench_lists_and_rejects_unknown_workloads(cli):
     r = cli("bench", "--list")
-    runnable = {name for name, _ in list_guests() if family_of(guest_info(name).isa).virt is not None}  # not rv32 yet
+    runnable = {name for name, _ in list_guests() if family_of(guest_info(name).isa).name == "pgm"}  # rv32: --isa rv32
     assert r.code == 0 and {ln.split()[0] for ln in r.out.splitlines()} == runnable
     r = cli("bench", "nonesuch")
     assert r.code == 2 and "unknown workload" in r.err
+
+
+def test_bench_rv32_measures_every_mode_and_the_csr_round_trip(cli):
+    """bench --isa rv32: every RISC-V workload in every mode, equivalent instruction counts,
+    a CSR trap round trip, compositions per guest page and the wall-time note."""
+    r = cli("bench", "--isa", "rv32", "--small", "--repeat", "1", "--json", "rvcsr", "rvloop")
+    assert r.code == 0, r.err
+    import json
+    data = json.loads(r.out)
+    runs = {(x["workload"], x["mode"]): x for x in data["runs"]}
+    assert {m for _, m in runs} == {"bare", "pure", "interpret", "hybrid-no-patch", "hybrid", "patch"}
+    assert all(x["ok"] and x["instructions"] == runs[x["workload"], "bare"]["instructions"] for x in runs.values())
+    assert runs["rvcsr", "pure"]["exits"]["csr"] == 2 * 300 + 6 and data["csr_round_trip_us"] > 0
+    assert any(row["workload"] == "rvloop" and row["guest_pages"] for row in data["compositions"])
+    assert "Python hosting Python" in data["note"]

@@ -164,8 +164,9 @@ class RiscvMachine(Machine):
         """Translation-context key → its regimes and TLBs (what the hardware TLB holds)."""
         self.flush_listeners: list[Callable[[Hashable | None, int, int], None]] = []
         """Told ``(key, lo, hi)`` when the TLB entries of virtual ``[lo, hi)`` under context
-        ``key`` are dropped, ``(None, 0, 0)`` when every translation is (a monitor keeps the
-        host's compositions of this hart's mappings coherent this way)."""
+        ``key`` are dropped, ``(key, 0, 0)`` when all of that context's are, ``(None, 0, 0)``
+        when every translation is (a monitor keeps the host's compositions of this hart's
+        mappings coherent this way)."""
         self.guest: "GuestLink | None" = None
         """When set, this hart runs that guest directly: its mappings are the guest's regime
         composed with the guest's window (:mod:`hybridvmm.isas.riscv.shadow`)."""
@@ -415,7 +416,7 @@ class RiscvMachine(Machine):
             for key in [k for k, t in self.tlbs.items() if t.paged]:
                 del self.tlbs[key]
                 self.code.drop_context(key)
-            self._notify_flush(None, 0, 0)
+                self._notify_flush(key, 0, 0)
         else:
             for key, translation in self.tlbs.items():
                 if not translation.paged:

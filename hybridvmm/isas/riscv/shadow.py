@@ -73,6 +73,10 @@ class GuestLink:
         self.vcpu = vcpu
         self.host = host
         self.stats = CompositionStats()
+        self.checked_pmp: object = None
+        """The host PMP regions ``granted`` was computed for (resource control's cache)."""
+        self.granted = False
+        """Whether the host's PMP lets U-mode reach this guest's window."""
         vcpu.flush_listeners.append(self._flushed)
 
     def key(self) -> Hashable:
@@ -104,8 +108,13 @@ class GuestLink:
                 self.stats.dropped += 1
             return
         key = (GUEST, self.vm_id, guest_key)
-        if key in code.contexts:
+        if key not in code.contexts:
+            return
+        if hi:
             code.drop_virtual(key, lo, hi)
+        else:
+            code.drop_context(key)
+            self.stats.dropped += 1
 
     def close(self) -> None:
         """Forget this guest's compositions and stop listening to its hart."""

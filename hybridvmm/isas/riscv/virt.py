@@ -250,4 +250,8 @@ class RiscvVirt:
         st = link.vcpu.storage
         if (st.offset, st.size) != (window.offset, window.size):
             return True
-        return not window_granted(host, window.offset, window.size)
+        regions = host.pmp.regions  # replaced whenever PMP changes: check again only then
+        if link.checked_pmp is not regions:
+            link.granted = window_granted(host, window.offset, window.size)
+            link.checked_pmp = regions
+        return not link.granted

@@ -130,6 +130,8 @@ fwd:
     sfence.vma zero,zero
     sfence.vma a0,zero
     sfence.vma a0,a1
+    sfence.vma
+    sfence.vma a1
 # --- Zicsr (numbers as well as names) --------------------------------------------------------
     csrrw a0,mstatus,a1
     csrrs a2,mepc,zero
