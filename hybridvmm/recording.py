@@ -36,13 +36,18 @@ class Event:
     address: int
     mode: str
     instruction: Any = field(default=None, compare=False)
+    identity: bool = field(default=True, compare=False)
+    """Whether ``address`` is also the physical address (the guest's mapping is the identity
+    there), so that the image's symbols name it (not compared)."""
 
     def describe(self) -> str:
         return f"{self.kind} {self.detail} at 0x{self.address:x} ({self.mode} mode, after {self.count:,} instructions)"
 
-    def summary(self) -> str:
-        """What happened, without where and when (which the report gives once)."""
-        return f"{self.kind} {self.detail} in {self.mode} mode" + ("" if self.kind == "out" else f" at 0x{self.address:x}")
+    def summary(self, label: str = "") -> str:
+        """What happened, without where and when (which the report gives once); ``label``
+        names the mode in the ISA's words (default: ``user mode``)."""
+        where = label or f"{self.mode} mode"
+        return f"{self.kind} {self.detail} in {where}" + ("" if self.kind == "out" else f" at 0x{self.address:x}")
 
 
 def _instruction(m: Machine, address: int) -> Any:
@@ -50,6 +55,25 @@ def _instruction(m: Machine, address: int) -> Any:
         return m.instruction_at(address)
     except TrapSignal:
         return None
+
+
+def identity_mapped(m: Machine, address: int) -> bool:
+    """Is the code at ``address`` where the current mapping puts it physically too?"""
+    p = m.physical_of(address)
+    return p is not None and p - m.storage.offset + getattr(m, "physical_base", 0) == address
+
+
+def trap_detail(m: Machine, trap) -> str:
+    """A trap as the guest sees it: its cause, the saved pc and — where the machine model
+    says — the trap value (RISC-V's xTVAL) and the mode it enters."""
+    detail = f"{trap.name} pc=0x{trap.pc:x}"
+    value = getattr(m, "trap_value", None)
+    if value is not None:
+        detail += f" tval=0x{value(trap):x}"
+    target = getattr(m, "trap_target", None)
+    if target is not None:
+        detail += f" to {target(trap)}"
+    return detail
 
 
 class Recorder:
@@ -62,12 +86,13 @@ class Recorder:
         machine.hook_trap(self._trap)
 
     def _out(self, m: Machine, byte: int) -> None:
-        self.events.append(Event(m.stats.instructions, "out", f"0x{byte:02x}", m.pc, m.mode, _instruction(m, m.pc)))
+        self.events.append(Event(m.stats.instructions, "out", f"0x{byte:02x}", m.pc, m.mode, _instruction(m, m.pc),
+                                 identity_mapped(m, m.pc)))
 
     def _trap(self, m: Machine, trap) -> None:
         kind = "interrupt" if trap.interrupt else "trap"
-        self.events.append(Event(m.stats.instructions, kind, f"{trap.name} pc=0x{trap.pc:x}", trap.address, m.mode,
-                                 _instruction(m, trap.address)))
+        self.events.append(Event(m.stats.instructions, kind, trap_detail(m, trap), trap.address, m.mode,
+                                 _instruction(m, trap.address), identity_mapped(m, trap.address)))
 
 
 @dataclass

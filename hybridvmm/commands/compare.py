@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from hybridvmm.cli_support import add_image_arguments, add_json_flag, number, print_json
+from hybridvmm.cli_support import add_counters_argument, add_image_arguments, add_json_flag, number, print_json, virt_options
 from hybridvmm.errors import UserError
 from hybridvmm.loading import DEFAULT_STORAGE_LIMIT, load_program
 from hybridvmm.progress import Progress
@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", metavar="TEXT", default="", help="bytes queued on each guest's console input (UTF-8)")
     p.add_argument("--costs", metavar="FILE", help="cost table replacing the default")
     p.add_argument("--no-locate", action="store_true", help="do not search for the instruction responsible for a divergence")
+    add_counters_argument(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         results = compare_images(images, modes, args.isa, args.max_steps, args.input.encode("utf-8"),
                                  locate_divergences=not args.no_locate, progress=progress.update,
-                                 slice_length=args.slice, costs=load_costs(args.costs))
+                                 slice_length=args.slice, costs=load_costs(args.costs), virt_options=virt_options(args))
     finally:
         progress.clear()
     if args.json:

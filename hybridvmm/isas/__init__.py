@@ -103,6 +103,12 @@ def storage_for(isa: ISA | str, image: Image | None = None) -> int:
     return size
 
 
+def mode_label(isa: ISA | str, mode: str) -> str:
+    """How a report names a mode of ``isa``'s machine (RISC-V: ``U-mode``; pgm: ``user mode``)."""
+    labels = getattr(machine_class(isa), "MODE_LABELS", {})
+    return labels.get(mode, f"{mode} mode")
+
+
 def probe_class(isa: ISA) -> Any:
     """The classifier probe class of ``isa``'s family (UserError if it has none)."""
     f = family_of(isa)
@@ -126,5 +132,5 @@ def virt_model(isa: ISA) -> Any:
     return _load(f.virt)
 
 
-__all__ = ["FAMILIES", "Family", "MAX_STORAGE", "build_machine", "family", "family_of", "machine_class", "probe_class", "probe_for",
-           "storage_for", "virt_model"]
+__all__ = ["FAMILIES", "Family", "MAX_STORAGE", "build_machine", "family", "family_of", "machine_class", "mode_label",
+           "probe_class", "probe_for", "storage_for", "virt_model"]

@@ -17,7 +17,8 @@ from hybridvmm.asm.disassembler import format_instruction
 from hybridvmm.image import Image
 from hybridvmm.isa import ISA, load_isa
 from hybridvmm.recording import Event, GuestRun, Recorder, bare_image, run_bare, show_value
-from hybridvmm.vmm.lockstep import LOCKSTEP_CHUNK, Responsible, locate
+from hybridvmm.vmm.lockstep import LOCKSTEP_CHUNK, Places, Responsible, locate
+from hybridvmm.vmm.monitor import virt_for
 from hybridvmm.vmm.monitored import run_monitor, vm_state
 from hybridvmm.vmm import theory
 
@@ -38,13 +39,19 @@ class Divergence:
     text: str = ""
     mode: str = ""
     responsible: Responsible | None = None
+    place: str = ""
+    """The address with its symbol (``0x8000010c <puthex+0x1c>``)."""
+    label: str = ""
+    """The mode in the ISA's words (RISC-V: ``U-mode``)."""
 
     def describe(self) -> str:
         return "; ".join(self.lines())
 
     def lines(self, name: str = "here") -> list[str]:
         """The report: the first divergent event (where, and each side), the responsible instruction."""
-        where = f", at 0x{self.address:x} `{self.text}` ({self.mode} mode)" if self.address is not None else ""
+        place = self.place or (f"0x{self.address:x}" if self.address is not None else "")
+        label = self.label or f"{self.mode} mode"
+        where = f", at {place} `{self.text}` ({label})" if self.address is not None else ""
         out = [f"first divergent {self.kind} after {self.count:,} guest instructions{where}",
                f"bare: {self.bare}", f"{name}: {self.other}"]
         if self.responsible is not None:
@@ -63,18 +70,21 @@ def _text(event: Event, isa: ISA) -> str:
 
 def first_divergence(ref: GuestRun, run: GuestRun, image: Image, isa: ISA) -> Divergence | None:
     """The first difference between ``run`` and the bare reference ``ref`` (None: equivalent)."""
+    places = Places(image, isa)
     for k, (a, b) in enumerate(zip(ref.events, run.events)):
         if a != b:
-            return Divergence("event", min(a.count, b.count), f"{a.summary()} after {a.count:,}",
-                              f"{b.summary()} after {b.count:,}", a.address, _text(a, isa), a.mode)
+            return Divergence("event", min(a.count, b.count), f"{a.summary(places.label(a.mode))} after {a.count:,}",
+                              f"{b.summary(places.label(b.mode))} after {b.count:,}", a.address, _text(a, isa), a.mode,
+                              place=places.of(a.address, a.identity), label=places.label(a.mode))
     if len(ref.events) != len(run.events):
         k = min(len(ref.events), len(run.events))
         longer, which = (ref.events, "bare") if len(ref.events) > k else (run.events, "here")
         extra = longer[k]
         missing = "no further event"
-        seen = f"{extra.summary()} after {extra.count:,}"
+        seen = f"{extra.summary(places.label(extra.mode))} after {extra.count:,}"
         bare, other = (seen, missing) if which == "bare" else (missing, seen)
-        return Divergence("event", extra.count, bare, other, extra.address, _text(extra, isa), extra.mode)
+        return Divergence("event", extra.count, bare, other, extra.address, _text(extra, isa), extra.mode,
+                          place=places.of(extra.address, extra.identity), label=places.label(extra.mode))
     if (ref.reason, ref.detail) != (run.reason, run.detail):
         return Divergence("ending", run.instructions, f"{ref.reason} {ref.detail}".strip(), f"{run.reason} {run.detail}".strip())
     for key, value in ref.state.items():
@@ -168,19 +178,21 @@ def compare_images(images: list[Image], modes: list[str], isa: ISA | str | None 
     ``progress(text)`` hears what is being run."""
     tell = progress or (lambda text: None)
     isa = load_isa(isa or images[0].isa) if not isinstance(isa, ISA) else isa
+    virt_options = monitor_args.get("virt_options")
+    exposed = getattr(virt_for(isa, virt_options or {}), "exposed_forms", lambda: ())()
     tell(f"{isa.name}: bare runs")
     refs = [run_bare(image, isa, max_steps, console_input) for image in images]
     out = [ImageComparison(image, isa, ref, []) for image, ref in zip(images, refs)]
     for mode in modes:
         tell(f"{isa.name}: {mode}")
         runs = run_monitor(images, mode, isa, max_steps, console_input, **monitor_args)
-        prediction = theory.predict(isa, mode)  # looked up per call: tests replace it
+        prediction = theory.predict(isa, mode, exposed)  # looked up per call: tests replace it
         for comparison, run in zip(out, runs):
             divergence = first_divergence(comparison.bare, run, comparison.image, isa)
             if divergence is not None and locate_divergences:
                 tell(f"{isa.name}: {mode}: locating the divergence of {comparison.image.source} in lock step")
                 divergence.responsible = locate(comparison.image, mode, isa, max_steps, console_input,
-                                                monitor_args.get("slice_length"))
+                                                monitor_args.get("slice_length"), virt_options)
             row = ModeResult(mode, run, divergence, prediction.equivalent, prediction.reason,
                              bare_cycles=comparison.bare.instructions, bare_wall=comparison.bare.wall_s)
             comparison.rows.append(row)

@@ -13,13 +13,42 @@ from typing import Any
 from hybridvmm.asm.disassembler import format_instruction
 from hybridvmm.image import Image
 from hybridvmm.isa import ISA, load_isa
-from hybridvmm.isas import build_machine, storage_for
+from hybridvmm.isas import build_machine, mode_label, storage_for
 from hybridvmm.machine import TrapSignal
-from hybridvmm.recording import bare_image, show_value
+from hybridvmm.recording import bare_image, identity_mapped, show_value
+from hybridvmm.symbols import SymbolTable
 from hybridvmm.vmm.monitor import Monitor
 from hybridvmm.vmm.monitored import vm_state
 
 LOCKSTEP_CHUNK = 1000
+
+
+class Places:
+    """How a report names where something happened, in the ISA's words: addresses with the
+    image's symbols, modes as the family calls them (RISC-V: ``U-mode``), registers by
+    their ABI names."""
+
+    def __init__(self, image: Image, isa: ISA | str):
+        isa = load_isa(isa) if isinstance(isa, str) else isa
+        self.isa = isa
+        self.symbols = SymbolTable.from_image(image)
+        gpr = isa.registers.get("gpr")
+        self.registers = list(gpr.names) if gpr is not None else []
+
+    def of(self, address: int, identity: bool = True) -> str:
+        """The address, with the nearest symbol when code there is at that physical address
+        (a relocated or paged address is not the image's)."""
+        near = self.symbols.nearest(address) if identity else ""
+        return f"0x{address:x} {near}" if near else f"0x{address:x}"
+
+    def label(self, mode: str) -> str:
+        return mode_label(self.isa, mode)
+
+    def item(self, key: str, index: int) -> str:
+        """``x[9]`` as ``x9 (s1)``, any other list item as ``key[index]``."""
+        if key == "x" and index < len(self.registers) and self.registers[index] != f"x{index}":
+            return f"x{index} ({self.registers[index]})"
+        return f"{key}[{index}]"
 
 
 @dataclass
@@ -31,9 +60,13 @@ class Responsible:
     text: str
     mode: str
     differences: list[str]
+    place: str = ""
+    label: str = ""
 
     def describe(self) -> str:
-        return (f"`{self.text}` at 0x{self.address:x} ({self.mode} mode), guest instruction {self.count:,}; "
+        place = self.place or f"0x{self.address:x}"
+        label = self.label or f"{self.mode} mode"
+        return (f"`{self.text}` at {place} ({label}), guest instruction {self.count:,}; "
                 f"after it {'; '.join(self.differences)}")
 
     def as_dict(self) -> dict[str, Any]:
@@ -44,7 +77,8 @@ class Responsible:
 class _Side:
     """One side of a lock-step comparison that can advance by guest instructions."""
 
-    def __init__(self, image: Image, isa: ISA, mode: str, max_steps: int, console_input: bytes, slice_length: int | None):
+    def __init__(self, image: Image, isa: ISA, mode: str, max_steps: int, console_input: bytes, slice_length: int | None,
+                 virt_options: dict[str, Any] | None = None):
         self.mode = mode
         if mode == "bare":
             self.machine = build_machine(isa, image=bare_image(image), storage_size=storage_for(isa, image))
@@ -52,7 +86,7 @@ class _Side:
             self.monitor = None
         else:
             kwargs = {} if slice_length is None else {"slice_length": slice_length}
-            self.monitor = Monitor([image], mode, isa=isa, max_steps=max_steps, **kwargs)
+            self.monitor = Monitor([image], mode, isa=isa, max_steps=max_steps, virt_options=virt_options, **kwargs)
             self.vm = self.monitor.vms[0]
             self.vm.console.feed(console_input)
             self.machine = self.vm.vcpu
@@ -78,15 +112,18 @@ class _Side:
         return vm_state(self.monitor, self.vm), self.vm.guest_storage()
 
 
-def _differences(a: tuple[dict[str, Any], bytes], b: tuple[dict[str, Any], bytes]) -> list[str]:
+def _differences(a: tuple[dict[str, Any], bytes], b: tuple[dict[str, Any], bytes], places: Places) -> list[str]:
     out = []
     for k, v in a[0].items():
         w = b[0].get(k)
         if w == v:
             continue
         if isinstance(v, (list, tuple)) and isinstance(w, (list, tuple)) and len(v) == len(w):
-            out.extend(f"{k}[{i}]: bare {show_value(x)}, here {show_value(y)}"
+            out.extend(f"{places.item(k, i)}: bare {show_value(x)}, here {show_value(y)}"
                        for i, (x, y) in enumerate(zip(v, w)) if x != y)
+        elif isinstance(v, dict) and isinstance(w, dict):
+            out.extend(f"{k}.{name}: bare {show_value(v.get(name))}, here {show_value(w.get(name))}"
+                       for name in sorted(set(v) | set(w), key=str) if v.get(name) != w.get(name))
         else:
             out.append(f"{k}: bare {show_value(v)}, here {show_value(w)}")
     if a[1] != b[1]:
@@ -96,14 +133,15 @@ def _differences(a: tuple[dict[str, Any], bytes], b: tuple[dict[str, Any], bytes
 
 
 def locate(image: Image, mode: str, isa: ISA | str | None = None, max_steps: int = 50_000_000,
-           console_input: bytes = b"", slice_length: int | None = None) -> Responsible | None:
+           console_input: bytes = b"", slice_length: int | None = None,
+           virt_options: dict[str, Any] | None = None) -> Responsible | None:
     """Run bare and ``mode`` in lock step to the first guest instruction after which their
     guest-visible states differ; None if they never do within ``max_steps``."""
     isa = load_isa(isa or image.isa) if not isinstance(isa, ISA) else isa
 
     def pair() -> tuple[_Side, _Side]:
         return (_Side(image, isa, "bare", max_steps, console_input, slice_length),
-                _Side(image, isa, mode, max_steps, console_input, slice_length))
+                _Side(image, isa, mode, max_steps, console_input, slice_length, virt_options))
 
     bare, other = pair()
     agreed = 0
@@ -130,10 +168,12 @@ def locate(image: Image, mode: str, isa: ISA | str | None = None, max_steps: int
         other.advance_to(count + 1)
         a, b = bare.state(), other.state()
         if a != b or bare.count != other.count:
-            diffs = _differences(a, b)
+            places = Places(image, isa)
+            diffs = _differences(a, b, places)
             if bare.count != other.count:
                 diffs.append(f"instructions: bare {bare.count}, here {other.count}")
-            return Responsible(count + 1, pc, text, mode_name, diffs)
+            place = places.of(pc, identity_mapped(m, pc))
+            return Responsible(count + 1, pc, text, mode_name, diffs, place, places.label(mode_name))
         if bare.done or other.done:
             return None
     return None

@@ -60,7 +60,7 @@ class Monitor:
                 raise UserError(f"{image.source or 'image'}: ISA {image.isa} differs from {first.name}: "
                                 f"the VMs of one run share one host machine")
         self.isa = first
-        self.virt: VirtModel = _virt_for(first, virt_options or {})
+        self.virt: VirtModel = virt_for(first, virt_options or {})
         self.slice = slice_length
         self.costs = costs or default_costs()
         self.tracer = tracer
@@ -235,7 +235,7 @@ class Monitor:
                 "host_storage": self.allocation.host_size, "vms": len(self.vms)}
 
 
-def _virt_for(isa: ISA, options: dict[str, Any]) -> VirtModel:
+def virt_for(isa: ISA, options: dict[str, Any]) -> VirtModel:
     """The family's virtualization model, with ``options`` it must accept."""
     cls = virt_model(isa)
     try:

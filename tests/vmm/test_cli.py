@@ -121,8 +121,8 @@ def test_compare_exits_1_when_a_mode_the_theory_accepts_diverges(cli, monkeypatc
     import hybridvmm.vmm.theory as theory
 
     real = theory.predict
-    monkeypatch.setattr(theory, "predict", lambda isa, mode: theory.Prediction(mode, True, "claimed") if mode == "pure"
-                        else real(isa, mode))
+    monkeypatch.setattr(theory, "predict", lambda isa, mode, *rest: theory.Prediction(mode, True, "claimed")
+                        if mode == "pure" else real(isa, mode, *rest))
     r = cli("compare", "guest:redpill", "--isa", "pgm-x86", "--modes", "pure")
     assert r.code == 1 and "UNEXPECTED" in r.out
     assert cli("compare", "guest:redpill", "--modes", "warp").code == 2

@@ -126,6 +126,10 @@ class RiscvMachine(Machine):
     """One RISC-V hart with its platform (see the module docstring)."""
 
     MODES = MODE_NAMES
+    MODE_LABELS = {"machine": "M-mode", "supervisor": "S-mode", "user": "U-mode"}
+    """How reports name the modes (the privileged spec's words)."""
+    physical_base = RAM_BASE
+    """The physical address of storage byte 0."""
     default_storage = DEFAULT_RAM
 
     def __init__(
@@ -362,20 +366,35 @@ class RiscvMachine(Machine):
                 "mtval": c.mtval, "scause": c.scause, "sepc": c.sepc, "satp": c.satp}
 
     # --- traps and interrupts -----------------------------------------------------------
+    def trap_value(self, trap: Trap) -> int:
+        """What trap entry writes to xTVAL for ``trap``: the faulting address, the
+        instruction bits of an illegal instruction, else 0."""
+        if trap.fault_address is not None:
+            return trap.fault_address & self.xlen.mask
+        return 0 if trap.cause & self.interrupt_bit else trap.code & self.xlen.mask
+
+    def _delegated(self, trap: Trap) -> bool:
+        """Is ``trap``, taken now, delegated to S-mode?"""
+        c = self.csr
+        interrupt = bool(trap.cause & self.interrupt_bit)
+        code = trap.cause & ~self.interrupt_bit
+        return self.priv <= SUPERVISOR and bool((c.mideleg if interrupt else c.medeleg) >> code & 1)
+
+    def trap_target(self, trap: Trap) -> str:
+        """The mode ``trap``, taken now, enters (``supervisor`` if delegated, else ``machine``)."""
+        return self.MODES[SUPERVISOR if self._delegated(trap) else MACHINE]
+
     def _deliver(self, trap: Trap) -> None:
         """Trap entry: to S-mode if delegated there, else to M-mode."""
         c, mask = self.csr, self.xlen.mask
         cause = trap.cause
         interrupt = bool(cause & self.interrupt_bit)
         code = cause & ~self.interrupt_bit
-        if trap.fault_address is not None:
-            tval = trap.fault_address
-        else:
-            tval = 0 if interrupt else trap.code
+        tval = self.trap_value(trap)
         priv = self.priv
         ms = c.mstatus
         self.reservation = None
-        if priv <= SUPERVISOR and (c.mideleg if interrupt else c.medeleg) >> code & 1:
+        if self._delegated(trap):
             c.scause, c.sepc, c.stval = cause, trap.pc & mask & ~3, tval & mask
             ms = (ms & ~(SPP | SPIE | SIE)) | (SPP if priv == SUPERVISOR else 0) | (SPIE if ms & SIE else 0)
             self.priv, tvec = SUPERVISOR, c.stvec
