@@ -85,8 +85,8 @@ def show_runs() -> None:
         outputs[name] = text
         stats = machine.stats
         digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-        print(f"  {name:<11} {result.reason}: {stats.supervisor + stats.user:,} instructions "
-              f"({stats.user:,} user), {stats.traps.get('timer', 0)} timer interrupts, "
+        print(f"  {name:<11} {result.reason}: {stats.instructions:,} instructions "
+              f"({stats.by_mode.get('user', 0):,} user), {stats.traps.get('timer', 0)} timer interrupts, "
               f"{stats.traps.get('privileged', 0)} privileged traps, console sha256 {digest}, {seconds:.2f} s")
     same = len(set(outputs.values())) == 1
     print(f"  console output identical on all three variants: {'yes' if same else 'NO'}")

@@ -177,6 +177,7 @@ class PgmMachine(Machine):
 
     default_storage = DEFAULT_STORAGE
     MODES = {SUPERVISOR: "supervisor", USER: "user"}
+    honours_code_overlay = True  # every load path of PgmEnv and the PSW reads consults it
 
     def __init__(
         self,

@@ -14,7 +14,10 @@ Execution model
     :class:`TrapSignal` and are delivered between instructions.
 
 Subclass contract (all "protected" — the public API is documented by each ISA module)
-    ``MODES``                     privilege level → mode name (class attribute)
+    ``MODES``                     privilege level → mode name, most privileged first
+                                  (class attribute; no default)
+    ``honours_code_overlay``      True if its loads consult ``load_overlay`` (class
+                                  attribute; default False: nothing may be patched)
     ``_context_key()``            hashable key of the current address mapping
     ``_new_context(key)``         a :class:`Context` for it (``pbase``: root address of
                                   virtual 0, or None for a paged mapping; ``env``:
@@ -42,7 +45,7 @@ Public API for monitors (ISA-agnostic)
 
 from __future__ import annotations
 
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, ClassVar, Hashable
 
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image
@@ -50,6 +53,7 @@ from hybridvmm.isa import ISA, Instruction, shared_decoder
 from hybridvmm.machine.codecache import CodeCache, Context, Handler
 from hybridvmm.machine.console import Console
 from hybridvmm.machine.hooks import AddressHook, HookHandle, Hooks, ModeHook, OutputHook, TranslateHook, TrapHook
+from hybridvmm.machine.overlay import CodeOverlay
 from hybridvmm.machine.results import HALTED, MAX_STEPS, STOPPED, TRAP_LOOP, RunResult, StepResult
 from hybridvmm.machine.snapshot import Snapshot
 from hybridvmm.machine.stats import Stats
@@ -83,11 +87,18 @@ class Machine:
     cause_names: dict[int, str] = {}
     default_storage: int = 1 << 20
     """Storage bytes a machine of this model gets unless told otherwise."""
-    MODES: dict[int, str] = {0: "supervisor", 1: "user"}
-    """Privilege level → mode name, most privileged first; a model with three levels
-    (M/S/U) lists three."""
+    MODES: ClassVar[dict[int, str]]
+    """Privilege level → mode name, most privileged first (the order is the privilege rank,
+    :meth:`priv_rank`); a model with three levels (M/S/U) lists three.  Every model defines
+    it: level numbers mean different modes in different families."""
+    honours_code_overlay: ClassVar[bool] = False
+    """Whether the model's loads consult ``load_overlay`` (a :class:`CodeOverlay`).  One
+    that does not must not run under patches, so a monitor refuses to patch its guests."""
 
     def __init__(self, isa: ISA, storage: Storage):
+        if not getattr(type(self), "MODES", None):
+            raise TypeError(f"{type(self).__name__} must define MODES (privilege level → mode name, "
+                            "most privileged first)")
         self.isa = isa
         self.decoder = shared_decoder(isa)
         self.storage = storage
@@ -107,13 +118,15 @@ class Machine:
         """When set, ``code_view(paddr)`` returns the bytes to *decode* at root address
         ``paddr`` where they differ from storage (None where they do not): a monitor
         serves the original instructions under its patches this way."""
-        self.load_overlay: Any = None
-        """When set, loads of words it marks (``patched[root word]``) return its
-        ``original_word(p)`` / ``original_byte(p)``: the guest's own bytes under a
-        monitor's patches.  ISA models consult it only for mappings it ``touches(lo, hi)``,
-        so storage without patches loads at full speed."""
+        self.load_overlay: CodeOverlay | None = None
+        """When set (only on a model that ``honours_code_overlay``), loads of words it marks
+        (``patched[root word]``) return its ``original_word(p)`` / ``original_byte(p)``: the
+        guest's own bytes under a monitor's patches.  ISA models consult it only for
+        mappings it ``touches(lo, hi)``, so storage without patches loads at full speed."""
         self.pc = 0
-        self.priv = min(self.MODES)
+        self.priv = next(iter(self.MODES))
+        """The current privilege level: the most privileged until the model's ``reset``
+        sets its own."""
         self.halted = False
         self.exit_code: int | None = None
         """The outcome a guest reported when it ended itself (through a host-interface word
@@ -150,6 +163,14 @@ class Machine:
     def mode(self) -> str:
         """The current privilege mode's name."""
         return self.MODES[self.priv]
+
+    @classmethod
+    def priv_rank(cls, priv: int) -> int:
+        """How privileged level ``priv`` is: 0 for the least privileged mode, one more per
+        mode above it (from the order of ``MODES``).  Compare ranks, never level numbers:
+        0 is supervisor on pgm and user on RISC-V."""
+        order = list(cls.MODES)
+        return len(order) - 1 - order.index(priv)
 
     def _install(self, ctx: Context, vaddr: int, ins: Instruction, exact: Handler, system: bool,
                  paddr: int | None = None, entry: Handler | None = None) -> None:

@@ -10,13 +10,14 @@ class Stats:
     """Counters accumulated across runs (reset with :meth:`reset`).
 
     Instructions are *completed* instructions (a fault does not complete; a system call
-    does), counted per privilege mode by the mode's name (pgm: ``supervisor``/``user``;
-    a three-level ISA adds its own).  ``traps`` counts every trap and interrupt by cause
+    does), counted per privilege mode by the mode's name in ``by_mode`` (pgm:
+    ``supervisor``/``user``; a three-level ISA adds its own; a mode that ran nothing has
+    no entry).  ``traps`` counts every trap and interrupt by cause
     name, including those taken by a monitor's ``trap_handler``; ``timer_interrupts``
     counts timer interrupts delivered.
     """
 
-    modes: tuple[str, ...] = ("supervisor", "user")
+    modes: tuple[str, ...]
     """The machine's mode names, most privileged first (the order of reports)."""
     by_mode: dict[str, int] = field(default_factory=dict)
     traps: dict[str, int] = field(default_factory=dict)
@@ -27,14 +28,6 @@ class Stats:
 
     def __post_init__(self) -> None:
         self.instructions = sum(self.by_mode.values())
-
-    @property
-    def supervisor(self) -> int:
-        return self.by_mode.get("supervisor", 0)
-
-    @property
-    def user(self) -> int:
-        return self.by_mode.get("user", 0)
 
     def count(self, mode: str, n: int) -> None:
         """``n`` more instructions completed in ``mode``."""

@@ -100,7 +100,7 @@ class Monitor:
         """Before the VM runs directly: the host decodes the VM's patched code, and (where
         the family honours it) its loads see the original bytes under the patches."""
         self.host.code_view = vm.patches.host_code
-        self.host.load_overlay = vm.patches if getattr(self.host, "honours_code_overlay", True) else None
+        self.host.load_overlay = vm.patches if self.host.honours_code_overlay else None
 
     # --- tracing ------------------------------------------------------------------------------
     def emit(self, vm: VM, category: str, text: str) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from typing import Callable, Iterable
 
+from hybridvmm.errors import UserError
 from hybridvmm.image import PatchRecord
 from hybridvmm.machine.storage import Storage
 
@@ -33,8 +34,11 @@ from hybridvmm.machine.storage import Storage
 class PatchSet:
     """The patch table of one VM over its storage window (see the module docstring)."""
 
-    def __init__(self, window: Storage, max_length: int, trap_length: int):
+    def __init__(self, window: Storage, max_length: int, trap_length: int, *, refusal: str | None = None):
+        """``refusal``: why no patch may be applied here (None: patches may be), for a
+        machine model that does not honour the code overlay."""
         self.window = window
+        self.refusal = refusal
         self.root = window.root
         self.offset = window.offset
         self.max_length = max_length
@@ -119,6 +123,7 @@ class PatchSet:
     # --- changes ------------------------------------------------------------------------------
     def apply(self, window_address: int, replacement: bytes, kind: str) -> PatchRecord:
         """Write ``replacement`` over the instruction at ``window_address`` and record it."""
+        self._check_allowed(window_address)
         p = self.offset + window_address
         n = len(replacement)
         near = self._starts[bisect_left(self._starts, p - self.trap_length + 1):bisect_left(self._starts, p + self.trap_length)]
@@ -132,7 +137,12 @@ class PatchSet:
     def adopt(self, records: Iterable[PatchRecord]) -> None:
         """Take over patches already present in storage (a statically patched image)."""
         for r in records:
+            self._check_allowed(r.address)
             self._install(self.offset + r.address, r)
+
+    def _check_allowed(self, window_address: int) -> None:
+        if self.refusal is not None:
+            raise UserError(f"cannot patch 0x{window_address:x}: {self.refusal}")
 
     def _install(self, p: int, record: PatchRecord) -> None:
         n = len(record.original)

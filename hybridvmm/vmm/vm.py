@@ -45,9 +45,13 @@ class VM:
         self.virt = virt
         self.host = host
         trap_length = _trap_length(isa)
-        self.patches = PatchSet(window, isa.max_length, trap_length)
+        refusal = None if self.vcpu.honours_code_overlay else (
+            f"the {isa.name} machine model does not honour a code overlay, so its guest would read "
+            "the patches' traps as its own bytes")
+        self.patches = PatchSet(window, isa.max_length, trap_length, refusal=refusal)
         self.vcpu.code_view = self.patches.original_code
-        self.vcpu.load_overlay = self.patches
+        if self.vcpu.honours_code_overlay:
+            self.vcpu.load_overlay = self.patches
         self.patches.listeners.append(self.vcpu.refresh_mapping)
         self.patches.removed.append(self._patch_removed)
         self.vcpu.load(image)

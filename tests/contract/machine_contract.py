@@ -139,6 +139,13 @@ class MachineContract:
         assert (self.KERNEL, self.USER) in changes and (self.USER, self.KERNEL) in changes
         assert all(was in m.MODES.values() and now in m.MODES.values() for was, now in changes)
 
+    def test_modes_are_ranked_and_a_reset_machine_is_most_privileged(self):
+        m = self.make()
+        rank = {name: m.priv_rank(level) for level, name in m.MODES.items()}
+        assert list(rank.values()) == sorted(rank.values(), reverse=True)  # MODES: most privileged first
+        assert rank[self.KERNEL] > rank[self.USER] == 0
+        assert m.mode == next(iter(m.MODES.values()))
+
     def test_trap_handler_replaces_the_vectors_and_deliver_performs_them(self):
         ref = self.finished()
         m = self.make()

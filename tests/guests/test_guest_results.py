@@ -50,7 +50,7 @@ def test_workloads_run_as_minios_tasks(isa, guest_run):
         assert f"minios: task 1 {name} exited with status 0" in run.output
         assert run.output.endswith("minios: halt\n")
         stats = run.machine.stats
-        assert stats.user > stats.supervisor / 2  # user-heavy even at the test size
+        assert stats.by_mode["user"] > stats.by_mode["supervisor"] / 2  # user-heavy even at the test size
         assert stats.timer_interrupts > 5  # and preempted by the kernel's timer
 
 
@@ -112,7 +112,7 @@ def test_syscalls(isa, guest_run):
         f"xor of the counts 0x{xor:08x}\n"
     )
     assert run.machine.stats.traps == {"svc": 2 * n + 1}
-    assert run.machine.stats.user > 0
+    assert run.machine.stats.by_mode["user"] > 0
 
 
 @pytest.mark.parametrize("isa", VARIANTS)
@@ -124,7 +124,7 @@ def test_privileged(isa, guest_run):
     assert run.lines[1] == (f"privileged: {n} rounds; IE=0 after di: {n}, IE=1 after ei: {n}, IE=0 after popf: {n}, "
                             f"srr as set: {2 * n}, rdtime right after settimer: {n}")
     stats = run.machine.stats
-    assert stats.user == 0 and stats.traps == {} and stats.timer_interrupts == 0
+    assert stats.by_mode.get("user", 0) == 0 and stats.traps == {} and stats.timer_interrupts == 0
 
 
 @pytest.mark.parametrize("isa", VARIANTS)
@@ -137,7 +137,7 @@ def test_timer(isa, ticks, period, guest_run):
     # the first slice gives the user loop period - 2 instructions (ei and jrstu count),
     # every later one period - 1 (the handler's rti counts); the loop is inc, br, inc, ...
     user = (period - 2) + (ticks - 1) * (period - 1)
-    assert run.machine.stats.user == user
+    assert run.machine.stats.by_mode["user"] == user
     assert run.machine.stats.timer_interrupts == ticks
     assert run.lines[-1] == f"timer: after {ticks} interrupts the user loop had counted to {(user + 1) // 2}"
 
@@ -181,7 +181,7 @@ def test_kcompute(isa, guest_run):
     assert run.output == (f"kcompute: {n}-queens has {solutions} solutions ({calls} placements tried)\n"
                           f"kcompute: below {limit} the longest Collatz chain starts at {start} ({steps} steps)\n")
     stats = run.machine.stats
-    assert stats.user == 0 and stats.traps == {}  # all supervisor, not a single trap
+    assert stats.by_mode.get("user", 0) == 0 and stats.traps == {}  # all supervisor, not a single trap
 
 
 def test_kcompute_eight_queens(guest_run):

@@ -169,7 +169,7 @@ def test_identical_output_and_expected_traps_on_every_variant(guest_run):
     privileged = {v: r.machine.stats.traps.get("privileged", 0) for v, r in runs.items()}
     assert privileged == {"pgm-virt": 1 + 7, "pgm-hybrid": 1 + 5, "pgm-x86": 1}
     # the emulated instructions are the only user instructions that did not complete
-    user = {v: r.machine.stats.user for v, r in runs.items()}
+    user = {v: r.machine.stats.by_mode.get("user", 0) for v, r in runs.items()}
     assert user["pgm-x86"] - user["pgm-hybrid"] == 5
     assert user["pgm-x86"] - user["pgm-virt"] == 7
     assert len({r.machine.stats.timer_interrupts for r in runs.values()}) == 1

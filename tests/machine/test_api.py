@@ -62,7 +62,7 @@ def test_psw_round_trip(rig):
 def test_halt_completes_and_stops(rig):
     t = rig()
     res = t.exec("halt")
-    assert res.completed and res.halted and t.m.pc == 0x1002 and t.m.stats.supervisor == 1
+    assert res.completed and res.halted and t.m.pc == 0x1002 and t.m.stats.by_mode["supervisor"] == 1
     assert t.m.run(10).reason == "halted" and t.m.step().completed is False
 
 

@@ -54,7 +54,7 @@ def test_interrupt_after_exactly_n_instructions(asm_machine, n, stepping):
     assert pc == 0x108 + 2 * n
     assert status == 2 | 6 << 8                               # IE was 1; cause timer
     assert m.stats.timer_interrupts == 1 and m.stats.traps == {"timer": 1}
-    assert m.stats.supervisor == 3 + n + 1                    # movi, ei, settimer, n nops, halt
+    assert m.stats.by_mode["supervisor"] == 3 + n + 1         # movi, ei, settimer, n nops, halt
 
 
 def test_rdtime_reads_the_instructions_still_to_complete_including_itself(asm_machine):
@@ -237,7 +237,7 @@ def test_run_and_step_agree_exactly_and_runs_are_deterministic(asm_machine):
     assert fast.regs[2] == sum(range(1, 20001)) & 0xFFFFFFFF
     ticks = int.from_bytes(fast.read(0x24, 4), "little")
     assert ticks == fast.stats.timer_interrupts > 1000
-    user = fast.stats.user
+    user = fast.stats.by_mode["user"]
     assert user == 2 + 3 * 20000 + 1
     # movi, settimer; then per tick an interval of 37 counted instructions followed by the
     # handler's 5 instructions before its settimer and the settimer itself (not counted);

@@ -54,7 +54,7 @@ def test_svc_from_user_mode_saves_the_exact_psw_and_loads_the_new_one(rig, asm_m
     assert m.halted
     # the new PSW: supervisor, IE from the vector (1), NZCV from the vector (1111), its R
     assert (m.user, m.ie, m.flags, m.base, m.bound) == (False, True, 0b1111, 0, 0x10000)
-    assert m.stats.traps == {"svc": 1} and m.stats.user == 2 and m.stats.supervisor == 1
+    assert m.stats.traps == {"svc": 1} and m.stats.by_mode == {"supervisor": 1, "user": 2}
 
 
 def test_svc_from_supervisor_mode(asm_machine):
@@ -73,7 +73,7 @@ def test_privileged_instruction_in_user_mode_saves_the_faulting_pc(rig, asm_mach
     m.run(10)
     status, pc, base, bound = old_psw(m)
     assert (status, pc, base, bound) == (1 | 1 << 8, 4, 0x4000, 0x1000)
-    assert m.stats.user == 1                                             # the fault did not complete
+    assert m.stats.by_mode["user"] == 1                                  # the fault did not complete
 
 
 @pytest.mark.parametrize("code,cause,fault_pc", [
