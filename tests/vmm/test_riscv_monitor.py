@@ -118,8 +118,6 @@ def test_mprv_loads_take_mpp_s_translation_and_run_interpreted():
         li      t3, 0x800
         add     t3, t0, t3
         sw      t2, 0(t3)               # RAM megapage, identity (S)
-        li      t2, (0x80050000 >> 2) | 0xcf
-        sw      t2, 8(t0)               # VA 0x00800000 megapage -> 0x80050000... (megapage-aligned: 0x80000000)
         li      t0, 0x80000000 | (0x80040000 >> 12)
         csrw    satp, t0
         li      t0, 0x800
