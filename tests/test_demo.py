@@ -39,6 +39,18 @@ def test_demo_runs_and_shows_each_result(demo):
     assert "patch      yes" in out and "hybrid     yes" in out
 
 
+def test_demo_shows_riscv_deprivileged_and_the_counter_hole(demo):
+    """Act 7: rvminios and a riscv-tests v test equivalent in every mode (the rv32 row all
+    yes), and the counter demonstration: trap equivalent, passthrough diverging on the read."""
+    act = demo.split("7. Real RISC-V", 1)[1]
+    rows = [line for line in act.splitlines() if line.startswith(("  guest:rvminios", "  rv32ui-v-add"))]
+    assert len(rows) == 10 and all(" yes " in row for row in rows)
+    assert re.search(r"^  rv32 +yes +yes +yes +yes +yes$", act, re.MULTILINE)
+    assert "pure --counters trap         equivalent" in act
+    assert "pure --counters passthrough  DIVERGES" in act
+    assert "responsible: `csrrs s1,time,zero` at 0x80000078 <u_main+0xc> (U-mode)" in act
+
+
 def test_the_readme_shows_what_the_demo_prints(demo):
     """Every line of the README's excerpt is the start of a line the demo prints (the
     excerpt leaves timings out; decimal figures are masked)."""
