@@ -100,7 +100,7 @@ class SpaceScan:
         self.dirty = False
 
     def describe(self) -> str:
-        return f"space at 0x{self.space.base:x}" if self.linear else f"space {self.space.key}"
+        return f"space at 0x{self.space.base:x}" if self.linear else getattr(self.space, "name", f"space {self.space.key}")
 
 
 class LazyPatcher:
@@ -173,10 +173,12 @@ class LazyPatcher:
             vm.stats.instructions_scanned += len(new)
         else:
             vm.stats.instructions_scanned += len(insns)
+        sites = [(wa, ins) for wa, ins in placed if wants(self.policy, ins.spec.classes)]
         if self.trace is not None and new:
-            self.trace("scan", f"scanned {len(new)} instructions from 0x{new[0][0]:x} ({space.describe()})")
-        for wa, ins in placed:
-            if not vm.patches.at(wa) and wants(self.policy, ins.spec.classes):
+            self.trace("scan", f"scanned {len(new)} instructions from 0x{new[0][0]:x} ({space.describe()}): "
+                               f"{len(sites)} sensitive-unprivileged site{'' if len(sites) == 1 else 's'}")
+        for wa, ins in sites:
+            if not vm.patches.at(wa):
                 self._patch(wa, ins, "scanned")
 
     def _patch(self, window_address: int, ins: Instruction, why: str) -> None:

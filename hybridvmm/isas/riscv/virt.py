@@ -85,8 +85,10 @@ class PagedSpace:
             geometry = vcpu.paging_geometry(satp)
             self.regime = Regime(vcpu, (satp & SATP_PPN) << 12, geometry, priv, False, False)
             self.key: Hashable = ("paged", priv == USER, satp)
+            self.name = f"{geometry.name} space of satp 0x{satp:x}, {'U' if priv == USER else 'S'}-mode fetches"
         else:
             self.key = ("bare",)
+            self.name = "physical addresses (no translation)"
 
     def translate(self, vaddr: int) -> int | None:
         pa = vaddr if self.regime is None else self.regime.peek(vaddr, FETCH)
