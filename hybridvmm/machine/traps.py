@@ -33,7 +33,7 @@ class Trap:
 
     def describe(self) -> str:
         what = "interrupt" if self.interrupt else "trap"
-        extra = f" code={self.code}" if self.code else ""
+        extra = f" code=0x{self.code:x}" if self.code else ""
         insn = f" by {self.instruction}" if self.instruction else ""
         where = f" at 0x{self.address:x}" if not self.interrupt else f" before 0x{self.pc:x}"
         fa = f" (address 0x{self.fault_address:x})" if self.fault_address is not None else ""

@@ -249,3 +249,11 @@ def test_a_monitor_that_emulates_is_not_a_trap_loop(rig):
     t.m.trap_handler = emulate
     result = t.m.run(1000)
     assert result.reason == "stopped" and t.m.stats.traps == {"privileged": 40, "svc": 1}
+
+
+def test_a_trap_code_is_described_in_hex():
+    """Regression (a new user): an illegal instruction's bits printed as code=3222283635."""
+    from hybridvmm.machine import Trap
+
+    text = Trap(2, "illegal", 0x80000000, 0x80000000, code=3222283635, instruction="csrrs").describe()
+    assert "code=0xc0102073" in text and "3222283635" not in text
