@@ -86,10 +86,41 @@ MSTATUS_WRITABLE = SIE | MIE | SPIE | MPIE | SPP | MPP | MPRV | SUM | MXR | TVM 
 SSTATUS_VIEW = SIE | SPIE | SPP | SUM | MXR
 """The mstatus bits sstatus shows and writes (UBE, FS, VS, XS, SD read zero here)."""
 
-# --- satp (Sv32) ----------------------------------------------------------------------------------
+# --- satp (Sv32 on RV32; Sv39 on RV64, see Satp) -----------------------------------------------------
 SATP_MODE = 1 << 31
 SATP_ASID = 0x1FF << 22
 SATP_PPN = (1 << 22) - 1
+
+
+@dataclass(frozen=True)
+class Satp:
+    """satp's fields for one XLEN: RV32 has a 1-bit MODE (1 = Sv32), a 9-bit ASID and a 22-bit
+    PPN; RV64 a 4-bit MODE (8 = Sv39; Sv48/57 are not implemented, so WARL refuses them),
+    a 16-bit ASID and a 44-bit PPN."""
+
+    mode_shift: int
+    mode_bits: int
+    asid_mask: int
+    ppn_mask: int
+    paged_mode: int
+    """The MODE value of the one paged regime implemented."""
+
+    def mode(self, satp: int) -> int:
+        return satp >> self.mode_shift & ((1 << self.mode_bits) - 1)
+
+    def root(self, satp: int) -> int:
+        """The physical address of the root page table."""
+        return (satp & self.ppn_mask) << 12
+
+    @property
+    def writable(self) -> int:
+        return ((1 << self.mode_bits) - 1) << self.mode_shift | self.asid_mask | self.ppn_mask
+
+
+SATP32 = Satp(31, 1, SATP_ASID, SATP_PPN, 1)
+SATP64 = Satp(60, 4, 0xFFFF << 44, (1 << 44) - 1, 8)
+UXL_SXL_64 = 2 << 32 | 2 << 34
+"""mstatus.UXL and SXL on RV64: read-only 2 (U and S are 64-bit too)."""
 
 # --- Sv32 page-table entries -----------------------------------------------------------------------
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D = (1 << i for i in range(8))

@@ -35,15 +35,15 @@ from hybridvmm.isas.riscv.constants import (
     MSI,
     MSTATUS_WRITABLE,
     MTI,
-    SATP_MODE,
-    SATP_PPN,
-    SATP_ASID,
+    SATP32,
+    SATP64,
     SEI,
     SSI,
     SSTATUS_VIEW,
     STI,
     SUPERVISOR,
     TVM,
+    UXL_SXL_64,
     Xlen,
     misa_value,
 )
@@ -94,6 +94,9 @@ class CsrFile:
         self.xlen = xlen
         self.mask = xlen.mask
         self.misa = misa_value(xlen)
+        self.satp_format = SATP32 if xlen.bits == 32 else SATP64
+        self.fixed_status = 0 if xlen.bits == 32 else UXL_SXL_64
+        """mstatus bits that always read 1 (RV64's UXL/SXL = 2)."""
         self.counter_offset = [0, 0, 0]
         """Per counter (CY, TM, IR): value = offset + retired instructions (mod 2^64)."""
         self.counter_frozen: list[int | None] = [None, None, None]
@@ -106,6 +109,7 @@ class CsrFile:
     def reset(self) -> None:
         for name in STORED:
             setattr(self, name, 0)
+        self.mstatus = self.fixed_status
         self.counter_offset = [-self._retired()] * 3
         self.counter_frozen = [None, None, None]
 
@@ -202,8 +206,11 @@ class CsrFile:
             add(number, name, (lambda v=value: v))
 
         # status, as one register with a supervisor view
+        fixed = self.fixed_status
+        sstatus_view = SSTATUS_VIEW | (fixed & (3 << 32))       # RV64: UXL shows in sstatus
+
         def write_mstatus(v: int) -> None:
-            self.mstatus = v & MSTATUS_WRITABLE
+            self.mstatus = v & MSTATUS_WRITABLE | fixed
             m.status_changed()
 
         def write_sstatus(v: int) -> None:
@@ -211,7 +218,7 @@ class CsrFile:
             m.status_changed()
 
         add(0x300, "mstatus", lambda: self.mstatus, write_mstatus)
-        add(0x100, "sstatus", lambda: self.mstatus & SSTATUS_VIEW, write_sstatus)
+        add(0x100, "sstatus", lambda: self.mstatus & sstatus_view, write_sstatus)
         if high:
             add(0x310, "mstatush", zero, ignore)
         add(0x301, "misa", lambda: self.misa, ignore)
@@ -244,8 +251,13 @@ class CsrFile:
         plain(0x143, "stval")
 
         # address translation
+        satp_format = self.satp_format
+
         def write_satp(v: int) -> None:
-            self.satp = v & (SATP_MODE | SATP_ASID | SATP_PPN)
+            mode = satp_format.mode(v)
+            if mode not in (0, satp_format.paged_mode):
+                return                        # WARL: a mode not implemented leaves satp as it was
+            self.satp = v & satp_format.writable
             m.flush_virtual()
 
         add(0x180, "satp", lambda: self.satp, write_satp,

@@ -94,8 +94,6 @@ from hybridvmm.isas.riscv.constants import (
     MXR,
     PAGE_SIZE,
     RAM_BASE,
-    SATP_MODE,
-    SATP_PPN,
     SIE,
     SPIE,
     SPP,
@@ -107,7 +105,7 @@ from hybridvmm.isas.riscv.constants import (
 )
 from hybridvmm.isas.riscv.csrs import TM, CsrFile
 from hybridvmm.isas.riscv.devices import FOREVER, Bus, Clint, Htif, TestFinisher, Uart
-from hybridvmm.isas.riscv.mmu import MMIO_EXIT, SV32, Env, Geometry, Regime, Translation
+from hybridvmm.isas.riscv.mmu import MMIO_EXIT, SV32, SV39, Env, Geometry, Regime, Translation
 from hybridvmm.isas.riscv.pmp import X as PMP_X, Pmp
 from hybridvmm.isas.riscv.semantics import Semantic, semantic_for, semantics_for
 from hybridvmm.machine.codecache import Context
@@ -174,7 +172,7 @@ class RiscvMachine(Machine):
         self.guest: "GuestLink | None" = None
         """When set, this hart runs that guest directly: its mappings are the guest's regime
         composed with the guest's window (:mod:`hybridvmm.isas.riscv.shadow`)."""
-        self.pmp = Pmp(pmp_entries)
+        self.pmp = Pmp(pmp_entries, self.xlen.bits)
         """Physical memory protection: QEMU's 16 entries by default, 0 for none."""
         self.device_words: set[int] = set()
         """Storage word indices backed by a device (HTIF): stores there run exactly."""
@@ -532,7 +530,10 @@ class RiscvMachine(Machine):
 
     def paging_geometry(self, satp: int) -> Geometry | None:
         """The page-table format ``satp`` selects (None: bare, no translation)."""
-        return SV32 if satp & SATP_MODE else None
+        fmt = self.csr.satp_format
+        if fmt.mode(satp) != fmt.paged_mode:
+            return None
+        return SV32 if self.xlen.bits == 32 else SV39
 
     def translation(self, key: tuple) -> Translation:
         """The regimes and TLBs of translation context ``key`` (made on first use)."""
@@ -540,7 +541,7 @@ class RiscvMachine(Machine):
         if t is None:
             priv, data_priv, satp, sum_mxr, fetch_paged, data_paged = key
             geometry = self.paging_geometry(satp)
-            root = (satp & SATP_PPN) << 12
+            root = self.csr.satp_format.root(satp)
             fetch = Regime(self, root, geometry, priv, False, False) if fetch_paged else None
             data = Regime(self, root, geometry, data_priv, bool(sum_mxr & SUM), bool(sum_mxr & MXR)) if data_paged else None
             t = self.tlbs[key] = Translation(fetch, data)

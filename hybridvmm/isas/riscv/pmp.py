@@ -22,14 +22,18 @@ A_SHIFT = 3
 OFF, TOR, NA4, NAPOT = 0, 1, 2, 3
 L = 0x80
 ADDRESS_BITS = 34
-"""Sv32 physical addresses are 34 bits (pmpaddr holds bits 33:2)."""
+"""Sv32 physical addresses are 34 bits (pmpaddr holds bits 33:2); Sv39's are 56 (bits 55:2)."""
 
 
 class Pmp:
     """The PMP entries of one hart."""
 
-    def __init__(self, entries: int = 16):
+    def __init__(self, entries: int = 16, xlen: int = 32):
         self.entries = entries
+        self.per_register = xlen // 8
+        """Configurations per pmpcfg register: 4 on RV32, 8 on RV64 (which has only the
+        even-numbered pmpcfg registers: pmpcfg2 holds entries 8-15)."""
+        self.addr_mask = (1 << 32) - 1 if xlen == 32 else (1 << 54) - 1
         self.cfg = [0] * entries
         self.addr = [0] * entries
         self.regions: list[tuple[int, int, int]] = []
@@ -47,12 +51,13 @@ class Pmp:
         self.cfg, self.addr = list(state["cfg"]), list(state["addr"])
         self._rebuild()
 
-    # --- the registers (RV32: four 8-bit configurations per pmpcfg register) ---------------------
+    # --- the registers (8-bit configurations, 4 per pmpcfg register on RV32, 8 on RV64) ----------
     def read_cfg(self, reg: int) -> int:
-        return sum(self.cfg[4 * reg + k] << 8 * k for k in range(4) if 4 * reg + k < self.entries)
+        n = self.per_register
+        return sum(self.cfg[4 * reg + k] << 8 * k for k in range(n) if 4 * reg + k < self.entries)
 
     def write_cfg(self, reg: int, value: int) -> None:
-        for k in range(4):
+        for k in range(self.per_register):
             i = 4 * reg + k
             if i >= self.entries or self.cfg[i] & L:
                 continue
@@ -71,7 +76,7 @@ class Pmp:
         nxt = self.cfg[i + 1] if i + 1 < self.entries else 0
         if nxt & L and nxt >> A_SHIFT & 3 == TOR:
             return
-        self.addr[i] = value & 0xFFFFFFFF
+        self.addr[i] = value & self.addr_mask
         self._rebuild()
 
     def _rebuild(self) -> None:

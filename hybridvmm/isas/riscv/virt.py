@@ -45,7 +45,6 @@ from hybridvmm.isas.riscv.constants import (
     MTI,
     PAGE_SIZE,
     RAM_BASE,
-    SATP_PPN,
     USER,
 )
 from hybridvmm.isas.riscv.machine import RiscvMachine
@@ -83,7 +82,7 @@ class PagedSpace:
         self.regime: Regime | None = None
         if fetch_paged:
             geometry = vcpu.paging_geometry(satp)
-            self.regime = Regime(vcpu, (satp & SATP_PPN) << 12, geometry, priv, False, False)
+            self.regime = Regime(vcpu, vcpu.csr.satp_format.root(satp), geometry, priv, False, False)
             self.key: Hashable = ("paged", priv == USER, satp)
             self.name = f"{geometry.name} space of satp 0x{satp:x}, {'U' if priv == USER else 'S'}-mode fetches"
         else:

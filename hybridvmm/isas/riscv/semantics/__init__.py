@@ -49,9 +49,13 @@ class Semantic:
 HANDWRITTEN: dict[str, Semantic] = {}
 """Factories written by hand (system instructions, CSR access, LR/SC): XLEN-independent."""
 
-DEFINITIONS: list[tuple[str, tuple[str, ...], bool]] = []
-"""(name, template sources, system) of every generated factory: compiled per XLEN.  With
-two sources the first serves bare contexts and the second paged ones."""
+DEFINITIONS: list[tuple[str, tuple[str, ...], bool, tuple[int, ...]]] = []
+"""(name, template sources, system, XLENs) of every generated factory: compiled for each of
+its XLENs.  With two sources the first serves bare contexts and the second paged ones.  A
+later definition of a name for an XLEN replaces an earlier one (RV64's ``lw`` sign-extends
+where RV32's need not)."""
+
+ALL_XLENS = (32, 64)
 
 HELPERS: list[Callable[[Xlen], dict[str, Any]]] = []
 """Builders of the helper functions generated code calls (``_div`` …), per XLEN."""
@@ -122,16 +126,16 @@ def generate(name: str, source: str, ns: dict[str, Any], tag: str = "") -> Facto
     return factory
 
 
-def define(table: dict[str, str], template: str, *, system: bool = False) -> None:
+def define(table: dict[str, str], template: str, *, system: bool = False, xlens: tuple[int, ...] = ALL_XLENS) -> None:
     """Define every ``name: expression`` of ``table`` through ``template`` (which holds
-    ``EXPR`` where the expression goes)."""
+    ``EXPR`` where the expression goes), for harts of the given XLENs."""
     for name, expr in table.items():
-        DEFINITIONS.append((name, (template.replace("EXPR", expr),), system))
+        DEFINITIONS.append((name, (template.replace("EXPR", expr),), system, xlens))
 
 
-def define_per_mapping(name: str, bare: str, paged: str) -> None:
+def define_per_mapping(name: str, bare: str, paged: str, xlens: tuple[int, ...] = ALL_XLENS) -> None:
     """Define one instruction with a bare and a paged specialisation, picked per context."""
-    DEFINITIONS.append((name, (bare, paged), False))
+    DEFINITIONS.append((name, (bare, paged), False, xlens))
 
 
 def _per_mapping(name: str, bare: Factory, paged: Factory) -> Factory:
@@ -150,7 +154,9 @@ def semantics_for(xlen: Xlen) -> dict[str, Semantic]:
     if table is None:
         ns = namespace(xlen)
         table = dict(HANDWRITTEN)
-        for name, sources, system in DEFINITIONS:
+        for name, sources, system, xlens in DEFINITIONS:
+            if xlen.bits not in xlens:
+                continue
             tag = f"/rv{xlen.bits}"
             if len(sources) == 1:
                 table[name] = Semantic(generate(name, sources[0], ns, tag), system)
@@ -164,6 +170,7 @@ def semantics_for(xlen: Xlen) -> dict[str, Semantic]:
 import hybridvmm.isas.riscv.semantics.a  # noqa: E402,F401  (each module registers its semantics)
 import hybridvmm.isas.riscv.semantics.m  # noqa: E402,F401
 import hybridvmm.isas.riscv.semantics.rv32i  # noqa: E402,F401
+import hybridvmm.isas.riscv.semantics.rv64  # noqa: E402,F401  (after rv32i: it replaces a few for XLEN 64)
 import hybridvmm.isas.riscv.semantics.system  # noqa: E402,F401
 import hybridvmm.isas.riscv.semantics.zicsr  # noqa: E402,F401
 

@@ -46,39 +46,48 @@ def factory(m, ins, env):
 define(AMO, AMO_TEMPLATE)
 
 
-def _lr(m, ins, env):
-    r, ops, nxt, pc = m.x, ins.operands, ins.next_address, ins.address
-    rd, rs1 = ops["rd"], ops["rs1"]
-    amo, peek, RB = env.amo, env.peek32, env.RB
+def lr_factory(size: int):
+    """``lr.w`` (``size`` 4: the word sign-extended to XLEN) or ``lr.d`` (8)."""
+    def factory(m, ins, env):
+        r, ops, nxt, pc = m.x, ins.operands, ins.next_address, ins.address
+        rd, rs1 = ops["rd"], ops["rs1"]
+        amo, peek, RB, mask = env.amo, env.peek32, env.RB, m.xlen.mask
 
-    def lr_w() -> int:
-        o = amo(r[rs1], pc, False)
-        v = peek(o)
-        m.reservation = RB + o
-        if rd:
-            r[rd] = v
-        return nxt
-    return lr_w
-
-
-def _sc(m, ins, env):
-    r, ops, nxt, pc = m.x, ins.operands, ins.next_address, ins.address
-    rd, rs1, rs2 = ops["rd"], ops["rs1"], ops["rs2"]
-    amo, poke, RB = env.amo, env.poke32, env.RB
-
-    def sc_w() -> int:
-        o = amo(r[rs1], pc)
-        if m.reservation == RB + o:
-            poke(o, r[rs2])
-            result = 0
-        else:
-            result = 1
-        m.reservation = None
-        if rd:
-            r[rd] = result
-        return nxt
-    return sc_w
+        def lr() -> int:
+            o = amo(r[rs1], pc, False, size)
+            v = peek(o, size)
+            m.reservation = RB + o
+            if rd:
+                r[rd] = ((v ^ 0x80000000) - 0x80000000) & mask if size == 4 else v
+            return nxt
+        lr.__name__ = ins.name
+        return lr
+    return factory
 
 
-HANDWRITTEN["lr.w"] = Semantic(_lr)
-HANDWRITTEN["sc.w"] = Semantic(_sc)
+def sc_factory(size: int):
+    """``sc.w``/``sc.d``: store if the reservation is the physical word this translates to."""
+    def factory(m, ins, env):
+        r, ops, nxt, pc = m.x, ins.operands, ins.next_address, ins.address
+        rd, rs1, rs2 = ops["rd"], ops["rs1"], ops["rs2"]
+        amo, poke, RB = env.amo, env.poke32, env.RB
+        piece = (1 << 8 * size) - 1
+
+        def sc() -> int:
+            o = amo(r[rs1], pc, True, size)
+            if m.reservation == RB + o:
+                poke(o, r[rs2] & piece, size)
+                result = 0
+            else:
+                result = 1
+            m.reservation = None
+            if rd:
+                r[rd] = result
+            return nxt
+        sc.__name__ = ins.name
+        return sc
+    return factory
+
+
+HANDWRITTEN["lr.w"] = Semantic(lr_factory(4))
+HANDWRITTEN["sc.w"] = Semantic(sc_factory(4))

@@ -1,4 +1,5 @@
-"""RV32I: one expression per instruction, the format templates that specialise them.
+"""RV32I (and, XLEN-parameterised, RV64I's shared part): one expression per instruction,
+the format templates that specialise them.
 
 Memory instructions have two templates each, chosen per context at translation time: a
 *bare* one (physical addressing: ``o = (rs1 + imm - RAM_BASE) & M`` is the storage index,
@@ -59,10 +60,12 @@ LOAD = {  # name: (bytes, value from the unsigned v)
 STORE = {"sb": 1, "sh": 2, "sw": 4}
 NOP = ("fence", "fence.tso")
 
-VIEW = {1: ("b8", "o"), 2: ("h16", "o >> 1"), 4: ("w32", "o >> 2")}
-ALIGN = {1: "", 2: "o & 1 or ", 4: "o & 3 or "}
-A_ALIGN = {1: "", 2: " or a & 1", 4: " or a & 3"}
-PIECE = {1: " & 0xFF", 2: " & 0xFFFF", 4: ""}
+VIEW = {1: ("b8", "o"), 2: ("h16", "o >> 1"), 4: ("w32", "o >> 2"), 8: ("d64", "o >> 3")}
+ALIGN = {1: "", 2: "o & 1 or ", 4: "o & 3 or ", 8: "o & 7 or "}
+A_ALIGN = {1: "", 2: " or a & 1", 4: " or a & 3", 8: " or a & 7"}
+PIECE = {1: " & 0xFF", 2: " & 0xFFFF", 4: "", 8: ""}
+"""What a store keeps of rs2 for each size on RV32 (RV64's ``sw`` keeps the low word:
+:mod:`hybridvmm.isas.riscv.semantics.rv64`)."""
 
 R_TEMPLATE = """
 def factory(m, ins, env):
@@ -263,16 +266,18 @@ define({"jal": ""}, JAL_TEMPLATE)
 define({"jalr": ""}, JALR_TEMPLATE)
 
 
-def _memory(template: str, size: int, write: str = "", paged: bool = False) -> str:
+def memory_template(template: str, size: int, write: str = "", paged: bool = False, piece: str | None = None) -> str:
+    """A load or store template specialised for ``size`` bytes (``piece``: what a store
+    keeps of rs2, default the RV32 choice)."""
     view, index = VIEW[size]
     return (template.replace("LSIZE", f"L{size}").replace("VIEW", view).replace("INDEX", index)
             .replace("SIZE", str(size)).replace("ALIGN", A_ALIGN[size] if paged else ALIGN[size])
-            .replace("PIECE", PIECE[size]).replace("WRITE", write))
+            .replace("PIECE", PIECE[size] if piece is None else piece).replace("WRITE", write))
 
 
 for _name, (_size, _value) in LOAD.items():
     # rd = x0 still performs the access (it may fault or touch a device), and discards the value
     _write = f"if rd:\n            r[rd] = {_value}"
-    define_per_mapping(_name, _memory(LOAD_BARE, _size, _write), _memory(LOAD_PAGED, _size, _write, True))
+    define_per_mapping(_name, memory_template(LOAD_BARE, _size, _write), memory_template(LOAD_PAGED, _size, _write, True))
 for _name, _size in STORE.items():
-    define_per_mapping(_name, _memory(STORE_BARE, _size), _memory(STORE_PAGED, _size, paged=True))
+    define_per_mapping(_name, memory_template(STORE_BARE, _size), memory_template(STORE_PAGED, _size, paged=True))

@@ -1,0 +1,164 @@
+"""RV64I, M and A beyond RV32: one expression per instruction again, compiled for XLEN 64 only.
+
+The ``*w`` instructions compute on the low 32 bits and sign-extend the result to 64
+(``X(e)`` below); ``ld``/``sd``/``lwu`` and the ``.d`` AMOs move 8 (or 4 unsigned) bytes.
+A few RV32 instructions mean something else at XLEN 64 and are redefined here for it:
+``lw`` sign-extends its word, ``sw`` stores the low word of a 64-bit register, and ``lui``/
+``auipc`` sign-extend their 32-bit value.  The shifts need nothing: their masks (``SH``) and
+the 6-bit ``shamt`` come from the XLEN and the rv64 spec.
+"""
+
+from __future__ import annotations
+
+from hybridvmm.isas.riscv.semantics import HANDWRITTEN, Semantic, define, define_per_mapping, substitute
+from hybridvmm.isas.riscv.semantics.a import AMO_TEMPLATE, lr_factory, sc_factory
+from hybridvmm.isas.riscv.semantics.rv32i import (
+    I_TEMPLATE,
+    LOAD_BARE,
+    LOAD_PAGED,
+    R_TEMPLATE,
+    STORE_BARE,
+    STORE_PAGED,
+    U_TEMPLATE,
+    memory_template,
+)
+
+RV64 = (64,)
+
+
+def X(expr: str) -> str:
+    """``expr``'s low 32 bits, sign-extended to 64."""
+    return f"((({expr}) & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000 & M"
+
+
+W = "(a & 0xFFFFFFFF)"
+"""rs1's low word, unsigned."""
+SW_ = "(((a & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000)"
+"""rs1's low word, signed."""
+
+OP_32 = {
+    "addw": X("a + b"),
+    "subw": X("a - b"),
+    "sllw": X("a << (b & 31)"),
+    "srlw": X(f"{W} >> (b & 31)"),
+    "sraw": X(f"{SW_} >> (b & 31)"),
+}
+OP_IMM_32 = {
+    "addiw": X("a + i"),
+}
+SHIFT_IMM_32 = {
+    "slliw": X("a << i"),
+    "srliw": X(f"{W} >> i"),
+    "sraiw": X(f"{SW_} >> i"),
+}
+B_W = "(b & 0xFFFFFFFF)"
+SB_ = "(((b & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000)"
+MUL_DIV_32 = {
+    "mulw": X("a * b"),
+    "divw": X(f"_div32({SW_}, {SB_})"),
+    "divuw": X(f"{W} // {B_W} if {B_W} else -1"),
+    "remw": X(f"_rem32({SW_}, {SB_})"),
+    "remuw": X(f"{W} % {B_W} if {B_W} else a"),
+}
+UPPER_64 = {
+    "lui": "(((u << 12) ^ 0x80000000) - 0x80000000) & M",
+    "auipc": "(pc + ((u << 12) ^ 0x80000000) - 0x80000000) & M",
+}
+
+
+def _div32(a: int, b: int) -> int:
+    """Signed 32-bit division rounding towards zero; x/0 = -1, MIN/-1 = MIN (wraps)."""
+    if b == 0:
+        return -1
+    q = abs(a) // abs(b)
+    return -q if (a < 0) != (b < 0) else q
+
+
+def _rem32(a: int, b: int) -> int:
+    """Signed 32-bit remainder with the dividend's sign; x%0 = x, MIN%-1 = 0."""
+    if b == 0:
+        return a
+    r = abs(a) % abs(b)
+    return -r if a < 0 else r
+
+
+def _helpers(xlen) -> dict:
+    return {"_div32": _div32, "_rem32": _rem32}
+
+
+from hybridvmm.isas.riscv.semantics import HELPERS  # noqa: E402
+
+HELPERS.append(_helpers)
+
+REGS = {"a": "r[rs1]", "b": "r[rs2]"}
+define({n: substitute(e, REGS) for n, e in {**OP_32, **MUL_DIV_32}.items()}, R_TEMPLATE, xlens=RV64)
+define({n: substitute(e, {"a": "r[rs1]"}) for n, e in OP_IMM_32.items()}, I_TEMPLATE.replace("FIELD", '"imm_i"'),
+       xlens=RV64)
+define({n: substitute(e, {"a": "r[rs1]"}) for n, e in SHIFT_IMM_32.items()}, I_TEMPLATE.replace("FIELD", '"shamtw"'),
+       xlens=RV64)
+define(UPPER_64, U_TEMPLATE, xlens=RV64)
+
+LOAD_64 = {  # name: (bytes, value from the unsigned v)
+    "lw": (4, "((v ^ 0x80000000) - 0x80000000) & M"),
+    "lwu": (4, "v"),
+    "ld": (8, "v"),
+}
+STORE_64 = {"sw": (4, " & 0xFFFFFFFF"), "sd": (8, "")}
+
+for _name, (_size, _value) in LOAD_64.items():
+    _write = f"if rd:\n            r[rd] = {_value}"
+    define_per_mapping(_name, memory_template(LOAD_BARE, _size, _write), memory_template(LOAD_PAGED, _size, _write, True),
+                       xlens=RV64)
+for _name, (_size, _piece) in STORE_64.items():
+    define_per_mapping(_name, memory_template(STORE_BARE, _size, piece=_piece),
+                       memory_template(STORE_PAGED, _size, paged=True, piece=_piece), xlens=RV64)
+
+# --- A: the doubleword AMOs, and the word AMOs' sign-extended result at XLEN 64 -------------------------
+AMO_D = {
+    "amoswap.d": "b",
+    "amoadd.d": "(a + b) & M",
+    "amoxor.d": "a ^ b",
+    "amoand.d": "a & b",
+    "amoor.d": "a | b",
+    "amomin.d": "a if (a ^ S) < (b ^ S) else b",
+    "amomax.d": "a if (a ^ S) > (b ^ S) else b",
+    "amominu.d": "a if a < b else b",
+    "amomaxu.d": "a if a > b else b",
+}
+AMO_W64 = {  # a = the word in memory sign-extended to 64, b = rs2; stores the low word of the result
+    "amoswap.w": "b",
+    "amoadd.w": "(a + b) & M",
+    "amoxor.w": "a ^ b",
+    "amoand.w": "a & b",
+    "amoor.w": "a | b",
+    "amomin.w": "a if (a ^ S) < (b32 ^ S) else b32",
+    "amomax.w": "a if (a ^ S) > (b32 ^ S) else b32",
+    "amominu.w": "a if (a & 0xFFFFFFFF) < (b & 0xFFFFFFFF) else b",
+    "amomaxu.w": "a if (a & 0xFFFFFFFF) > (b & 0xFFFFFFFF) else b",
+}
+
+AMO_D_TEMPLATE = AMO_TEMPLATE.replace("amo(r[rs1], pc)", "amo(r[rs1], pc, True, 8)").replace(
+    "peek(o)", "peek(o, 8)").replace("poke(o, EXPR)", "poke(o, EXPR, 8)")
+AMO_W64_TEMPLATE = """
+def factory(m, ins, env):
+    r, ops, nxt, pc = m.x, ins.operands, ins.next_address, ins.address
+    rd, rs1, rs2 = ops["rd"], ops["rs1"], ops["rs2"]
+    amo, peek, poke = env.amo, env.peek32, env.poke32
+
+    def NAME():
+        o = amo(r[rs1], pc)
+        a = ((peek(o) ^ 0x80000000) - 0x80000000) & M
+        b = r[rs2]
+        b32 = ((b & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000 & M
+        poke(o, (EXPR) & 0xFFFFFFFF)
+        if rd:
+            r[rd] = a
+        return nxt
+    return NAME
+"""
+assert "amo(r[rs1], pc, True, 8)" in AMO_D_TEMPLATE and "peek(o, 8)" in AMO_D_TEMPLATE
+
+define(AMO_D, AMO_D_TEMPLATE, xlens=RV64)
+define(AMO_W64, AMO_W64_TEMPLATE, xlens=RV64)
+HANDWRITTEN["lr.d"] = Semantic(lr_factory(8))
+HANDWRITTEN["sc.d"] = Semantic(sc_factory(8))
