@@ -61,6 +61,7 @@ class _Style:
     reserved: list[tuple[int, int]]
     extensions: dict[str, list[str]]
     low_repeat: set[str]
+    low_wide: set[str]
 
     @classmethod
     def of(cls, isa: ISA) -> "_Style":
@@ -90,11 +91,12 @@ class _Style:
                 reserved=[(int(m), int(v)) for m, v in table.get("reserved", [])],
                 extensions={str(k): [str(f) for f in v] for k, v in dict(table.get("extensions", {})).items()},
                 low_repeat=set(addresses.get("low_repeat", [])),
+                low_wide=set(addresses.get("low_wide", [])),
             )
         except (KeyError, TypeError, ValueError, ExprError) as exc:
             raise SpecError([f"{where}: malformed ({exc})"]) from None
         bad = [op for _, op, _, _ in style.lengths if op not in ("==", "!=")]
-        unknown = [n for n in (*style.high, *style.low) if n not in isa.instructions]
+        unknown = [n for n in (*style.high, *style.low, *style.low_wide) if n not in isa.instructions]
         if bad or unknown:
             raise SpecError([f"{where}: " + (f"length rule operator {bad[0]!r} is not == or !=" if bad else f"names unknown instruction '{unknown[0]}'")])
         return style
@@ -415,6 +417,8 @@ class _Listing:
             value = self._maybe_address(base, offset, value)
         if value is None:
             return None
+        if name in style.low_wide:  # the sum of a 32-bit operation, sign-extended
+            value = ((value & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000
         return value & self.mask
 
     def _maybe_address(self, base: int, offset: int, value: int | None) -> int | None:

@@ -204,13 +204,19 @@ def _own_isa(name: str, kind: str, own: str) -> ISA:
 
 def check_family(name: str, kind: str, own: str, isa: str) -> None:
     """``--isa`` for a program with an ISA of its own may name that ISA or a variant of
-    its family (the base ISA at the end of ``extends``), nothing else."""
-    family = _own_isa(name, kind, own).lineage[-1]
+    its family (the base ISA at the end of ``extends``) with the same word size, nothing
+    else: rv64 extends rv32, but 64-bit code run on a 32-bit hart (or the reverse) would
+    run wrongly without a word of warning (a 32-bit machine "passes" every rv64 p test)."""
+    mine = _own_isa(name, kind, own)
+    family = mine.lineage[-1]
     chosen = load_isa(isa)
+    what = "an ELF" if kind == "an ELF file" else kind
     if chosen.lineage[-1] != family:
-        what = "an ELF" if kind == "an ELF file" else kind
         raise UserError(f"{name}: {what} for {own}; --isa {isa} is not {family} or a variant of it "
                         f"(it is of the {chosen.lineage[-1]} family)")
+    if chosen.word_bits != mine.word_bits:
+        raise UserError(f"{name}: {what} for {own} ({mine.word_bits}-bit); --isa {isa} is a {chosen.word_bits}-bit ISA "
+                        f"and would run it wrongly")
 
 
 def _chain(path: Path) -> list[_Source]:
@@ -240,6 +246,33 @@ def _chain(path: Path) -> list[_Source]:
     return chain
 
 
+def _drop(base: dict[str, Any], src: _Source) -> dict[str, Any]:
+    """``base`` without the entries ``src``'s ``[isa] drop`` removes, ``{ TABLE = [KEY, ...] }``:
+    what a variant's base has and the variant lacks (TOML cannot delete by overriding).
+    Dropping an entry the base does not have is an error, so a typo cannot pass unseen."""
+    drop = _isa_table(src.data).get("drop")
+    if drop is None:
+        return base
+    where = src.where("isa", "drop")
+    if not isinstance(drop, dict) or not all(isinstance(v, list) and all(isinstance(k, str) for k in v) for v in drop.values()):
+        raise SpecError([f"{where}: drop must be a table of lists of names, e.g. {{ aliases = [\"rdcycleh\"] }}"])
+    out = dict(base)
+    problems = []
+    for table, keys in drop.items():
+        entries = out.get(table)
+        if not isinstance(entries, dict):
+            problems.append(f"{where}: drop names table [{table}], which the base spec does not have")
+            continue
+        entries = dict(entries)
+        for key in keys:
+            if entries.pop(key, None) is None:
+                problems.append(f"{where}: drop names {table}.{key}, which the base spec does not have")
+        out[table] = entries
+    if problems:
+        raise SpecError(problems)
+    return out
+
+
 def _isa_table(data: dict[str, Any]) -> dict[str, Any]:
     """A file's ``[isa]`` table (empty if it is missing or not a table: the validator says so)."""
     table = data.get("isa", {})
@@ -251,6 +284,7 @@ def _build(path: Path) -> ISA:
     data: dict[str, Any] = {}
     origin: dict[tuple[str, ...], _Source] = {}
     for src in chain:
+        data = _drop(data, src)
         data = _merge(data, src.data, depth=2)
         for top, table in src.data.items():
             origin[(top,)] = src
