@@ -39,7 +39,7 @@ MAX_SEGMENT_BYTES = MAX_SECTION_BYTES
 PF_X, PF_W, PF_R = 1, 2, 4
 SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 1, 2, 4
 
-_ISA_OF: dict[tuple[str, int], str] = {("EM_RISCV", 32): "rv32"}
+_ISA_OF: dict[tuple[str, int], str] = {("EM_RISCV", 32): "rv32", ("EM_RISCV", 64): "rv64"}
 """(e_machine, ELF class) → the ISA family an ELF of that kind runs on."""
 
 _PARSE_ERRORS = (
@@ -155,7 +155,7 @@ def _convert(elf: ELFFile, file_size: int, source: str) -> ElfProgram:
     machine = header["e_machine"]
     isa = _ISA_OF.get((machine, elf.elfclass))
     if isa is None:
-        raise ImageError(f"{source}: an ELF{elf.elfclass} file for {machine}; only 32-bit RISC-V (EM_RISCV, ELFCLASS32) is supported")
+        raise ImageError(f"{source}: an ELF{elf.elfclass} file for {machine}; only RISC-V (EM_RISCV, ELFCLASS32 or ELFCLASS64) is supported")
     if not elf.little_endian:
         raise ImageError(f"{source}: a big-endian RISC-V ELF; RISC-V is little-endian")
     if header["e_type"] not in ("ET_EXEC", "ET_DYN"):
@@ -165,7 +165,7 @@ def _convert(elf: ELFFile, file_size: int, source: str) -> ElfProgram:
     for number, seg in enumerate(elf.iter_segments()):
         if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
             continue
-        image.sections.append(_segment(seg, number, file_size, sections, source))
+        image.sections.append(_segment(seg, number, file_size, sections, source, elf.elfclass))
     if not image.sections:
         raise ImageError(f"{source}: the ELF has no loadable segment (PT_LOAD)")
     symbols = _symbols(elf)
@@ -191,7 +191,7 @@ def _arch(elf: ELFFile) -> str:
     return ""
 
 
-def _segment(seg, number: int, file_size: int, sections: list[ElfSection], source: str) -> Section:
+def _segment(seg, number: int, file_size: int, sections: list[ElfSection], source: str, bits: int) -> Section:
     address, offset = int(seg["p_paddr"]), int(seg["p_offset"])
     filesz, memsz = int(seg["p_filesz"]), int(seg["p_memsz"])
     if filesz > memsz:
@@ -200,8 +200,8 @@ def _segment(seg, number: int, file_size: int, sections: list[ElfSection], sourc
         raise ImageError(f"{source}: corrupt ELF (segment {number} claims 0x{memsz:x} bytes; at most 0x{MAX_SEGMENT_BYTES:x} are supported)")
     if offset + filesz > file_size:
         raise ImageError(f"{source}: truncated ELF (segment {number} lies past the end of the file)")
-    if address + memsz > 1 << 32:
-        raise ImageError(f"{source}: corrupt ELF (segment {number} at 0x{address:x} runs past the 32-bit address space)")
+    if address + memsz > 1 << bits:
+        raise ImageError(f"{source}: corrupt ELF (segment {number} at 0x{address:x} runs past the {bits}-bit address space)")
     data = bytearray(seg.data()) + bytearray(memsz - filesz)
     if len(data) != memsz:
         raise ImageError(f"{source}: truncated ELF (segment {number} is cut short)")

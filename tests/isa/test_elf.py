@@ -122,8 +122,8 @@ def _without_loads(data: bytes) -> bytes:
         (lambda d: d[:600], "truncated or corrupt ELF"),
         (lambda d: d[: len(d) // 2], "truncated"),
         (lambda d: d[:4] + b"\x07" + d[5:], "class byte 7"),
-        (lambda d: _patched(d, 0x12, "<H", 3), "for EM_386; only 32-bit RISC-V"),
-        (lambda d: d[:4] + b"\x02" + d[5:], "an ELF64 file for EM_RISCV; only 32-bit RISC-V"),
+        (lambda d: _patched(d, 0x12, "<H", 3), "an ELF32 file for EM_386; only RISC-V (EM_RISCV, ELFCLASS32 or ELFCLASS64)"),
+        (lambda d: d[:4] + b"\x02" + d[5:], "truncated or corrupt ELF"),  # ELF32 headers read as ELF64
         (_without_loads, "no loadable segment"),
         (lambda d: _patched(d, 0x1C, "<I", 0xFFFFFF00), "corrupt ELF"),
         (lambda d: _patched(d, 0x34 + 0x20 + 0x14, "<I", 0x7FFFFFFF), "claims 0x7fffffff bytes"),  # 2nd phdr's p_memsz
