@@ -79,3 +79,24 @@ def test_a_machine_over_a_window_of_larger_storage_runs_the_tests(name):
     vm.load(load_program(str(ELF_DIR / name)))
     assert vm.run(LIMIT).halted and vm.exit_code == 0
     assert any(host.data[0x100000:0x101000]) and not any(host.data[:0x100000])
+
+
+ELF64_DIR = ELF_DIR.parent / "elf64"
+ELFS64 = sorted(p.name for p in ELF64_DIR.iterdir())
+
+
+@pytest.mark.parametrize("name", ELFS64)
+def test_rv64_riscv_test_passes_on_a_64_bit_hart(name):
+    """The RV64 suite, on an XLEN-64 hart: the machine must really be 64-bit (a 32-bit one
+    would 'pass' a p test whose first instruction already misbehaves), and every test must
+    run its checks (each retires hundreds of instructions at least)."""
+    m = build_machine("rv64", image=load_program(str(ELF64_DIR / name)))
+    assert m.xlen.bits == 64
+    result = m.run(LIMIT)
+    assert result.halted, f"{name}: {result.reason} at pc 0x{result.pc:x} {result.detail}"
+    assert (m.exit_code, m.exit_message) == (0, ""), f"{name}: {m.exit_message}"
+    assert m.stats.instructions > 100
+
+
+def test_the_rv64_suite_is_vendored():
+    assert len(ELFS64) == 193 and all(load_program(str(ELF64_DIR / n)).isa == "rv64" for n in ELFS64[:3])
