@@ -7,9 +7,11 @@ test finisher  0x0010_0000 SiFive test device: 0x5555 → exit 0, ``code << 16 |
                            ``code``, 0x7777 → reset
 CLINT          0x0200_0000 ``msip`` (+0), ``mtimecmp`` (+0x4000), ``mtime`` (+0xbff8); mtime
                            counts retired instructions, so the timer interrupt arrives at an
-                           exact instruction: the core countdown is armed for it
-UART           0x1000_0000 NS16550A: THR writes go to the console, RBR reads its input, LSR
-                           says "transmitter empty" and "data ready"
+                           exact instruction: a timed event (:mod:`.events`) is scheduled for it
+PLIC           0x0c00_0000 interrupt controller, M and S contexts (:mod:`.plic`)
+UART           0x1000_0000 NS16550A, output and input, PLIC irq 10 (:mod:`.uart`)
+virtio         0x1000_1000 eight virtio-mmio transports, a block device on the first, PLIC
+                           irqs 1-8 (:mod:`.virtio`)
 RAM            0x8000_0000 storage byte 0 (see :mod:`hybridvmm.isas.riscv.machine`)
 HTIF           symbols     ``tohost``/``fromhost`` words in RAM found from the ELF's symbols
 =============  ==========  =====================================================================
@@ -21,10 +23,14 @@ the exact instruction count.  Other physical addresses outside RAM raise access 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import TYPE_CHECKING, Protocol
 
 from hybridvmm.isas.riscv.constants import MSI, MTI
 from hybridvmm.isas.riscv.csrs import TM
+from hybridvmm.isas.riscv.uart import Uart
+
+__all__ = ["FOREVER", "Bus", "Clint", "Device", "Htif", "TestFinisher", "Uart"]
 
 if TYPE_CHECKING:
     from hybridvmm.isas.riscv.machine import RiscvMachine
@@ -104,23 +110,28 @@ class Clint:
             return True
         return False
 
+    EVENT = "timer"
+
     def time_changed(self) -> None:
         """mtime or mtimecmp changed: MTIP is ``mtime >= mtimecmp`` after the current
-        instruction; arm the countdown for the instruction at which it becomes so."""
+        instruction; schedule the timed event for the instruction at which it becomes so."""
         m = self.m
         completing = m.exact
         after = self.mtime() + (1 if completing else 0)
         csr = m.csr
         if after >= self.mtimecmp:
             csr.mip |= 1 << MTI
-            m.arm_countdown(0)
+            m.events.cancel(self.EVENT)
             return
         csr.mip &= ~(1 << MTI)
         n = self.mtimecmp - after
-        m.arm_countdown(n if n < FOREVER else 0, skip_current=completing)
+        if n < FOREVER:
+            m.events.schedule(self.EVENT, n, completing=completing)
+        else:
+            m.events.cancel(self.EVENT)
 
     def expired(self) -> None:
-        """The countdown ran out: mtime has reached mtimecmp."""
+        """mtime has reached mtimecmp (the timed event, or a countdown armed directly)."""
         self.m.csr.mip |= 1 << MTI
 
     def state(self) -> dict:
@@ -128,61 +139,6 @@ class Clint:
 
     def set_state(self, state: dict) -> None:
         self.msip, self.mtimecmp = state["msip"], state["mtimecmp"]
-
-
-class Uart:
-    """An NS16550A: enough for a guest driver to print and poll for input."""
-
-    name = "uart"
-    base = 0x1000_0000
-    size = 0x100
-    RBR_THR, IER, IIR_FCR, LCR, MCR, LSR, MSR, SCR = range(8)
-    LSR_DR, LSR_THRE, LSR_TEMT = 0x01, 0x20, 0x40
-    DLAB = 0x80
-
-    def __init__(self, machine: "RiscvMachine"):
-        self.m = machine
-        self.regs = {"ier": 0, "fcr": 0, "lcr": 0, "mcr": 0, "scr": 0, "dll": 0, "dlm": 0}
-
-    def read(self, offset: int, size: int) -> int | None:
-        if offset >= 8:
-            return None
-        r, dlab = self.regs, self.regs["lcr"] & self.DLAB
-        if offset == self.RBR_THR:
-            if dlab:
-                return r["dll"]
-            b = self.m.console.read_byte()
-            return 0 if b is None else b
-        if offset == self.IER:
-            return r["dlm"] if dlab else r["ier"]
-        if offset == self.IIR_FCR:
-            return 0x01 | (0xC0 if r["fcr"] & 1 else 0)      # no interrupt pending
-        if offset == self.LSR:
-            return self.LSR_THRE | self.LSR_TEMT | (self.LSR_DR if self.m.console.remaining() else 0)
-        if offset == self.MSR:
-            return 0
-        return r[{self.LCR: "lcr", self.MCR: "mcr", self.SCR: "scr"}[offset]]
-
-    def write(self, offset: int, size: int, value: int) -> bool:
-        if offset >= 8:
-            return False
-        r, dlab, value = self.regs, self.regs["lcr"] & self.DLAB, value & 0xFF
-        if offset == self.RBR_THR:
-            if dlab:
-                r["dll"] = value
-            else:
-                self.m.console_out(value)
-        elif offset == self.IER:
-            r["dlm" if dlab else "ier"] = value if dlab else value & 0x0F
-        elif offset in (self.IIR_FCR, self.LCR, self.MCR, self.SCR):
-            r[{self.IIR_FCR: "fcr", self.LCR: "lcr", self.MCR: "mcr", self.SCR: "scr"}[offset]] = value
-        return True
-
-    def state(self) -> dict:
-        return dict(self.regs)
-
-    def set_state(self, state: dict) -> None:
-        self.regs = dict(state)
 
 
 class TestFinisher:
@@ -308,9 +264,20 @@ class Bus:
     def __init__(self, devices: list):
         self.devices = devices
 
+    @property
+    def devices(self) -> list:
+        return self._devices
+
+    @devices.setter
+    def devices(self, devices: list) -> None:
+        self._devices = sorted(devices, key=lambda d: d.base)
+        self._bases = [d.base for d in self._devices]
+
     def find(self, address: int):
-        for d in self.devices:
-            if d.base <= address < d.base + d.size:
+        k = bisect_right(self._bases, address) - 1
+        if k >= 0:
+            d = self._devices[k]
+            if address < d.base + d.size:
                 return d, address - d.base
         return None, 0
 

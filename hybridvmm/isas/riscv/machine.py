@@ -3,9 +3,9 @@
 Physical memory
     Storage is the RAM: storage index 0 is physical ``RAM_BASE`` (0x8000_0000, QEMU virt's
     DRAM), and the RAM is as large as the storage (1 MiB unless told otherwise, rounded up
-    to whole pages).  Physical addresses below it go to the devices of
-    :mod:`hybridvmm.isas.riscv.devices` (test finisher, CLINT, UART); any other physical
-    address is an access fault.  Instructions execute from RAM only.  ``read``/``write`` and
+    to whole pages; a run's ``--ram``, see :mod:`hybridvmm.isas.riscv.platform`).  Physical
+    addresses below it go to the devices of :mod:`hybridvmm.isas.riscv.devices` (test
+    finisher, CLINT, PLIC, UART, virtio); any other physical address is an access fault.  Instructions execute from RAM only.  ``read``/``write`` and
     ``hook_address`` take *storage* addresses (physical − RAM_BASE), as on every machine;
     ``read_physical``/``write_physical``/``storage_index`` take physical ones.
 
@@ -17,7 +17,9 @@ Build and state::
     m.pc, m.priv    0 = U, 1 = S, 3 = M (``m.mode``: "user" / "supervisor" / "machine")
     m.csr           the CSR file (``m.csr.mstatus``, ``m.get_csr("mepc")``, ``m.set_csr(...)``)
     m.reservation   the LR/SC reservation (the physical address lr translated, or None)
-    m.clint, m.uart, m.htif    the devices (``m.htif`` only for an ELF with ``tohost``)
+    m.clint, m.plic, m.uart, m.virtio, m.htif    the devices (``m.virtio``: the eight
+                    transports, a disk on the first; ``m.htif`` only for an ELF with ``tohost``)
+    m.events        timed device events sharing the core countdown (:mod:`.events`)
     m.exit_code, m.exit_message   what the guest reported through HTIF or the test finisher
 
 Execution is the core's: ``run``, ``step``, hooks, snapshots, ``trap_handler`` (see
@@ -105,6 +107,10 @@ from hybridvmm.isas.riscv.constants import (
 )
 from hybridvmm.isas.riscv.csrs import TM, CsrFile
 from hybridvmm.isas.riscv.devices import FOREVER, Bus, Clint, Htif, TestFinisher, Uart
+from hybridvmm.isas.riscv.events import Events
+from hybridvmm.isas.riscv.platform import current as current_platform
+from hybridvmm.isas.riscv.plic import Plic
+from hybridvmm.isas.riscv.virtio import transports
 from hybridvmm.isas.riscv.mmu import MMIO_EXIT, SV32, SV39, Env, Geometry, Regime, Translation
 from hybridvmm.isas.riscv.pmp import X as PMP_X, Pmp
 from hybridvmm.isas.riscv.semantics import Semantic, semantic_for, semantics_for
@@ -176,11 +182,16 @@ class RiscvMachine(Machine):
         """Physical memory protection: QEMU's 16 entries by default, 0 for none."""
         self.device_words: set[int] = set()
         """Storage word indices backed by a device (HTIF): stores there run exactly."""
+        self.events = Events(self)
         self.csr = CsrFile(self, self.xlen)
         self.clint = Clint(self)
+        self.events.register(Clint.EVENT, self.clint.expired)
+        self.plic = Plic(self)
         self.uart = Uart(self)
         self.finisher = TestFinisher(self)
-        self.bus = Bus([self.finisher, self.clint, self.uart])
+        drive = current_platform().drive
+        self.virtio = transports(self, drive.copy() if drive is not None else None)
+        self.bus = Bus([self.finisher, self.clint, self.plic, self.uart, *self.virtio])
         self.htif: Htif | None = None
         self.symbols: dict[str, int] = {}
         """The loaded image's symbols (``tohost``, ``begin_signature`` …)."""
@@ -197,8 +208,9 @@ class RiscvMachine(Machine):
 
     @classmethod
     def storage_needed(cls, image: Image) -> int:
-        """RAM bytes from RAM_BASE up to the image's highest address."""
-        return max(0, image.high - RAM_BASE)
+        """RAM bytes from RAM_BASE up to the image's highest address, or the configured
+        platform's RAM (``--ram``) if that is more."""
+        return max(0, image.high - RAM_BASE, current_platform().ram or 0)
 
     # --- physical memory ---------------------------------------------------------------
     def storage_index(self, paddr: int) -> int:
@@ -284,9 +296,14 @@ class RiscvMachine(Machine):
         self.idle_time = 0
         self.csr.reset()
         self.pmp.reset()
-        self.clint.set_state({"msip": 0, "mtimecmp": (1 << 64) - 1})
-        self.uart.set_state({"ier": 0, "fcr": 0, "lcr": 0, "mcr": 0, "scr": 0, "dll": 0, "dlm": 0})
+        self.events.reset()
         self.arm_countdown(0)
+        self.clint.set_state({"msip": 0, "mtimecmp": (1 << 64) - 1})
+        self.plic.reset()
+        self.uart.reset()
+        for transport in self.virtio:
+            transport.reset()
+        self.uart.input_changed()  # input already queued resumes its delivery
         self.flush_translations()
 
     def get_csr(self, which: str | int) -> int:
@@ -338,6 +355,7 @@ class RiscvMachine(Machine):
             "x": list(self.x), "pc": self.pc, "priv": self.priv, "csr": stored,
             "counter_offset": list(c.counter_offset), "counter_frozen": list(c.counter_frozen),
             "reservation": self.reservation, "clint": self.clint.state(), "uart": self.uart.state(),
+            "plic": self.plic.state(), "virtio": self.virtio[0].state(), "events": self.events.state(),
             "pmp": self.pmp.state(),
             "countdown": self.countdown, "exit_code": self.exit_code, "exit_message": self.exit_message,
         }
@@ -353,6 +371,9 @@ class RiscvMachine(Machine):
         self.reservation = state["reservation"]
         self.clint.set_state(state["clint"])
         self.uart.set_state(state["uart"])
+        self.plic.set_state(state["plic"])
+        self.virtio[0].set_state(state["virtio"])
+        self.events.set_state(state["events"])
         self.pmp.set_state(state["pmp"])
         self.arm_countdown(state["countdown"])
         self.exit_code, self.exit_message = state["exit_code"], state["exit_message"]
@@ -460,6 +481,8 @@ class RiscvMachine(Machine):
         if self.htif is not None:
             self.htif.close()
         self.bus.devices = []
+        self.console.receiver = None
+        self.events.actions.clear()
         self.flush_listeners.clear()
         self.guest = None
 
@@ -491,7 +514,8 @@ class RiscvMachine(Machine):
         self._remap()
 
     def _expired(self) -> None:
-        self.clint.expired()
+        if not self.events.expired():
+            self.clint.expired()  # armed directly, not by a device: a monitor's real timer
 
     def _interrupt_due(self) -> Trap | None:
         c = self.csr
