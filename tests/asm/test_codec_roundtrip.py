@@ -18,8 +18,8 @@ FAST = settings(max_examples=12, deadline=None, suppress_health_check=[HealthChe
 
 
 def test_bundled_specs_are_all_covered():
-    assert {"pgm", "pgm-virt", "pgm-hybrid", "pgm-x86", "rv32"} <= set(ISAS)
-    assert len(CASES) > 200
+    assert {"pgm", "pgm-virt", "pgm-hybrid", "pgm-x86", "rv32", "rv64"} <= set(ISAS)
+    assert len(CASES) > 400
 
 
 def operand_values(isa, spec):
@@ -41,7 +41,7 @@ def test_encode_decode_encode(isa_name, ins_name, data):
     isa = dec.isa
     spec = isa.instructions[ins_name]
     operands = data.draw(operand_values(isa, spec))
-    address = data.draw(st.integers(0, (1 << 31) - 1).map(lambda a: a & ~(isa.alignment - 1)))
+    address = data.draw(st.integers(0, (1 << isa.word_bits) - 1).map(lambda a: a & ~(isa.alignment - 1)))
     raw = dec.encode(spec, operands)
     assert len(raw) == spec.length
     ins = dec.decode(raw, address)

@@ -189,13 +189,14 @@ def test_cli_unknown_isa(cli):
 
 
 def test_bundled_specs_all_load():
-    for name in ("pgm", "pgm-virt", "pgm-hybrid", "pgm-x86", "rv32"):
+    for name in ("pgm", "pgm-virt", "pgm-hybrid", "pgm-x86", "rv32", "rv64"):
         assert load_isa(name).instructions
 
 
 def test_lineage_runs_from_the_variant_to_its_base(tmp_path):
     assert load_isa("pgm-x86").lineage == ("pgm-x86", "pgm")
     assert load_isa("rv32").lineage == ("rv32",)
+    assert load_isa("rv64").lineage == ("rv64", "rv32")
     (tmp_path / "mine.toml").write_text('[isa]\nname = "mine"\nextends = "pgm-hybrid"\n')
     assert load_isa(str(tmp_path / "mine.toml")).lineage == ("mine", "pgm-hybrid", "pgm")
 
