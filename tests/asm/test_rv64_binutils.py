@@ -6,6 +6,7 @@ expansion)."""
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import shutil
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from hybridvmm.asm import assemble
 from hybridvmm.errors import AsmError
+from hybridvmm.image import Image
 from hybridvmm.isa import Decoder, load_isa
 
 PREFIX = "riscv64-unknown-elf-"
@@ -99,6 +101,18 @@ def test_our_bytes_equal_gnu_as(built):
     ours = assemble(built["source"], "rv64", str(CORPUS))
     assert [s.name for s in ours.sections] == ["text"] and ours.sections[0].address == 0
     same_bytes(bytes(ours.sections[0].data), built["bytes"])
+
+
+@needs_binutils
+def test_asm_command_with_isa_rv64(built, cli, tmp_path):
+    src, out = tmp_path / "all.s", tmp_path / "all.img"
+    src.write_text(built["source"])
+    r = cli("asm", str(src), "--isa", "rv64", "-o", str(out), "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["isa"] == "rv64"
+    image = Image.from_bytes(out.read_bytes())
+    assert image.isa == "rv64"
+    same_bytes(bytes(image.sections[0].data), built["bytes"])
 
 
 @needs_binutils
