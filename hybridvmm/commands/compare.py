@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from hybridvmm.cli_support import add_counters_argument, add_image_arguments, add_json_flag, number, print_json, virt_options
+from hybridvmm.commands.machine_options import add_machine_arguments, console_input, machine_platform
 from hybridvmm.errors import UserError
 from hybridvmm.loading import DEFAULT_STORAGE_LIMIT, load_program
 from hybridvmm.progress import Progress
@@ -30,10 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"monitor modes to compare (default: {','.join(COMPARE_MODES)})")
     p.add_argument("--slice", metavar="N", type=number, default=DEFAULT_SLICE, help="guest instructions per VM slice")
     p.add_argument("--max-steps", metavar="N", type=number, default=DEFAULT_MAX_STEPS, help="instruction limit per guest")
-    p.add_argument("--input", metavar="TEXT", default="", help="bytes queued on each guest's console input (UTF-8)")
     p.add_argument("--costs", metavar="FILE", help="cost table replacing the default")
     p.add_argument("--no-locate", action="store_true", help="do not search for the instruction responsible for a divergence")
     add_counters_argument(p)
+    add_machine_arguments(p, drive_write=False)
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -81,11 +82,15 @@ def run(args: argparse.Namespace) -> int:
     modes = parse_modes(args.modes)
     images = [load_program(name, isa=args.isa, base=args.base, entry=args.entry, storage_limit=DEFAULT_STORAGE_LIMIT)
               for name in args.images]
+    feed = console_input(args)
+    platform, _ = machine_platform(args, images)
     progress = Progress()
     try:
-        results = compare_images(images, modes, args.isa, args.max_steps, args.input.encode("utf-8"),
-                                 locate_divergences=not args.no_locate, progress=progress.update,
-                                 slice_length=args.slice, costs=load_costs(args.costs), virt_options=virt_options(args))
+        with platform:
+            results = compare_images(images, modes, args.isa, args.max_steps, feed if feed is not None else b"",
+                                     locate_divergences=not args.no_locate, progress=progress.update,
+                                     slice_length=args.slice, costs=load_costs(args.costs),
+                                     virt_options=virt_options(args))
     finally:
         progress.clear()
     if args.json:

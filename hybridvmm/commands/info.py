@@ -1,4 +1,5 @@
-"""``info IMAGE``: what an image holds — ISA, entry, sections, symbols and patch table."""
+"""``info IMAGE``: what an image holds — ISA, entry, sections, symbols and patch table — and
+the devices of the machine that runs it, where its model has a platform (RISC-V)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import argparse
 
 from hybridvmm.cli_support import add_image_arguments, add_json_flag, open_image, print_json
 from hybridvmm.image import FLAG_CODE, FLAG_DATA, FLAG_WRITE, Image
+from hybridvmm.isas import machine_class
 
 ORDER = 40
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="show an image's ISA, entry, sections, symbols and patch table")
+    p = sub.add_parser("info", help="show an image's ISA, entry, sections, symbols and patch table, and the machine's devices")
     add_image_arguments(p)
     add_json_flag(p)
     p.set_defaults(func=run)
@@ -39,9 +41,18 @@ def describe(image: Image) -> dict:
     }
 
 
+def machine_lines(isa: str) -> list[str]:
+    """The devices of the machine that runs ``isa`` (none for a model without a platform)."""
+    memory_map = getattr(machine_class(isa), "memory_map", None)
+    return list(memory_map()) if memory_map is not None else []
+
+
 def run(args: argparse.Namespace) -> int:
     image = open_image(args, keep_isa=True)  # the file's own ISA: --isa is only checked against it
     data = describe(image)
+    devices = machine_lines(image.isa)
+    if devices:
+        data["machine"] = devices
     if args.json:
         print_json(data)
         return 0
@@ -56,4 +67,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"patches  {len(data['patches'])}")
     for p in data["patches"]:
         print(f"  0x{p['address']:08x}  {p['kind']:<14} {p['original']:<12} -> {p['replacement']}")
+    if devices:
+        print(f"machine  {len(devices)} regions (QEMU virt's addresses)")
+        for line in devices:
+            print(f"  {line}")
     return 0

@@ -4,7 +4,11 @@ Console output goes to stdout — exactly the guest's bytes for one guest; with 
 each line prefixed ``[vmN] `` as it completes (``--output-dir DIR`` writes one file per
 VM instead).  ``--stats`` and ``--trace`` go to stderr (``--trace-file`` to a file) so they
 never mix with it; ``--json`` prints everything as one JSON document.  Exit 0 when every
-guest halts, 1 when one is stopped (``--max-steps`` ran out, a trap loop), 2 on bad input.
+guest halts (or the user quit an interactive console), 1 when one is stopped
+(``--max-steps`` ran out, a trap loop), 2 on bad input.
+
+Console input (:mod:`hybridvmm.commands.machine_options`) is deterministic; on a terminal
+with no input given, one guest's console is interactive (:mod:`hybridvmm.terminal`).
 """
 
 from __future__ import annotations
@@ -12,22 +16,27 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from hybridvmm.asm.disassembler import format_instruction
 from hybridvmm.cli_support import (add_counters_argument, add_force_flag, add_image_arguments, add_json_flag, check_output,
                                    input_files, number, print_json, size, virt_options, write_output, write_stdout)
+from hybridvmm.commands.machine_options import add_machine_arguments, console_input, machine_platform
 from hybridvmm.commands.signature import write_signature
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image
-from hybridvmm.isas import build_machine
+from hybridvmm.isas import build_machine, machine_class
 from hybridvmm.loading import DEFAULT_STORAGE_LIMIT, load_program
 from hybridvmm.progress import Progress
 from hybridvmm.machine import HALTED, MAX_STEPS, Machine, RunResult
+from hybridvmm.machine.console import DEFAULT_INTERVAL, ConsoleInput
 from hybridvmm.machine.trace import trace_line, trap_line
 from hybridvmm.recording import bare_image
 from hybridvmm.symbols import SymbolTable
+from hybridvmm.terminal import HELP, NOTICE, Quit, Session, interactive_streams, raw_terminal
 from hybridvmm.vmm import BARE, DEFAULT_SLICE, RUN_MODES, Monitor
 from hybridvmm.vmm.costs import load_costs
 
@@ -38,19 +47,35 @@ TRACE_CATEGORIES = ("insn", "trap", "exit", "patch", "switch", "scan")
 DEFAULT_TRACE = "insn,trap"
 INTERRUPTED = "interrupted"
 """The result of a guest stopped by Ctrl-C (what it did so far is reported; exit 130)."""
+QUIT = "quit"
+"""The result of a guest whose interactive console the user quit (Ctrl-A X; exit 0)."""
+UNLIMITED = 1 << 62
+INTERACTIVE_CHUNK = 50_000
+"""Guest instructions between two looks at the keyboard on a bare interactive run."""
+
+
+def _epilog() -> str:
+    lines = machine_class("rv32").memory_map()
+    note = ("Console input is deterministic: the same input gives the same output and instruction counts, bare and "
+            "in every mode. With --prompt TEXT a line is delivered each time the console has printed TEXT; without "
+            f"it the UART receives one byte --input-interval guest instructions (default {DEFAULT_INTERVAL:,}) after "
+            "the previous one was read. On a terminal with no input given, one guest's console is interactive "
+            f"(not reproducible): {HELP}.")
+    return "RISC-V machine (QEMU virt's addresses):\n  " + "\n  ".join(lines) + "\n\n" + textwrap.fill(note, 100)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run guests on the bare machine or under the monitor, and report their output and statistics")
+    p = sub.add_parser("run", help="run guests on the bare machine or under the monitor, and report their output and statistics",
+                       epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_image_arguments(p, several="one VM each")
     p.add_argument("--mode", choices=RUN_MODES, default=BARE,
                    help="bare machine, or a monitor: pure (trap-and-emulate), interpret, hybrid, patch (default: bare)")
     p.add_argument("--no-patch", action="store_true", help="hybrid only: do not patch user code (the mode hybrid-no-patch)")
     p.add_argument("--slice", metavar="N", type=number, default=DEFAULT_SLICE,
                    help=f"guest instructions per VM before the monitor switches VMs (default {DEFAULT_SLICE:,})")
-    p.add_argument("--max-steps", metavar="N", type=number, default=DEFAULT_MAX_STEPS,
-                   help=f"stop a guest (exit 1) after N instructions (default {DEFAULT_MAX_STEPS:,})")
-    p.add_argument("--input", metavar="TEXT", default="", help="bytes queued on each guest's console input (UTF-8)")
+    p.add_argument("--max-steps", metavar="N", type=number, default=None,
+                   help=f"stop a guest (exit 1) after N instructions (default {DEFAULT_MAX_STEPS:,}; no limit on an "
+                        "interactive console)")
     p.add_argument("--output-dir", metavar="DIR", help="write each VM's console to DIR/vmN.out instead of stdout")
     p.add_argument("--stats", action="store_true", help="print instructions, traps, monitor statistics and the final PSW on stderr")
     p.add_argument("--trace", nargs="?", const=DEFAULT_TRACE, metavar="CATEGORIES",
@@ -68,6 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(one 8-digit hex word per line, as Spike's +signature=)")
     p.add_argument("--storage", metavar="SIZE", type=size, default=DEFAULT_STORAGE_LIMIT,
                    help=f"the most storage a guest may need (default {DEFAULT_STORAGE_LIMIT >> 20}M; e.g. 256M, at most 512M)")
+    add_machine_arguments(p, drive_write=True)
     add_force_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
@@ -147,8 +173,22 @@ def run_machine(m: Machine, max_steps: int, progress: Progress, name: str) -> Ru
         progress.update(f"{name}: {done:,} instructions")
 
 
+def run_session(m: Machine, max_steps: int, session: Session) -> RunResult:
+    """``m.run(max_steps)`` with an interactive console: the keyboard is read between chunks."""
+    done = 0
+    m.hook_output(session.byte)
+    while True:
+        session.pump()
+        result = m.run(min(INTERACTIVE_CHUNK, max_steps - done))
+        done += result.steps
+        if result.reason != MAX_STEPS or done >= max_steps:
+            session.flush()
+            return RunResult(result.reason, done, result.pc, result.detail)
+
+
 def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: list[str],
-             progress: Progress) -> list[dict[str, Any]]:
+             progress: Progress, feed: ConsoleInput | None = None, session: Session | None = None
+             ) -> tuple[list[dict[str, Any]], list[Machine]]:
     results = []
     dumps: list[Machine] = []
     several = len(images) > 1
@@ -158,15 +198,21 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
         loaded = bare_image(image)
         m = build_machine(image.isa, image=loaded)
         dumps.append(m)
-        if args.input:
-            m.console.feed(args.input.encode("utf-8"))
+        if feed is not None:
+            m.console.feed(feed)
         _bare_tracer(m, out, cats, name if several else "", SymbolTable.from_image(image))
         if prefixer is not None and not args.json:
             m.hook_output(lambda machine, byte, name=name: prefixer.byte(name, byte))
         try:
-            result = run_machine(m, args.max_steps, progress, name)
+            if session is not None:
+                session.feed = m.console.feed
+                result = run_session(m, args.max_steps, session)
+            else:
+                result = run_machine(m, args.max_steps, progress, name)
         except KeyboardInterrupt:  # Ctrl-C: report what was done so far (exit 130)
             result = RunResult(INTERRUPTED, m.stats.instructions, m.pc, "Ctrl-C")
+        except Quit:  # the interactive console's escape
+            result = RunResult(QUIT, m.stats.instructions, m.pc, "Ctrl-A X")
         if args.signature and result.reason != INTERRUPTED:
             write_signature(m, loaded.symbols, args.signature)
         results.append({
@@ -175,28 +221,34 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
             "exit_code": m.exit_code, "exit_message": m.exit_message,
             **console_dict(bytes(m.console.output)), "stats": m.stats.as_dict(), "final_psw": m.psw_summary(),
         })
-        if result.reason == INTERRUPTED:
+        if result.reason in (INTERRUPTED, QUIT):
             break
     if prefixer is not None and not args.json:
         prefixer.flush()
     if args.dump:
         write_output(args.dump, dumps[0].storage.snapshot())
-    return results
+    return results, dumps
 
 
 # --- monitor --------------------------------------------------------------------------------------------
 def run_monitor(args: argparse.Namespace, images: list[Image], mode: str, out: TextIO, cats: list[str],
-                progress: Progress) -> tuple[Monitor, list[dict[str, Any]]]:
+                progress: Progress, feed: ConsoleInput | None = None,
+                session: Session | None = None) -> tuple[Monitor, list[dict[str, Any]]]:
     tracer: Callable[[str, str], None] = lambda category, line: print(line, file=out)
     monitor = Monitor(images, mode, isa=args.isa, slice_length=args.slice, max_steps=args.max_steps,
                       costs=load_costs(args.costs), tracer=tracer if cats else None, trace_categories=cats,
                       virt_options=virt_options(args))
     monitor.progress = progress.update if progress.enabled else None
+    if session is not None:
+        session.feed = monitor.vms[0].console.feed
+        monitor.vms[0].vcpu.hook_output(session.byte)
+        monitor.progress = lambda text: session.pump()
+        session.pump()
     several = len(images) > 1
     prefixer = LinePrefixer([vm.name for vm in monitor.vms]) if several and not args.output_dir and not args.json else None
     for vm in monitor.vms:
-        if args.input:
-            vm.console.feed(args.input.encode("utf-8"))
+        if feed is not None:
+            vm.console.feed(feed)
         if prefixer is not None:
             vm.vcpu.hook_output(lambda machine, byte, name=vm.name: prefixer.byte(name, byte))
     try:
@@ -204,7 +256,12 @@ def run_monitor(args: argparse.Namespace, images: list[Image], mode: str, out: T
     except KeyboardInterrupt:  # Ctrl-C: report what was done so far (exit 130)
         for vm in monitor.vms:
             vm.finish(INTERRUPTED, "Ctrl-C")
+    except Quit:  # the interactive console's escape
+        for vm in monitor.vms:
+            vm.finish(QUIT, "Ctrl-A X")
     finally:
+        if session is not None:
+            session.flush()
         if prefixer is not None:
             prefixer.flush()
     results = []
@@ -282,7 +339,7 @@ def check_outputs(args: argparse.Namespace, vms: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.max_steps < 0:
+    if args.max_steps is not None and args.max_steps < 0:
         raise UserError(f"--max-steps must be >= 0 (got {args.max_steps})")
     mode = mode_name(args)
     cats = trace_categories(args.trace if args.trace is not None or args.trace_file is None else DEFAULT_TRACE)
@@ -297,20 +354,38 @@ def run(args: argparse.Namespace) -> int:
     if args.counters and mode == BARE:
         raise UserError("--counters is the monitor's counter policy: it applies to the monitor modes, not --mode bare")
     check_outputs(args, len(images))
+    feed = console_input(args)
+    platform, drive = machine_platform(args, images)
+    if args.drive_write and drive is None:
+        raise UserError("--drive-write writes the --drive FILE back: give --drive FILE")
+    if args.drive_write and len(images) > 1:
+        raise UserError("--drive-write writes one guest's disk back: give one image")
+    interactive = feed is None and len(images) == 1 and not args.json and not args.output_dir and interactive_streams()
+    if args.max_steps is None:
+        args.max_steps = UNLIMITED if interactive else DEFAULT_MAX_STEPS
+    session = Session(lambda data: None, sys.stdin.fileno(), sys.stdout.buffer) if interactive else None
     out, close_trace = _open_trace(args)
-    progress = Progress(enabled=False if cats and args.trace_file is None else None)
+    progress = Progress(enabled=False if (cats and args.trace_file is None) or interactive else None)
     try:
-        if mode == BARE:
-            results = run_bare(args, images, out, cats, progress)
-            summary: dict[str, Any] = {"mode": mode}
-        else:
-            monitor, results = run_monitor(args, images, mode, out, cats, progress)
-            summary = {**monitor.summary(), "resource_control_violations": monitor.escapes}
-            if args.dump:
-                write_output(args.dump, monitor.vms[0].window.snapshot())
+        with platform, (raw_terminal(sys.stdin.fileno()) if interactive else nullcontext()):
+            if interactive:
+                print(NOTICE, file=sys.stderr)
+            if mode == BARE:
+                results, machines = run_bare(args, images, out, cats, progress, feed, session)
+                summary: dict[str, Any] = {"mode": mode}
+            else:
+                monitor, results = run_monitor(args, images, mode, out, cats, progress, feed, session)
+                machines = [vm.vcpu for vm in monitor.vms]
+                summary = {**monitor.summary(), "resource_control_violations": monitor.escapes}
+                if args.dump:
+                    write_output(args.dump, monitor.vms[0].window.snapshot())
     finally:
         progress.clear()
         close_trace()
+    if args.drive_write:
+        own = getattr(machines[0], "drive", None)
+        if own is not None:
+            own.write_back()
     several = len(images) > 1
     if args.output_dir:
         directory = Path(args.output_dir)
@@ -324,7 +399,7 @@ def run(args: argparse.Namespace) -> int:
             data.update(summary)
         print_json(data)
     else:
-        if not several and not args.output_dir:
+        if not several and not args.output_dir and not interactive:
             write_stdout(bytes.fromhex(results[0]["console_hex"]))
         if args.stats:
             for r in results:
@@ -332,6 +407,8 @@ def run(args: argparse.Namespace) -> int:
     status = 0
     for r in results:
         who = f"{r['name']} " if several else ""
+        if r["result"] == QUIT:
+            continue
         if r["halted"]:
             if r.get("exit_code"):  # the guest itself reported a failure (RISC-V HTIF, test finisher)
                 status = 1
@@ -344,3 +421,4 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"hybridvmm: run: guest {who}stopped ({r['result']}): {r['detail']}", file=sys.stderr)
     return 130 if any(r["result"] == INTERRUPTED for r in results) else status
+

@@ -734,8 +734,18 @@ def option_value(draw, option: str, image_arg: str) -> list[str]:
     if option == "--slice":
         return [option, draw(st.one_of(st.sampled_from(["0", "1", "-3", "x", "7"]), st.integers(1, 5000).map(str),
                                        st.integers(1, 500).map(str)))]
-    if option == "--input":
+    if option == "--input-text":
         return [option, draw(st.text(max_size=12))]
+    if option == "--input":
+        return [option, draw(st.sampled_from(["decoy.txt", "decoy.txt", "missing.txt", "subdir", TOO_LONG]))]
+    if option == "--prompt":
+        return [option, draw(st.sampled_from(["$ ", "> ", "", "\n"]))]
+    if option == "--input-interval":
+        return [option, draw(st.sampled_from(["0", "1", "100", "-1", "x"]))]
+    if option == "--drive":
+        return [option, draw(st.sampled_from(["decoy.txt", "decoy.txt", "missing.img", "subdir", TOO_LONG]))]
+    if option == "--ram":
+        return [option, draw(st.sampled_from(["1M", "16M", "64K", "1000000", "0", "x", "1G"]))]
     if option == "--trace":
         return [option, draw(st.sampled_from(["insn", "trap", "exit,patch", "all", "all", "scan,switch", "bogus"]))]
     if option == "--costs":
@@ -761,9 +771,11 @@ OPTIONS = {
     "scan": ("--isa", "--base", "--entry", "--json", "--root", "--space", "--no-vectors", "--dot", "--force"),
     "patch": ("--isa", "--base", "--entry", "--json", "-o", "--only", "--all-sensitive", "--root", "--space", "--force"),
     "unpatch": ("-o", "--json", "--force"),
-    "run": ("--isa", "--base", "--entry", "--json", "--no-patch", "--slice", "--input", "--output-dir", "--stats",
-            "--trace", "--trace-file", "--costs", "--dump", "--signature", "--storage", "--timing", "--force"),
-    "compare": ("--isa", "--base", "--entry", "--json", "--modes", "--slice", "--input", "--costs", "--no-locate"),
+    "run": ("--isa", "--base", "--entry", "--json", "--no-patch", "--slice", "--input-text", "--input", "--prompt",
+            "--input-interval", "--drive", "--ram", "--output-dir", "--stats", "--trace", "--trace-file", "--costs",
+            "--dump", "--signature", "--storage", "--timing", "--force"),
+    "compare": ("--isa", "--base", "--entry", "--json", "--modes", "--slice", "--input-text", "--input", "--prompt",
+                "--input-interval", "--drive", "--ram", "--costs", "--no-locate"),
 }
 
 

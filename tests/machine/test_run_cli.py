@@ -86,19 +86,19 @@ def image(tmp_path):
 
 
 def test_console_output_and_exit_0(cli, image):
-    r = cli("run", image(ECHO), "--mode", "bare", "--input", "HAL")
+    r = cli("run", image(ECHO), "--mode", "bare", "--input-text", "HAL")
     assert r.code == 0 and r.out == "IBM\n" and r.err == ""
 
 
 def test_stats_go_to_stderr(cli, image):
-    r = cli("run", image(ECHO), "--input", "abc", "--stats")
+    r = cli("run", image(ECHO), "--input-text", "abc", "--stats")
     assert r.code == 0 and r.out == "bcd\n"
     assert "instructions" in r.err and "supervisor" in r.err and "user 0" in r.err
     assert "svc 1" in r.err and "timer interrupts" in r.err and "final PSW" in r.err and "pc=0x" in r.err
 
 
 def test_json_report(cli, image):
-    r = cli("run", image(ECHO), "--input", "x" * 40, "--json")
+    r = cli("run", image(ECHO), "--input-text", "x" * 40, "--json")
     assert r.code == 0
     data = json.loads(r.out)
     assert data["result"] == "halted" and data["halted"] and data["console"] == "y" * 40 + "\n"
@@ -118,10 +118,10 @@ def test_max_steps_exit_1_with_a_message(cli, image):
 
 
 def test_trace_one_line_per_instruction(cli, image):
-    r = cli("run", image(ECHO), "--input", "a", "--trace")
+    r = cli("run", image(ECHO), "--input-text", "a", "--trace")
     assert r.code == 0 and r.out == "b\n"
     lines = [ln for ln in r.err.splitlines() if "--" not in ln]
-    assert len(lines) == json.loads(cli("run", image(ECHO), "--input", "a", "--json").out)["steps"]
+    assert len(lines) == json.loads(cli("run", image(ECHO), "--input-text", "a", "--json").out)["steps"]
     assert "movi r1, 50" in lines[0] and "00000100" in lines[0]
     assert any("svc trap" in ln for ln in r.err.splitlines())
 

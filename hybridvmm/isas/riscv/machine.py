@@ -108,7 +108,7 @@ from hybridvmm.isas.riscv.constants import (
 from hybridvmm.isas.riscv.csrs import TM, CsrFile
 from hybridvmm.isas.riscv.devices import FOREVER, Bus, Clint, Htif, TestFinisher, Uart
 from hybridvmm.isas.riscv.events import Events
-from hybridvmm.isas.riscv.platform import current as current_platform
+from hybridvmm.isas.riscv.platform import configured as configure_platform, current as current_platform, describe
 from hybridvmm.isas.riscv.plic import Plic
 from hybridvmm.isas.riscv.virtio import transports
 from hybridvmm.isas.riscv.mmu import MMIO_EXIT, SV32, SV39, Env, Geometry, Regime, Translation
@@ -121,6 +121,7 @@ from hybridvmm.machine.traps import Trap, TrapSignal
 
 if TYPE_CHECKING:
     from hybridvmm.isas.riscv.shadow import GuestLink
+    from hybridvmm.machine.drive import Drive
 
 DEFAULT_RAM = 1 << 20
 REGISTERS = 32
@@ -135,6 +136,11 @@ class RiscvMachine(Machine):
     physical_base = RAM_BASE
     """The physical address of storage byte 0."""
     default_storage = DEFAULT_RAM
+    platform = staticmethod(configure_platform)
+    """``with RiscvMachine.platform(ram=..., drive=...):`` every hart built inside gets that
+    RAM and its own copy of that disk (:mod:`hybridvmm.isas.riscv.platform`)."""
+    memory_map = staticmethod(describe)
+    """The devices and their addresses, as text lines (``info``, ``run --help``)."""
 
     def __init__(
         self,
@@ -205,6 +211,11 @@ class RiscvMachine(Machine):
         if missing:
             raise UserError(f"{isa.name}: no semantics for {', '.join(missing)}")
         self.reset(RAM_BASE)
+
+    @property
+    def drive(self) -> "Drive | None":
+        """This hart's own copy of the disk (virtio0's), or None."""
+        return self.virtio[0].drive
 
     @classmethod
     def storage_needed(cls, image: Image) -> int:

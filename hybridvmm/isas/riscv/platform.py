@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Iterator
 
-from hybridvmm.isas.riscv.drive import Drive
+from hybridvmm.machine.drive import Drive
 
 
 @dataclass(frozen=True)

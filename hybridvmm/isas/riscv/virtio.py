@@ -47,7 +47,7 @@ raise a configuration-change interrupt, as QEMU does, and ignore the queue until
 
 The device reads and writes guest RAM through the machine's physical addresses (its
 ``read_physical``/``write_physical``: a VM's RAM when it is a VM's virtual hart), and the
-disk is the machine's own copy of the drive (:mod:`hybridvmm.isas.riscv.drive`).
+disk is the machine's own copy of the drive (:mod:`hybridvmm.machine.drive`).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ import struct
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from hybridvmm.isas.riscv.drive import SECTOR, Drive
+from hybridvmm.machine.drive import SECTOR, Drive
 
 if TYPE_CHECKING:
     from hybridvmm.isas.riscv.machine import RiscvMachine
