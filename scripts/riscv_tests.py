@@ -1,9 +1,10 @@
 """Run the vendored riscv-tests on the bare RISC-V machine or under a monitor mode, and print the table.
 
-    python scripts/riscv_tests.py [--mode M] [--elf-dir DIR] [--json] [PATTERN ...]
+    python scripts/riscv_tests.py [--xlen 32|64|all] [--mode M] [--elf-dir DIR] [--json] [PATTERN ...]
 
 One row per ELF (result, guest instructions, time), then the suite × environment table and
-the totals.  Under a monitor mode (``--mode pure|interpret|hybrid|patch|all``) each test
+the totals: the 142 RV32 tests (``elf/``) and the 193 RV64 ones (``elf64/``), each on a hart
+of its own XLEN (``--xlen`` picks one set).  Under a monitor mode (``--mode pure|interpret|hybrid|patch|all``) each test
 runs bare and under the mode, and must both pass and be *equivalent* to its bare run
 (console, every trap the guest saw, final registers, CSRs and memory); the table adds the
 equivalence column and the monitor's exits.  Exit 0 when every selected test passes (and is
@@ -22,7 +23,8 @@ from pathlib import Path
 from hybridvmm.isas import build_machine
 from hybridvmm.loading import load_program
 
-DEFAULT_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "riscv-tests" / "elf"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "riscv-tests"
+DIRS = {"32": (DATA / "elf",), "64": (DATA / "elf64",), "all": (DATA / "elf", DATA / "elf64")}
 LIMIT = 2_000_000
 MONITOR_MODES = ("pure", "interpret", "hybrid", "patch")
 
@@ -103,15 +105,17 @@ def print_table(rows: list[dict], mode: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("patterns", nargs="*", help="glob patterns of test names (default: all)")
-    ap.add_argument("--elf-dir", type=Path, default=DEFAULT_DIR)
+    ap.add_argument("--elf-dir", type=Path, help="run the ELFs of this directory instead")
+    ap.add_argument("--xlen", choices=tuple(DIRS), default="all", help="the RV32 tests, the RV64 ones, or both (default)")
     ap.add_argument("--mode", default="bare", choices=("bare", *MONITOR_MODES, "all"),
                     help="bare (default), a monitor mode (bare and that mode, compared), or all of them")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = ap.parse_args(argv)
-    paths = sorted(p for p in args.elf_dir.iterdir()
+    dirs = (args.elf_dir,) if args.elf_dir else DIRS[args.xlen]
+    paths = sorted(p for d in dirs for p in d.iterdir()
                    if not args.patterns or any(fnmatch.fnmatch(p.name, pat) for pat in args.patterns))
     if not paths:
-        print(f"riscv_tests: no test matches in {args.elf_dir}", file=sys.stderr)
+        print(f"riscv_tests: no test matches in {', '.join(map(str, dirs))}", file=sys.stderr)
         return 2
     modes = ("bare", *MONITOR_MODES) if args.mode == "all" else (args.mode,)
     everything = []
