@@ -54,16 +54,19 @@ class Escapes:
 
     def __init__(self, on_help: Callable[[], None] | None = None):
         self.pending = False
+        self.quit = False
+        """Set by Ctrl-A X (what follows it is not translated)."""
         self.on_help = on_help or (lambda: None)
 
     def translate(self, data: bytes) -> bytes:
-        """The bytes for the guest; raises :class:`Quit` at Ctrl-A X (bytes before it are lost)."""
+        """The bytes for the guest (up to a Ctrl-A X, which sets :attr:`quit`)."""
         out = bytearray()
         for b in data:
             if self.pending:
                 self.pending = False
                 if b in (ord("x"), ord("X")):
-                    raise Quit
+                    self.quit = True
+                    break
                 if b == ESCAPE:
                     out.append(ESCAPE)
                 elif b in (ord("h"), ord("H")):
@@ -142,6 +145,9 @@ class Session:
             keys = self.escapes.translate(data)
             if keys:
                 self.feed(keys)
+            if self.escapes.quit:
+                self.flush()
+                raise Quit
 
     def flush(self) -> None:
         if self.output:
