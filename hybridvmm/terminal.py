@@ -126,6 +126,7 @@ class Session:
         self.output = bytearray()
         self.escapes = Escapes(self._help)
         self.closed = False
+        self.at_line_start = True
 
     def _help(self) -> None:
         self.output += f"\n[{HELP}]\n".encode()
@@ -153,4 +154,14 @@ class Session:
         if self.output:
             self.out.write(bytes(self.output))
             self.out.flush()
+            self.at_line_start = self.output.endswith(b"\n")
             self.output.clear()
+
+    def end(self) -> None:
+        """The run is over: show the rest, and end the guest's last line, so that whatever
+        is printed next starts a line of its own."""
+        self.flush()
+        if not self.at_line_start:
+            self.out.write(b"\n")
+            self.out.flush()
+            self.at_line_start = True

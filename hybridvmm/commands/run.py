@@ -382,6 +382,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.clear()
         close_trace()
+        if session is not None:
+            session.end()
     if args.drive_write:
         own = getattr(machines[0], "drive", None)
         if own is not None:
