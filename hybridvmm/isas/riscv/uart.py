@@ -26,7 +26,13 @@ released bytes are both empty and input is queued, the next byte is released
 ``interval`` retired instructions later, an exact timed event (:mod:`events
 <hybridvmm.isas.riscv.events>`), so the first byte arrives ``interval`` instructions after
 the input was queued and each next one ``interval`` instructions after the guest read (or
-cleared) the previous one.
+cleared) the previous one.  Why "after the previous one was read" rather than a fixed
+rate: the guest sets the pace, so no byte is ever dropped or overrun however slowly it
+reads, and the same input gives the same run on any machine, bare or monitored.  The
+interval counts retired instructions, the time the countdown counts; a ``wfi`` that
+waits for the timer moves ``mtime`` but retires nothing, so it does not bring input
+sooner (one with no timer armed completes at once, and the input comes as the guest
+goes on).
 
 Interrupts, as QEMU computes them, by priority: received data (IIR 0x04 when the FIFO
 holds at least the trigger level, else 0x0C, the character timeout, which here is
