@@ -18,6 +18,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import construct as cs
 
@@ -119,6 +120,10 @@ class Image:
     symbols: dict[str, int] = field(default_factory=dict)
     patches: list[PatchRecord] = field(default_factory=list)
     source: str = ""
+    platform: dict[str, Any] = field(default_factory=dict, compare=False)
+    """What the program expects of the machine beyond its sections, when it says (a bundled
+    guest: ``ram`` bytes, and ``drive`` as (name, disk bytes)); not kept in the image file.
+    Options the user gives (``--ram``, ``--drive``) take precedence."""
 
     # --- storage view --------------------------------------------------------------
     def section_at(self, address: int) -> Section | None:
@@ -159,6 +164,7 @@ class Image:
             dict(self.symbols),
             list(self.patches),
             self.source,
+            dict(self.platform),
         )
 
     # --- serialisation -------------------------------------------------------------

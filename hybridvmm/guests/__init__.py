@@ -28,11 +28,13 @@ trap in user mode, and the pgm guests are written to behave identically on all o
 
 from __future__ import annotations
 
+import lzma
 import re
 from dataclasses import dataclass
 from importlib import resources
 
 from hybridvmm.asm import assemble
+from hybridvmm.elf import load_elf
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image
 from hybridvmm.isa import check_family
@@ -65,6 +67,12 @@ class Guest:
     origin: int | None = None
     """Where ``.text`` starts, for a source that leaves that to the linker (GNU ``ld
     -Ttext``): a ``.org`` put before it.  None: the ISA's load address."""
+    elf: str | None = None
+    """A prebuilt guest: its ELF file among the package data (``sources`` is then empty)."""
+    disk: str | None = None
+    """Its disk image among the package data, xz-compressed (the guest's virtio disk)."""
+    ram: int | None = None
+    """The RAM it is built for (bytes)."""
 
 
 GUESTS: dict[str, Guest] = {
@@ -103,6 +111,8 @@ GUESTS: dict[str, Guest] = {
               small=(("LOOP_N", 2000),)),
         Guest("rvcsr", "RISC-V: an S-mode kernel reading and writing sscratch CSR_N times (privileged-heavy) (rv32)",
               ("rvcsr.s",), isa="rv32", variants=("rv32",), origin=0x80000000, small=(("CSR_N", 300),)),
+        Guest("xv6", "RISC-V: MIT's xv6-riscv (RV64IMA, Sv39, PLIC, UART, virtio disk, 16 MiB), booting to a shell (rv64)",
+              (), isa="rv64", kind="os", variants=("rv64",), elf="xv6/kernel.elf", disk="xv6/fs.img.xz", ram=16 << 20),
     )
 }
 
@@ -204,8 +214,25 @@ def build_guest(name: str, isa: str | None = None, defines: dict[str, int] | Non
     variant = isa or guest.isa
     if isa is not None:
         check_family(f"guest:{spec}", "a bundled guest", guest.isa, isa)
+    if guest.elf is not None:
+        return _prebuilt(guest, spec, inline)
     image = assemble(guest_source(name, inline or None), variant, f"guest:{spec}")
     image.source = f"guest:{spec}"
+    return image
+
+
+def _prebuilt(guest: Guest, spec: str, defines: dict[str, int]) -> Image:
+    """A prebuilt guest: its ELF, with the RAM and the disk it expects (decompressed)."""
+    if defines:
+        raise UserError(f"guest:{spec}: a prebuilt guest has no constants to override")
+    files = resources.files(__name__)
+    image = load_elf(files.joinpath(guest.elf).read_bytes(), source=f"guest:{spec}")
+    image.source = f"guest:{spec}"
+    if guest.ram is not None:
+        image.platform["ram"] = guest.ram
+    if guest.disk is not None:
+        image.platform["drive"] = (f"guest:{guest.name} {guest.disk.removesuffix('.xz')}",
+                                   lzma.decompress(files.joinpath(guest.disk).read_bytes()))
     return image
 
 
