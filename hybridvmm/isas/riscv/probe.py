@@ -1,4 +1,4 @@
-"""RISC-V's system model for the classifier: M, S and U, Sv32, the CSR file, one form per CSR.
+"""RISC-V's system model for the classifier: M, S and U, Sv32 or Sv39, the CSR file, one form per CSR.
 
 Modes and the Popek–Goldberg pair
     States run in M, S and U.  Without the H extension a classic VMM runs every mode of its
@@ -11,12 +11,16 @@ A state
     A JSON-able dict: the registers ``x``, ``pc``, ``mode``, every stored CSR by name, the
     counters ``cycle``/``time``/``instret`` (the timer), the PMP entries (``pmpcfg``,
     ``pmpaddr``), the LR/SC ``reservation``, and ``storage_seed`` from which the program's
-    page is filled (the instruction sits at ``pc``, one of a few places in the page).  RAM is six
-    pages: two Sv32 page-table sets (A and B) and the program's page at 0x80004000 with a
-    copy beside it.  With ``satp`` on, set A maps the page onto itself and set B onto the
-    copy: the same storage at another location, R's "location with storage moved along".
-    The leaf is a user page in U and a supervisor page in S (Sv32 lets S run no user page),
-    and A and D are preset, so every mode sees the same storage and no walk writes.  PMP
+    page is filled (the instruction sits at ``pc``, one of a few places in the page).  RAM is
+    two page-table sets (A and B) of the machine's paging geometry, one page per level (Sv32
+    on RV32: 2; Sv39 on RV64: 3), then the program's page (0x80004000 on RV32, 0x80006000
+    on RV64) with a copy beside it.  With ``satp`` on (in the machine's satp format), set A
+    maps the page onto itself and set B onto the copy, each through a 4 KiB leaf: the same
+    storage at another location, R's "location with storage moved along".  The leaf is a
+    user page in U and a supervisor page in S (S may run no user page), and A and D are
+    preset, so every mode sees the same storage and no walk writes.  Register values,
+    ``xscratch``/``xepc``/``xtval``… and the PMP addresses are XLEN (or pmpaddr) wide; the
+    counters are 64-bit at either XLEN (RV32 reads them in halves, ``cycleh``…).  PMP
     entry 0 grants everything (the others are sampled), MPRV is clear, and the devices are
     detached: memory-mapped I/O is storage a monitor protects by mapping, not an
     instruction's system state.
@@ -35,7 +39,8 @@ Configuration
 Forms
     Each CSR the machine's CSR file has is its own form of each CSR instruction
     (``csrrs@time``), since the CSR decides the class; every other number, named by the spec
-    or not (``fcsr``, the hypervisor CSRs), is one more form, ``csrrs@other``, whose samples
+    or not (``fcsr``, the hypervisor CSRs; on RV64 ``cycleh``…, ``mstatush`` and the odd
+    ``pmpcfg``, which RV64 does not have), is one more form, ``csrrs@other``, whose samples
     draw the number at random.
 
 Execution uses the machine's own semantics (:class:`~hybridvmm.isas.riscv.machine.RiscvMachine`):
@@ -67,7 +72,6 @@ from hybridvmm.isas.riscv.constants import (
     PTE_W,
     PTE_X,
     RAM_BASE,
-    SATP_MODE,
     SIE,
     SUM,
     SUPERVISOR,
@@ -79,14 +83,10 @@ from hybridvmm.isas.riscv.constants import (
 from hybridvmm.isas.riscv.csrs import CY, IR, MEDELEG_WRITABLE, MIDELEG_WRITABLE, MIE_WRITABLE, MIP_WRITABLE, STORED, TM
 from hybridvmm.isas.riscv.devices import Bus
 from hybridvmm.isas.riscv.machine import RiscvMachine
+from hybridvmm.isas.riscv.mmu import Geometry
 from hybridvmm.isas.riscv.semantics import Semantic
 
 PAGE = 0x1000
-ROOT_A, L0_A, ROOT_B, L0_B, HOME, COPY = (RAM_BASE + k * PAGE for k in range(6))
-RAM = 6 * PAGE
-WINDOW = HOME
-"""The program's page: its virtual address, and its physical one in M and through set A."""
-VPN1, VPN0 = WINDOW >> 22, (WINDOW >> 12) & 0x3FF
 M32, M64 = 0xFFFFFFFF, (1 << 64) - 1
 XKEYS = tuple(f"x{i}" for i in range(1, 32))
 _stored = itemgetter(*STORED)
@@ -112,35 +112,52 @@ VIEW_BITS = MPRV | SUM | MXR
 see; SUM and MXR cannot change what S sees of its (supervisor, RWX) page, so only the
 variant of the other system registers sets them."""
 ASIDS = (0, 1)
-PMP_NAPOT_RWX, PMP_ALL = 0x1F, 0x7FFFFFFF
+PMP_NAPOT_RWX = 0x1F
+PMP_ALL = {32: 0x7FFFFFFF, 64: (1 << 53) - 1}
+"""pmpaddr0 of the NAPOT entry granting everything, as the riscv-tests program it per XLEN."""
 OTHER_REGISTERS = ("mscratch", "sscratch", "mepc", "sepc", "mcause", "scause", "mtval", "stval", "mtvec", "stvec",
                    "medeleg", "mideleg", "mie", "mip", "mcountinhibit", "menvcfg", "senvcfg")
 
 
-def _tables(user: bool) -> bytes:
-    """Page-table sets A and B (pages 0-3): the program's page as a user or a supervisor page."""
-    data = bytearray(4 * PAGE)
-    leaf = LEAF | (PTE_U if user else 0)
-    for root, l0, target in ((ROOT_A, L0_A, HOME), (ROOT_B, L0_B, COPY)):
-        r, t = root - RAM_BASE, l0 - RAM_BASE
-        data[r + 4 * VPN1:r + 4 * VPN1 + 4] = ((l0 >> 12) << 10 | PTE_V).to_bytes(4, "little")
-        data[t + 4 * VPN0:t + 4 * VPN0 + 4] = ((target >> 12) << 10 | leaf).to_bytes(4, "little")
-    return bytes(data)
+class Layout:
+    """Where the probe's pages lie for one paging geometry (see the module docstring): page-table
+    sets A and B, one page per level each (root first), then the program's page and its copy."""
+
+    def __init__(self, geometry: Geometry):
+        self.geometry = geometry
+        levels = geometry.levels
+        self.set_a = tuple(RAM_BASE + k * PAGE for k in range(levels))
+        self.set_b = tuple(RAM_BASE + (levels + k) * PAGE for k in range(levels))
+        self.root_a, self.root_b = self.set_a[0], self.set_b[0]
+        self.home = RAM_BASE + 2 * levels * PAGE
+        self.copy = self.home + PAGE
+        self.window = self.home
+        """The program's page: its virtual address, and its physical one in M and through set A."""
+        self.table_bytes = 2 * levels * PAGE
+        self.ram = self.table_bytes + 2 * PAGE
+        self.tables = {True: self._tables(True), False: self._tables(False)}
+
+    def _tables(self, user: bool) -> bytes:
+        """Sets A and B: the program's page as a user or a supervisor page, a 4 KiB leaf."""
+        g = self.geometry
+        size, index = g.pte_bytes, (1 << g.vpn_bits) - 1
+        data = bytearray(self.table_bytes)
+        leaf = LEAF | (PTE_U if user else 0)
+        for tables, target in ((self.set_a, self.home), (self.set_b, self.copy)):
+            for level, table in zip(range(g.levels - 1, -1, -1), tables):
+                at = table - RAM_BASE + size * (self.window >> (12 + g.vpn_bits * level) & index)
+                pte = (target >> 12) << 10 | leaf if level == 0 else (tables[g.levels - level] >> 12) << 10 | PTE_V
+                data[at:at + size] = pte.to_bytes(size, "little")
+        return bytes(data)
 
 
-TABLES = {True: _tables(True), False: _tables(False)}
-TABLE_BYTES = 4 * PAGE
 PCS = (0x000, 0x004, 0x3A0, 0x7FC, 0x800, 0xC44, 0xFF8, 0xFFC)
 """Where in its page the instruction sits (page ends included); it is written at all of
 them, so that its translations outlive a change of the rest of the page."""
 
 
-def _satp(root: int, asid: int) -> int:
-    return SATP_MODE | asid << 22 | root >> 12
-
-
 class RiscvProbe(ProbeDefaults, DecoderWords):
-    """The classifier's view of an RV32 hart (see the module docstring)."""
+    """The classifier's view of an RV32 or RV64 hart (see the module docstring)."""
 
     supervisor_mode = "M"
     user_mode = "U"
@@ -160,7 +177,21 @@ class RiscvProbe(ProbeDefaults, DecoderWords):
         ``machine.csr`` may be altered too (a mutated CSR file)."""
         self.isa = isa
         self.decoder = shared_decoder(isa)
-        m = self.machine = RiscvMachine(isa, RAM, semantics=semantics)
+        layout = self.layout = Layout(paging_geometry(isa))
+        self.window, self.home, self.copy = layout.window, layout.home, layout.copy
+        m = self.machine = RiscvMachine(isa, layout.ram, semantics=semantics)
+        xlen = self.bits = m.xlen.bits
+        mask = m.xlen.mask
+        fmt = self.satp_format = m.csr.satp_format
+        self._asid_shift = (fmt.asid_mask & -fmt.asid_mask).bit_length() - 1
+        self._fixed_status = m.csr.fixed_status
+        self._pmp_all = PMP_ALL[xlen]
+        self._pmp_bits = m.pmp.addr_mask.bit_length()
+        w, sign = self.window, m.xlen.sign
+        wide = (M32, 0x80000000, 0x7FFFFFFF, mask ^ 0x7FFFFFFF) if xlen > 32 else ()
+        self._edges = (0, 1, 2, 4, mask, sign, sign - 1, *wide, w, w + PAGE - 4, w + PAGE, w - 4, self.copy,
+                       layout.root_a)
+        """Edge values of a register (RV64 adds the 32-bit edges the *w operations turn on)."""
         m.bus = Bus([])
         m.code.max_contexts = 256
         m.AHEAD = 0  # one instruction per run: the page's other words are data
@@ -225,22 +256,35 @@ class RiscvProbe(ProbeDefaults, DecoderWords):
     def _register(self, rng: random.Random) -> int:
         roll = rng.random()
         if roll < 0.45:
-            return WINDOW + 4 * rng.randrange(PAGE // 4)
+            return self.window + 4 * rng.randrange(PAGE // 4)
         if roll < 0.55:
-            return WINDOW + rng.randrange(PAGE)
+            return self.window + rng.randrange(PAGE)
         if roll < 0.8:
-            return rng.getrandbits(32)
-        return rng.choice((0, 1, 2, 4, M32, 0x80000000, 0x7FFFFFFF, WINDOW, WINDOW + PAGE - 4, WINDOW + PAGE,
-                           WINDOW - 4, COPY, ROOT_A))
+            return rng.getrandbits(self.bits)
+        return rng.choice(self._edges)
+
+    def _satp(self, root: int, asid: int) -> int:
+        """satp selecting the paged mode with this root and ASID, in the machine's format."""
+        fmt = self.satp_format
+        return fmt.paged_mode << fmt.mode_shift | asid << self._asid_shift | root >> 12
+
+    def _home(self, satp: int) -> int:
+        """The physical page the program's page is at through ``satp``'s table set."""
+        return self.copy if self.satp_format.root(satp) == self.layout.root_b else self.home
+
+    def _paged(self, satp: int) -> bool:
+        fmt = self.satp_format
+        return fmt.mode(satp) == fmt.paged_mode
 
     def _others(self, rng: random.Random) -> dict[str, int]:
         """Random legal values of the system registers that do not shape the program's view."""
-        tvec = lambda: rng.getrandbits(32) & ~2  # noqa: E731 - modes 0 and 1 only
+        xlen = self.bits
+        tvec = lambda: rng.getrandbits(xlen) & ~2  # noqa: E731 - modes 0 and 1 only
         return {
-            "mscratch": rng.getrandbits(32), "sscratch": rng.getrandbits(32),
-            "mepc": rng.getrandbits(32) & ~3, "sepc": rng.getrandbits(32) & ~3,
-            "mcause": rng.getrandbits(32), "scause": rng.getrandbits(32),
-            "mtval": rng.getrandbits(32), "stval": rng.getrandbits(32),
+            "mscratch": rng.getrandbits(xlen), "sscratch": rng.getrandbits(xlen),
+            "mepc": rng.getrandbits(xlen) & ~3, "sepc": rng.getrandbits(xlen) & ~3,
+            "mcause": rng.getrandbits(xlen), "scause": rng.getrandbits(xlen),
+            "mtval": rng.getrandbits(xlen), "stval": rng.getrandbits(xlen),
             "mtvec": tvec(), "stvec": tvec(),
             "medeleg": rng.getrandbits(32) & MEDELEG_WRITABLE, "mideleg": rng.getrandbits(32) & MIDELEG_WRITABLE,
             "mie": rng.getrandbits(32) & MIE_WRITABLE,
@@ -253,12 +297,12 @@ class RiscvProbe(ProbeDefaults, DecoderWords):
         ms = rng.getrandbits(32) & MSTATUS_WRITABLE & ~(VIEW_BITS | CONFIG_MASK["mstatus"]) | view
         if ms >> MPP_SHIFT & 3 == 2:
             ms &= ~MPP
-        return ms | config
+        return ms | config | self._fixed_status
 
     def _pmp(self, rng: random.Random) -> dict[str, list[int]]:
         """PMP entry 0 grants everything (every mode sees all of RAM); the rest at random."""
         cfg = [PMP_NAPOT_RWX] + [self._pmp_cfg(rng) for _ in range(15)]
-        addr = [PMP_ALL] + [rng.getrandbits(32) for _ in range(15)]
+        addr = [self._pmp_all] + [rng.getrandbits(self._pmp_bits) for _ in range(15)]
         return {"pmpcfg": cfg, "pmpaddr": addr}
 
     @staticmethod
@@ -272,7 +316,7 @@ class RiscvProbe(ProbeDefaults, DecoderWords):
         states = []
         for k in range(count):
             state: State = {"x": [0] + [self._register(rng) for _ in range(31)],
-                            "pc": WINDOW + rng.choice(PCS), "mode": "M"}
+                            "pc": self.window + rng.choice(PCS), "mode": "M"}
             state.update({name: 0 for name in STORED})
             state.update(self._others(rng))
             # the first states try each counter-enable combination; then at random
@@ -280,11 +324,12 @@ class RiscvProbe(ProbeDefaults, DecoderWords):
             state["mcounteren"], state["scounteren"] = enables
             state["mstatus"] = self._status(rng, rng.getrandbits(32) & CONFIG_MASK["mstatus"])
             paging = rng.random()
-            state["satp"] = 0 if paging < 0.4 else _satp(ROOT_A if paging < 0.8 else ROOT_B, ASIDS[0])
+            root = self.layout.root_a if paging < 0.8 else self.layout.root_b
+            state["satp"] = 0 if paging < 0.4 else self._satp(root, ASIDS[0])
             for name, _ in COUNTERS:
                 state[name] = rng.choice((0, 1, 2, M32, M64 - 1, rng.getrandbits(64), rng.getrandbits(40)))
             state.update(self._pmp(rng))
-            state["reservation"] = None if rng.random() < 0.5 else WINDOW + 4 * rng.randrange(PAGE // 4)
+            state["reservation"] = None if rng.random() < 0.5 else self.window + 4 * rng.randrange(PAGE // 4)
             state["storage_seed"] = rng.getrandbits(32)
             states.append(state)
         return states
@@ -319,9 +364,10 @@ class RiscvProbe(ProbeDefaults, DecoderWords):
         keep = MIE | SIE | CONFIG_MASK["mstatus"]
         fresh["mstatus"] = fresh["mstatus"] & ~keep | ms & keep
         satp = state["satp"]
+        layout = self.layout
         if satp:
-            fresh["satp"] = satp & ~(0x1FF << 22) | ASIDS[1] << 22
-        moved = satp ^ ((ROOT_A ^ ROOT_B) >> 12) if satp else _satp(ROOT_A, ASIDS[0])
+            fresh["satp"] = satp & ~self.satp_format.asid_mask | ASIDS[1] << self._asid_shift
+        moved = satp ^ ((layout.root_a ^ layout.root_b) >> 12) if satp else self._satp(layout.root_a, ASIDS[0])
         if rng.random() < 0.5:
             flipped = {name: rng.random() < 0.5 for name in CONFIGURATION}
         else:
@@ -333,8 +379,10 @@ class RiscvProbe(ProbeDefaults, DecoderWords):
 
         def parts() -> list[tuple[str, State]]:
             configured = self.configure(state, flipped)
-            location = ("translation (bare vs Sv32 mapping the program's page onto itself)" if not satp else
-                        f"the location of the program's page (physical 0x{_home(satp):x} vs 0x{_home(moved):x}, "
+            location = (f"translation (bare vs {layout.geometry.name} mapping the program's page onto itself)"
+                        if not satp else
+                        f"the location of the program's page (physical 0x{self._home(satp):x} vs "
+                        f"0x{self._home(moved):x}, "
                         "storage moved along)")
             return [
                 (f"the interrupt enables (mstatus.MIE/SIE {int(bool(ms & MIE))}{int(bool(ms & SIE))} vs "
@@ -366,17 +414,19 @@ class RiscvProbe(ProbeDefaults, DecoderWords):
             self._page_hex = None
             self._window = window
         data = m.storage.data
-        tables = TABLES[user]
+        layout = self.layout
+        table_bytes = layout.table_bytes
+        tables = layout.tables[user]
         if not data.startswith(tables):
-            data[:TABLE_BYTES] = tables  # no code is ever translated from the tables
+            data[:table_bytes] = tables  # no code is ever translated from the tables
         if not data.endswith(self._pages):
             # Code is only ever translated at the pcs run: drop those whose word changes,
             # then write directly.
             pages = self._pages
-            for p in [p for p in self._code if data[p:p + 4] != pages[p - TABLE_BYTES:p - TABLE_BYTES + 4]]:
+            for p in [p for p in self._code if data[p:p + 4] != pages[p - table_bytes:p - table_bytes + 4]]:
                 m.storage.invalidate_physical(p, p + 4)
                 self._code.discard(p)
-            data[TABLE_BYTES:] = pages
+            data[table_bytes:] = pages
         c = m.csr
         c.__dict__.update(zip(STORED, _stored(state)))  # the CSR file's state is exactly these attributes
         retired = m.stats.instructions
@@ -385,7 +435,7 @@ class RiscvProbe(ProbeDefaults, DecoderWords):
         c.counter_offset = [cy - retired, tm - retired, ir - retired]
         c.counter_frozen = [cy if inhibit & 1 else None, None, ir if inhibit & 4 else None]
         pmp = m.pmp
-        if pmp.cfg[0] != PMP_NAPOT_RWX or pmp.addr[0] != PMP_ALL:
+        if pmp.cfg[0] != PMP_NAPOT_RWX or pmp.addr[0] != self._pmp_all:
             # an instruction reprogrammed entry 0: contexts made since saw other permissions
             pmp.set_state({"cfg": state["pmpcfg"], "addr": state["pmpaddr"]})
             m.flush_translations()
@@ -397,16 +447,17 @@ class RiscvProbe(ProbeDefaults, DecoderWords):
         m.x[0] = 0
         m.pc = state["pc"]
         m.priv = MODES[state["mode"]]
-        home = HOME if m.priv == MACHINE or not state["satp"] else _home(state["satp"])
+        window = self.window
+        home = window if m.priv == MACHINE or not state["satp"] else self._home(state["satp"])
         reserved = state["reservation"]
         # a state's reservation is an address in the program's page; the hart holds the
         # physical address that page is at
-        m.reservation = None if reserved is None else home + (reserved - WINDOW)
+        m.reservation = None if reserved is None else home + (reserved - window)
         m.halted = False
         m.exit_code = None
         m.refresh_mapping()
         m.progress()  # every run is a fresh start: the core's trap-loop guard must never swallow a trap
-        self._code.add(home - RAM_BASE + state["pc"] - WINDOW)
+        self._code.add(home - RAM_BASE + state["pc"] - window)
         self._trap = None
 
     def _run(self, state: State, raw: bytes) -> Outcome:
@@ -419,7 +470,7 @@ class RiscvProbe(ProbeDefaults, DecoderWords):
         c = m.csr
         # the storage the program saw as it ran (a new satp is a change of system state)
         satp = state["satp"]
-        seen = COPY if (satp & SATP_MODE and state["mode"] != "M" and _home(satp) == COPY) else HOME
+        seen = self.copy if (self._paged(satp) and state["mode"] != "M" and self._home(satp) == self.copy) else self.home
         page = m.read_physical(seen, PAGE)
         if page == self._page:
             if self._page_hex is None:
@@ -432,7 +483,7 @@ class RiscvProbe(ProbeDefaults, DecoderWords):
         # succeeds there), not where the page lies in physical memory
         reserved = m.reservation
         if reserved is not None and seen <= reserved < seen + PAGE:
-            reserved += WINDOW - seen
+            reserved += self.window - seen
         visible.update(pc=m.pc, reservation=reserved, storage=words)
         system: dict[str, Any] = {"mode": MODE_OF[m.priv]}
         system.update(zip(STORED, _stored_attrs(c)))
@@ -477,13 +528,19 @@ class RiscvProbe(ProbeDefaults, DecoderWords):
         if key != "storage":
             return self.describe(key, a), self.describe(key, b)
         at = next(i for i in range(0, len(a), 2) if a[i:i + 2] != b[i:i + 2]) // 2 & ~3
-        return (f"the word at 0x{WINDOW + at:x} = 0x{int.from_bytes(bytes.fromhex(a[2 * at:2 * at + 8]), 'little'):08x}",
+        return (f"the word at 0x{self.window + at:x} = 0x{int.from_bytes(bytes.fromhex(a[2 * at:2 * at + 8]), 'little'):08x}",
                 f"0x{int.from_bytes(bytes.fromhex(b[2 * at:2 * at + 8]), 'little'):08x}")
 
 
-def _home(satp: int) -> int:
-    """The physical page the program's page is at through ``satp``'s table set."""
-    return COPY if (satp & 0x3FFFFF) << 12 == ROOT_B else HOME
+def paging_geometry(isa: ISA) -> Geometry:
+    """The page-table format ``isa``'s hart pages with (Sv32 on RV32, Sv39 on RV64), as its
+    machine says: the probe's tables are built for it before the probe's hart is sized."""
+    m = RiscvMachine(isa, PAGE)
+    fmt = m.csr.satp_format
+    geometry = m.paging_geometry(fmt.paged_mode << fmt.mode_shift)
+    m.close()
+    assert geometry is not None
+    return geometry
 
 
 def _counts(values: list[int]) -> str:
