@@ -224,3 +224,12 @@ def test_an_s_mode_guest_takes_the_plic_interrupt_as_cause_9_in_every_mode():
     [c] = compare_images([image], list(COMPARE_MODES), "rv32", 100_000, ConsoleInput(b"HAL!", interval=50))
     assert c.bare.console == b"IBM\"" and all(row.equivalent for row in c.rows), [
         (row.mode, row.divergence.describe()) for row in c.rows if row.divergence]
+
+
+def test_mip_set_directly_is_the_software_bit_while_the_line_is_low(m):
+    """Regression: the classifier's probe sets ``mip`` directly between experiments; a
+    software SEIP bit remembered from an earlier one came back on the next CSR write."""
+    m.set_csr("mip", 1 << SEI)
+    m.csr.mip = 0                                  # a probe's next state
+    m.set_csr("sip", 0)
+    assert not mip(m, SEI)

@@ -65,17 +65,26 @@ class HartLines:
         self.seip_soft = 0
         machine.csr._set_mip = self.write_mip  # the CSR file's single path for mip/sip writes
 
+    def _soft(self) -> int:
+        """The software SEIP bit: while the line is low it is what ``mip`` shows (whoever set
+        ``mip`` — a CSR write, a restored state, a probe), while it is high the one kept."""
+        if not self.seip_line:
+            self.seip_soft = self.m.csr.mip >> SEI & 1
+        return self.seip_soft
+
     def write_mip(self, value: int) -> None:
         c = self.m.csr
+        soft = self._soft()
         if (value ^ c.mip) >> SEI & 1:
-            self.seip_soft = value >> SEI & 1
-        c.mip = (value & ~(1 << SEI)) | (self.seip_soft | self.seip_line) << SEI
+            soft = self.seip_soft = value >> SEI & 1
+        c.mip = (value & ~(1 << SEI)) | (soft | self.seip_line) << SEI
 
     def drive(self, meip: bool, seip: bool) -> None:
         c = self.m.csr
+        soft = self._soft()
         self.seip_line = int(seip)
         mip = c.mip & ~(1 << MEI | 1 << SEI)
-        c.mip = mip | int(meip) << MEI | (self.seip_soft | self.seip_line) << SEI
+        c.mip = mip | int(meip) << MEI | (soft | self.seip_line) << SEI
 
     def state(self) -> dict[str, int]:
         return {"seip_soft": self.seip_soft, "seip_line": self.seip_line}
