@@ -72,6 +72,7 @@ from hybridvmm.isas.riscv.constants import (
     PTE_W,
     PTE_X,
     RAM_BASE,
+    SEI,
     SIE,
     SUM,
     SUPERVISOR,
@@ -429,6 +430,9 @@ class RiscvProbe(ProbeDefaults, DecoderWords):
             data[table_bytes:] = pages
         c = m.csr
         c.__dict__.update(zip(STORED, _stored(state)))  # the CSR file's state is exactly these attributes
+        # The PLIC's lines into mip are detached with the devices: SEIP is the software bit
+        # alone, as the state says (else a previous run's sip write would linger in it).
+        m.plic.lines.set_state({"seip_soft": state["mip"] >> SEI & 1, "seip_line": 0})
         retired = m.stats.instructions
         inhibit = c.mcountinhibit
         cy, tm, ir = _counters(state)
