@@ -109,9 +109,24 @@ def console_input(args: argparse.Namespace, stdin: Any = None) -> ConsoleInput |
 
 def machine_platform(args: argparse.Namespace, images: list[Image]) -> tuple[ContextManager, Drive | None]:
     """The platform the options give (a context in which the machines are built) and the
-    drive they open; a one-line error for a machine without one or a bad size."""
-    if args.drive is None and args.ram is None:
+    drive they open; a one-line error for a machine without one or a bad size.  Where the
+    options are silent, what the images say they expect (a bundled guest's RAM and disk,
+    ``Image.platform``) is used: ``run guest:xv6`` needs no option."""
+    ram = args.ram
+    if ram is None:
+        ram = max((image.platform["ram"] for image in images if "ram" in image.platform), default=None)
+    if args.drive is None:
+        bundled = next((image.platform["drive"] for image in images if "drive" in image.platform), None)
+        if bundled is not None:
+            if getattr(args, "drive_write", False):
+                raise UserError(f"--drive-write: {bundled[0]} is the bundled guest's own disk, with no file to write "
+                                f"back to; give --drive FILE (a copy of it)")
+            cls = machine_class(images[0].isa)
+            return cls.platform(ram=ram, drive=Drive(bundled[1])), None
+    if args.drive is None and ram is None:
         return nullcontext(), None
+    if args.ram is None:
+        args = argparse.Namespace(**{**vars(args), "ram": ram})
     cls = machine_class(images[0].isa)
     configure = getattr(cls, "platform", None)
     if configure is None:
