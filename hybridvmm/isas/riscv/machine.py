@@ -5,7 +5,8 @@ Physical memory
     DRAM), and the RAM is as large as the storage (1 MiB unless told otherwise, rounded up
     to whole pages; a run's ``--ram``, see :mod:`hybridvmm.isas.riscv.platform`).  Physical
     addresses below it go to the devices of :mod:`hybridvmm.isas.riscv.devices` (test
-    finisher, CLINT, PLIC, UART, virtio); any other physical address is an access fault.  Instructions execute from RAM only.  ``read``/``write`` and
+    finisher, CLINT, PLIC, UART, virtio); any other physical address is an access fault.
+    Instructions execute from RAM only.  ``read``/``write`` and
     ``hook_address`` take *storage* addresses (physical − RAM_BASE), as on every machine;
     ``read_physical``/``write_physical``/``storage_index`` take physical ones.
 
