@@ -474,7 +474,8 @@ class RiscvProbe(ProbeDefaults, DecoderWords):
         c = m.csr
         # the storage the program saw as it ran (a new satp is a change of system state)
         satp = state["satp"]
-        seen = self.copy if (self._paged(satp) and state["mode"] != "M" and self._home(satp) == self.copy) else self.home
+        moved = self._paged(satp) and state["mode"] != "M" and self._home(satp) == self.copy
+        seen = self.copy if moved else self.home
         page = m.read_physical(seen, PAGE)
         if page == self._page:
             if self._page_hex is None:
