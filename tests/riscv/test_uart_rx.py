@@ -103,10 +103,12 @@ def test_dlab_reaches_the_divisor_and_loopback_returns_output(m):
     assert rd(m, RBR) == 3 and rd(m, IER) == 1 and m.uart.regs["ier"] == 0
     wr(m, LCR, 0x03)
     wr(m, MCR, 0x10 | 0x03)                         # loopback, DTR and RTS
+    m.console.feed(b"c")                            # the line is disconnected: not received
     wr(m, RBR, ord("L"))
     assert rd(m, RBR) == ord("L") and bytes(m.console.output) == b"" and rd(m, MSR) == 0x30
+    assert rd(m, LSR) & 1 == 0
     wr(m, MCR, 0)
-    assert rd(m, MSR) == 0xB0
+    assert rd(m, MSR) == 0xB0 and rd(m, RBR) == ord("c")
 
 
 # --- delivery rules -----------------------------------------------------------------------------

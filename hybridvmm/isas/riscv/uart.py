@@ -12,7 +12,8 @@ offset   read                 write
          source, 0xC0 with    FIFO, bits 6-7 the receive trigger level (1, 4, 8, 14)
          FIFOs on
 3        LCR (bit 7: DLAB)    LCR
-4        MCR                  MCR (bit 4: loopback, THR bytes come back as input)
+4        MCR                  MCR (bit 4: loopback, THR bytes come back as input and
+                              the console's do not come in)
 5        LSR: DR, THRE, TEMT  —
 6        MSR: DCD|DSR|CTS     —
 7        SCR                  SCR
@@ -91,8 +92,11 @@ class Uart:
         return (FIFO_SIZE if self.regs["fcr"] & FCR_FE else 1) - len(self.rx)
 
     def _fill(self) -> bool:
-        """Move released console bytes into the FIFO while it has room; True if any moved."""
+        """Move released console bytes into the FIFO while it has room (none in loopback,
+        which disconnects the line, as on QEMU); True if any moved."""
         console, moved = self.m.console, False
+        if self.regs["mcr"] & MCR_LOOP:
+            return False
         while self._room() > 0:
             b = console.read_byte()
             if b is None:
@@ -199,6 +203,7 @@ class Uart:
             r["lcr"] = value
         elif offset == MCR:
             r["mcr"] = value & 0x1F
+            self.input_changed()             # out of loopback: the console's bytes come in again
         elif offset == SCR:
             r["scr"] = value
         return True
