@@ -4,6 +4,8 @@
     python scripts/equivalence_at_scale.py --show 1234 --variant pgm-x86     # one program's source and report
     python scripts/equivalence_at_scale.py --programs 1000 --start 3000 --json part3.json   # one slice of a long run
     python scripts/equivalence_at_scale.py --merge part*.json               # the table over every slice
+    python scripts/equivalence_at_scale.py --isa rv32 --programs 300 --jobs 2   # random RISC-V programs
+    python scripts/equivalence_at_scale.py --isa rv32 --show 17             # one of them, with its report
 
 Each program (``hybridvmm.guests.randomized``: kernel and user parts, system calls, faults,
 timer interrupts, nested traps, R changes, self-modifying stores, the five sensitive
@@ -17,7 +19,13 @@ instructions) is assembled for each pgm variant and run bare and in every monito
   script counts how many diverge, and tabulates the ones that do not by the instructions
   they executed, so each can be explained.
 
-Exit 1 if any program diverges where the theory says it must not.
+With ``--isa rv32`` the programs are ``hybridvmm.guests.rvrandom``'s (M firmware, S kernel
+and U code; delegation, Sv32 on and off, live PTE edits, the CLINT timer forwarded or not,
+nested traps, MPRV, LR/SC and AMOs, self-modifying code, counters), run on the one rv32
+variant, where the theory calls every mode equivalent.
+
+Exit 1 if any program diverges where the theory says it must not, or if the monitor's
+resource control saw a VM's host mapping leave its window (in any mode, on any ISA).
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hybridvmm.guests import VARIANTS  # noqa: E402
 from hybridvmm.guests.randomized import generate  # noqa: E402
+from hybridvmm.guests.rvrandom import generate as generate_rv32  # noqa: E402
 from hybridvmm.isa import load_isa  # noqa: E402
 from hybridvmm.vmm import COMPARE_MODES  # noqa: E402
 from hybridvmm.vmm.compare import first_divergence, locate, run_bare, run_monitor  # noqa: E402
@@ -44,14 +53,18 @@ MAX_STEPS = 20_000
 """Guest instructions per run by default.  Nine programs in ten halt within 1,300 (the median
 within 450); the rest never halt, and a run of those is compared at the step limit (final
 state included), which holds several dozen timer interrupts at 20,000."""
+ISAS = {"pgm": (generate, VARIANTS), "rv32": (generate_rv32, ("rv32",))}
+"""Each ISA family's program generator and the variants its programs run on."""
 REPAIRED_BY = {"pure": "patch", "hybrid-no-patch": "hybrid"}
 """For each mode that runs sensitive instructions unpatched, the mode whose patches hit
 tell which of them the program executed directly."""
 
 
-def check(seed: int, variants: tuple[str, ...] = VARIANTS, max_steps: int = MAX_STEPS) -> list[dict]:
-    """Every (variant, mode) result of one program."""
-    program = generate(seed)
+def check(seed: int, variants: tuple[str, ...] | None = None, max_steps: int = MAX_STEPS, isa: str = "pgm") -> list[dict]:
+    """Every (variant, mode) result of one program of the ``isa`` family."""
+    make, family = ISAS[isa]
+    variants = family if variants is None else variants
+    program = make(seed)
     out = []
     for variant in variants:
         isa = load_isa(variant)
@@ -73,6 +86,8 @@ def check(seed: int, variants: tuple[str, ...] = VARIANTS, max_steps: int = MAX_
                 responsible = locate(image, mode, isa, max_steps)
                 d.responsible = responsible
                 entry["report"] = d.describe()
+            if run.monitor.escapes:  # resource control failed: a bug in any mode
+                entry["escapes"] = list(run.monitor.escapes)
             if mode in REPAIRED_BY:
                 used = hits[REPAIRED_BY[mode]]
                 entry["uses"] = sorted(used.elements())
@@ -80,8 +95,8 @@ def check(seed: int, variants: tuple[str, ...] = VARIANTS, max_steps: int = MAX_
     return out
 
 
-def show(seed: int, variant: str, max_steps: int = MAX_STEPS) -> int:
-    program = generate(seed)
+def show(seed: int, variant: str, max_steps: int = MAX_STEPS, isa: str = "pgm") -> int:
+    program = ISAS[isa][0](seed)
     print(program.source)
     image = program.image(variant)
     isa = load_isa(variant)
@@ -92,7 +107,8 @@ def show(seed: int, variant: str, max_steps: int = MAX_STEPS) -> int:
         d = first_divergence(ref, run, image, isa)
         if d is not None:
             d.responsible = locate(image, mode, isa, max_steps)
-        print(f"; {mode}: {'equivalent' if d is None else d.describe()}")
+        escapes = "; ".join(run.monitor.escapes)
+        print(f"; {mode}: {'equivalent' if d is None else d.describe()}" + (f"; ESCAPES: {escapes}" if escapes else ""))
     return 0
 
 
@@ -103,14 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
     p.add_argument("--json", metavar="FILE", help="also write every result to FILE")
     p.add_argument("--show", type=int, metavar="SEED", help="print one program and its comparison, and exit")
-    p.add_argument("--variant", default="pgm-x86", help="with --show: the variant")
+    p.add_argument("--isa", choices=sorted(ISAS), default="pgm",
+                   help="which random programs: pgm (every pgm variant, the default) or rv32")
+    p.add_argument("--variant", help="with --show: the variant (default pgm-x86, or rv32 with --isa rv32)")
     p.add_argument("--max-steps", type=int, default=MAX_STEPS, metavar="N",
                    help=f"guest instructions per run (default {MAX_STEPS:,})")
     p.add_argument("--merge", nargs="+", metavar="FILE",
                    help="tabulate results saved by --json (slices of one long run) instead of running")
     args = p.parse_args(argv)
     if args.show is not None:
-        return show(args.show, args.variant, args.max_steps)
+        return show(args.show, args.variant or ISAS[args.isa][1][-1], args.max_steps, args.isa)
     if args.merge:
         results = [r for name in args.merge for r in json.loads(Path(name).read_text())]
         programs = len({r["seed"] for r in results})
@@ -120,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     pool = multiprocessing.Pool(args.jobs) if args.jobs > 1 else None  # one job: in this process
     try:
-        job = functools.partial(check, max_steps=args.max_steps)
+        job = functools.partial(check, max_steps=args.max_steps, isa=args.isa)
         rows_per_seed = pool.imap_unordered(job, seeds, chunksize=8) if pool else map(job, seeds)
         for k, rows in enumerate(rows_per_seed):
             results.extend(rows)
@@ -132,13 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - start
     if args.json:
         Path(args.json).write_text(json.dumps(results))
-    return report(results, f"{args.programs} random programs (seeds {args.start}..{args.start + args.programs - 1}, "
+    what = "random programs" if args.isa == "pgm" else f"random {args.isa} programs"
+    return report(results, f"{args.programs} {what} (seeds {args.start}..{args.start + args.programs - 1}, "
                            f"{args.max_steps:,} steps) in {seconds:.0f} s ({args.jobs} jobs)")
 
 
 def report(results: list[dict], heading: str) -> int:
     """Print the table of ``results`` (one row per program, variant and mode); 1 if any
-    mode the theory calls equivalent diverged."""
+    mode the theory calls equivalent diverged, or any run's host mapping left its window."""
     table: dict[tuple[str, str], Counter] = defaultdict(Counter)
     quiet: dict[tuple[str, str], Counter] = defaultdict(Counter)
     endings = Counter()
@@ -150,16 +169,18 @@ def report(results: list[dict], heading: str) -> int:
         c["diverged"] += r["diverged"]
         if r["mode"] == "interpret":
             endings[r["ending"]] += 1
-        if r["predicted"] and r["diverged"]:
+        if r["predicted"] and r["diverged"] or r.get("escapes"):
             bugs.append(r)
         if "uses" in r and r["uses"]:
             c["use"] += 1
             c["use_diverged"] += r["diverged"]
             if not r["diverged"]:
                 quiet[key][" ".join(sorted(set(r["uses"])))] += 1
-    print(f"{heading}; {len(VARIANTS)} variants x {len(COMPARE_MODES)} modes; bare endings: {dict(endings)}")
+    variants = [v for family in ISAS.values() for v in family[1] if any(r["variant"] == v for r in results)] or VARIANTS
+    plural = "s" if len(variants) != 1 else ""
+    print(f"{heading}; {len(variants)} variant{plural} x {len(COMPARE_MODES)} modes; bare endings: {dict(endings)}")
     print(f"{'variant':<11}{'mode':<17}{'theory':<8}{'programs':>9}{'diverged':>10}{'  use s-u':>10}{'of them diverged':>18}")
-    for variant in VARIANTS:
+    for variant in variants:
         for mode in COMPARE_MODES:
             c = table[variant, mode]
             theory = "yes" if predict(load_isa(variant), mode).equivalent else "no"
@@ -171,8 +192,14 @@ def report(results: list[dict], heading: str) -> int:
             for names, n in counts.most_common(8):
                 print(f"    {n:>6} programs executing {names}")
     for r in bugs[:20]:
-        print(f"DIVERGENCE seed {r['seed']} {r['variant']} {r['mode']}: {r.get('report')}")
-        print(f"  show it: python scripts/equivalence_at_scale.py --show {r['seed']} --variant {r['variant']}")
+        where = f"seed {r['seed']} {r['variant']} {r['mode']}"
+        if r.get("escapes"):
+            print(f"ESCAPE {where}: {'; '.join(r['escapes'])}")
+        else:
+            print(f"DIVERGENCE {where}: {r.get('report')}")
+        family = next(name for name, (_, vs) in ISAS.items() if r["variant"] in vs)
+        isa_option = "" if family == "pgm" else f" --isa {family}"
+        print(f"  show it: python scripts/equivalence_at_scale.py{isa_option} --show {r['seed']} --variant {r['variant']}")
     print(f"unexpected divergences: {len(bugs)}")
     return 1 if bugs else 0
 
