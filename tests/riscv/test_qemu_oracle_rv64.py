@@ -14,7 +14,7 @@ Documented differences:
 * A PTE outside RAM: the spec raises an access fault (the PTE access violates a PMA), as
   this machine does; QEMU 7.2 raises a page fault (:data:`PTE_OUTSIDE_RAM`).
 * A pointer PTE with A set: QEMU faults, as the spec says; this machine translates, a bug
-  (:data:`NON_LEAF_A`, an xfail until mmu.py is fixed).
+  (:data:`NON_LEAF_A`).
 """
 
 from __future__ import annotations
@@ -357,9 +357,8 @@ def test_the_guest_records_what_the_spec_says():
     assert pte_l1_3 & (PTE_A | PTE_D) == PTE_A | PTE_D and pte_l0_7 & (PTE_A | PTE_D) == PTE_A | PTE_D
 
 
-@pytest.mark.xfail(strict=True, reason="mmu.py's walk follows a non-leaf PTE with D, A or U set instead of raising "
-                   "a page fault (privileged spec 4.3.2 step 3; QEMU and spike fault)")
 def test_a_pointer_pte_with_a_set_is_a_page_fault():
+    """Regression: the walk followed a pointer PTE with A set instead of raising a page fault."""
     recs, _ = records(ours())
     assert recs[NON_LEAF_A] == (13, G_DAU_POINTER + 0x2000, SENTINEL)
 
@@ -370,8 +369,6 @@ def test_sv39_walks_agree_with_qemu(tmp_path):
     b = normalise_qemu(b)
     assert len(a) == len(b) == len(steps())
     for k, (words, x, y) in enumerate(zip(steps(), a, b)):
-        if k == NON_LEAF_A:
-            continue                       # test_a_pointer_pte_with_a_set_is_a_page_fault
         assert x == y, f"record {k} ({words}): ours {tuple(map(hex, x))}, QEMU {tuple(map(hex, y))}"
     for address, x, y in zip(DUMPED, a_dumped, b_dumped):
         assert x == y, f"the doubleword at 0x{address:x}: ours 0x{x:x}, QEMU 0x{y:x}"
@@ -379,6 +376,6 @@ def test_sv39_walks_agree_with_qemu(tmp_path):
 
 @pytest.mark.skipif(QEMU is None, reason="qemu-system-riscv64 not installed (Debian qemu-system-misc)")
 def test_qemu_faults_on_a_pointer_pte_with_a_set(tmp_path):
-    """What the xfail above expects is what QEMU does."""
+    """What the test above expects is what QEMU does."""
     recs, _ = records(qemu(tmp_path))
     assert recs[NON_LEAF_A] == (13, G_DAU_POINTER + 0x2000, SENTINEL)

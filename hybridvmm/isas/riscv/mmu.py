@@ -6,7 +6,7 @@ parameters (levels, VPN bits, PTE size, virtual-address width), as QEMU's
 ``get_physical_address`` switches on them.  :meth:`Regime.walk` is the privileged spec's
 algorithm, with the right exception for every failure: a PTE that cannot be read is an
 *access* fault of the original access type; an invalid, reserved (W without R, or Sv39's
-reserved high bits), non-permitted, misaligned-superpage or (with ``hardware_ad`` off)
+reserved high bits, or D/A/U in a pointer to the next level), non-permitted, misaligned-superpage or (with ``hardware_ad`` off)
 A/D-clear leaf, and a non-canonical Sv39 address, are *page* faults.  With ``hardware_ad``
 on (the default, as QEMU 7.2 and Svadu do) the walker sets A, and D for a store, in the PTE.
 The page tables are read through the hart that owns them (``tables``): its physical memory,
@@ -134,12 +134,14 @@ class Regime:
         (no A/D update, nothing recorded): None where the access would fault, or where it
         would need A/D set that ``hardware_ad`` would not set.  For scanners and debuggers."""
         try:
-            pa, _, pte, _ = self._find(va, access, 0)
+            pa, pte_pa, pte, _ = self._find(va, access, 0)
         except TrapSignal:
             return None
         need = PTE_A | (PTE_D if access == STORE else 0)
-        if pte & need != need and not self.tables.hardware_ad:
-            return None
+        if pte & need != need:
+            m = self.tables
+            if not m.hardware_ad or not m.pmp.check(pte_pa, self.geometry.pte_bytes, PMP_W, SUPERVISOR):
+                return None
         return pa
 
     def _find(self, va: int, access: int, pc: int) -> tuple[int, int, int, int]:
@@ -161,6 +163,8 @@ class Regime:
                 raise TrapSignal(PAGE_FAULT[access], pc, pc, 0, None, va)
             if pte & (PTE_R | PTE_X):
                 break
+            if pte & (PTE_D | PTE_A | PTE_U):     # reserved in a pointer to the next level
+                raise TrapSignal(PAGE_FAULT[access], pc, pc, 0, None, va)
             level -= 1
             if level < 0:
                 raise TrapSignal(PAGE_FAULT[access], pc, pc, 0, None, va)
