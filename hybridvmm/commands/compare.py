@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--modes", metavar="M,M,...", default=",".join(COMPARE_MODES),
                    help=f"monitor modes to compare (default: {','.join(COMPARE_MODES)})")
     p.add_argument("--slice", metavar="N", type=number, default=DEFAULT_SLICE, help="guest instructions per VM slice")
-    p.add_argument("--max-steps", metavar="N", type=number, default=DEFAULT_MAX_STEPS, help="instruction limit per guest")
+    p.add_argument("--max-steps", metavar="N", type=number, default=None,
+                   help=f"instruction limit per guest (default {DEFAULT_MAX_STEPS:,}, or what a bundled guest asks for)")
     p.add_argument("--costs", metavar="FILE", help="cost table replacing the default")
     p.add_argument("--no-locate", action="store_true", help="do not search for the instruction responsible for a divergence")
     add_counters_argument(p)
@@ -84,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
               for name in args.images]
     feed = console_input(args)
     platform, _ = machine_platform(args, images)
+    if args.max_steps is None:
+        args.max_steps = max([DEFAULT_MAX_STEPS] + [image.platform.get("max_steps", 0) for image in images])
     progress = Progress()
     try:
         with platform:

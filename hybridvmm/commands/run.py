@@ -74,8 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--slice", metavar="N", type=number, default=DEFAULT_SLICE,
                    help=f"guest instructions per VM before the monitor switches VMs (default {DEFAULT_SLICE:,})")
     p.add_argument("--max-steps", metavar="N", type=number, default=None,
-                   help=f"stop a guest (exit 1) after N instructions (default {DEFAULT_MAX_STEPS:,}; no limit on an "
-                        "interactive console)")
+                   help=f"stop a guest (exit 1) after N instructions (default {DEFAULT_MAX_STEPS:,}, or what a "
+                        f"bundled guest asks for: guest:xv6 2,000,000,000; no limit on an interactive console)")
     p.add_argument("--output-dir", metavar="DIR", help="write each VM's console to DIR/vmN.out instead of stdout")
     p.add_argument("--stats", action="store_true", help="print instructions, traps, monitor statistics and the final PSW on stderr")
     p.add_argument("--trace", nargs="?", const=DEFAULT_TRACE, metavar="CATEGORIES",
@@ -362,7 +362,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--drive-write writes one guest's disk back: give one image")
     interactive = feed is None and len(images) == 1 and not args.json and not args.output_dir and interactive_streams()
     if args.max_steps is None:
-        args.max_steps = UNLIMITED if interactive else DEFAULT_MAX_STEPS
+        own = max((image.platform.get("max_steps", 0) for image in images), default=0)
+        args.max_steps = UNLIMITED if interactive else max(DEFAULT_MAX_STEPS, own)
     session = Session(lambda data: None, sys.stdin.fileno(), sys.stdout.buffer) if interactive else None
     out, close_trace = _open_trace(args)
     progress = Progress(enabled=False if (cats and args.trace_file is None) or interactive else None)

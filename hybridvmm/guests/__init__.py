@@ -73,6 +73,9 @@ class Guest:
     """Its disk image among the package data, xz-compressed (the guest's virtio disk)."""
     ram: int | None = None
     """The RAM it is built for (bytes)."""
+    max_steps: int | None = None
+    """The instruction limit ``run`` gives it by default, if more than the usual (an OS that
+    takes tens of millions of instructions to boot)."""
 
 
 GUESTS: dict[str, Guest] = {
@@ -112,7 +115,8 @@ GUESTS: dict[str, Guest] = {
         Guest("rvcsr", "RISC-V: an S-mode kernel reading and writing sscratch CSR_N times (privileged-heavy) (rv32)",
               ("rvcsr.s",), isa="rv32", variants=("rv32",), origin=0x80000000, small=(("CSR_N", 300),)),
         Guest("xv6", "RISC-V: MIT's xv6-riscv (RV64IMA, Sv39, PLIC, UART, virtio disk, 16 MiB), booting to a shell (rv64)",
-              (), isa="rv64", kind="os", variants=("rv64",), elf="xv6/kernel.elf", disk="xv6/fs.img.xz", ram=16 << 20),
+              (), isa="rv64", kind="os", variants=("rv64",), elf="xv6/kernel.elf", disk="xv6/fs.img.xz", ram=16 << 20,
+              max_steps=2_000_000_000),
     )
 }
 
@@ -230,6 +234,8 @@ def _prebuilt(guest: Guest, spec: str, defines: dict[str, int]) -> Image:
     image.source = f"guest:{spec}"
     if guest.ram is not None:
         image.platform["ram"] = guest.ram
+    if guest.max_steps is not None:
+        image.platform["max_steps"] = guest.max_steps
     if guest.disk is not None:
         image.platform["drive"] = (f"guest:{guest.name} {guest.disk.removesuffix('.xz')}",
                                    lzma.decompress(files.joinpath(guest.disk).read_bytes()))

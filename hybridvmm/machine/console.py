@@ -82,6 +82,8 @@ class Console:
         if isinstance(data, ConsoleInput) and data.rule != "immediate":
             self.prompt, self.interval = data.prompt, data.interval
         self.input += data
+        if data:
+            self.finished = False
         if self.prompt is not None:
             if self.released < len(self.input) and self.output.find(self.prompt, self.since) >= 0:
                 self._release_line()
@@ -128,10 +130,16 @@ class Console:
         out = self.output
         out.append(value & 0xFF)
         prompt = self.prompt
-        if (prompt is not None and self.released < len(self.input) and len(out) - self.since >= len(prompt)
-                and out.endswith(prompt)):
-            self._release_line()
-            self._tell()
+        if prompt is not None and len(out) - self.since >= len(prompt) and out.endswith(prompt):
+            if self.released < len(self.input):
+                self._release_line()
+                self._tell()
+            elif self.input and not self.finished:
+                self.finished = True
+
+    finished = False
+    """A prompted session is over: every line was delivered and the prompt has come back
+    after the last one (the machine then ends the run, as a user would stop typing)."""
 
     def text(self) -> str:
         return self.output.decode("utf-8", errors="replace")
@@ -139,7 +147,7 @@ class Console:
     # --- state ---------------------------------------------------------------------------
     def state(self) -> tuple:
         return (bytes(self.input), self.position, bytes(self.output), self.released, self.since, self.prompt,
-                self.interval)
+                self.interval, self.finished)
 
     def set_state(self, state: tuple) -> None:
         self.input = bytearray(state[0])
@@ -147,5 +155,6 @@ class Console:
         self.output = bytearray(state[2])
         if len(state) > 3:
             self.released, self.since, self.prompt, self.interval = state[3:7]
+            self.finished = bool(state[7]) if len(state) > 7 else False
         else:  # the three-part state of an immediate console
             self.released, self.since, self.prompt, self.interval = len(self.input), 0, None, 0

@@ -531,10 +531,17 @@ class Machine:
         return self.hooks.add_translate(fn)
 
     def console_out(self, value: int) -> None:
-        """A byte the guest wrote to its console device: to the console and the output hooks."""
-        self.console.write_byte(value)
+        """A byte the guest wrote to its console device: to the console and the output hooks.
+        A prompted console session that is over (its prompt is back after the last line)
+        ends the run here, as the guest's own successful end would."""
+        console = self.console
+        console.write_byte(value)
         for h in list(self.hooks.output):
             h.fn(self, value & 0xFF)
+        if console.finished and not self.halted:
+            self.halted = True
+            self.exit_code = 0
+            self.exit_message = "the console session is over: its prompt is back after the last line"
 
     # --- storage -------------------------------------------------------------------------
     def read(self, address: int, length: int) -> bytes:

@@ -95,6 +95,9 @@ class Maintenance:
             del self.indirect[a]
             self._dirty.discard(a)
         self._forget(affected - removed, doomed)
+        if self._repair and removed:
+            # edges kept by an earlier invalidate whose source is gone now: nothing to follow
+            self._repair = [w for w in self._repair if w[1] is None or w[1] not in removed]
         if repair:
             self._repair.extend((dst, src, kind) for src, dst, kind in incoming if src not in removed and kind != "indirect")
         for key, p in list(self.problems.items()):

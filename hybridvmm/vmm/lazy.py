@@ -203,32 +203,33 @@ class LazyPatcher:
 
     # --- storage watcher ------------------------------------------------------------------------
     def drop_physical(self, start: int, end: int) -> None:
-        """A store into root ``[start, end)``: invalidate the spaces' blocks there."""
+        """A store into root ``[start, end)``: invalidate the spaces' blocks there.  A linear
+        space invalidates the blocks the store touched and rescans them incrementally; a
+        paged space, where one window address may be code at several virtual addresses and a
+        page may be remapped, is dropped whole and scanned afresh when its code next runs."""
         window = self.vm.window
         lo, hi = start - window.offset, end - window.offset
         if hi <= 0 or lo >= window.size or self.vm.patches.writing:
             return
-        for space in self.spaces.values():
-            if self._invalidate(space, lo, hi):
-                space.dirty = True
+        for key, space in list(self.spaces.items()):
+            if space.linear:
+                base = space.space.base
+                if space.scanner.invalidate(lo - base, hi - base):
+                    space.dirty = True
+                    if self.trace is not None:
+                        self.trace("scan", f"store to 0x{lo:x}: scanned code invalidated ({space.describe()})")
+            elif self._touches(space, lo, hi):
+                self._unmark(space)
+                del self.spaces[key]
                 if self.trace is not None:
-                    self.trace("scan", f"store to 0x{lo:x}: scanned code invalidated ({space.describe()})")
+                    self.trace("scan", f"store to 0x{lo:x}: scanned code written, scan dropped ({space.describe()})")
 
-    def _invalidate(self, space: SpaceScan, lo: int, hi: int) -> bool:
-        """Drop the blocks of ``space`` over window ``[lo, hi)``; did any go?"""
-        scanner = space.scanner
-        if space.linear:
-            base = space.space.base
-            return scanner.invalidate(lo - base, hi - base)
+    def _touches(self, space: SpaceScan, lo: int, hi: int) -> bool:
+        """Did space's scanned code lie over window ``[lo, hi)``?"""
         marked = space.marked
-        hit = False
         first = max(0, lo - self.isa.max_length + 1)
-        starts = (range(first, hi) if hi - first < len(marked) else [wa for wa in marked if first <= wa < hi])
-        for wa in starts:
-            entry = marked.get(wa)
-            if entry is not None and wa + entry[1] > lo:
-                hit = scanner.invalidate(entry[0], entry[0] + entry[1]) or hit
-        return hit
+        starts = range(first, hi) if hi - first < len(marked) else [wa for wa in marked if first <= wa < hi]
+        return any((entry := marked.get(wa)) is not None and wa + entry[1] > lo for wa in starts)
 
     def close(self) -> None:
         for space in self.spaces.values():

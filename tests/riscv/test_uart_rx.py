@@ -162,6 +162,28 @@ def test_the_prompt_rule_releases_a_line_per_prompt():
     assert c.remaining() == 4 + 5
 
 
+def test_a_prompted_session_is_over_when_its_prompt_is_back_after_the_last_line():
+    """A scripted session ends as a user would stop typing: the prompt that follows the last
+    line ends the run, with exit code 0 (run guest:xv6 --input cmds --prompt '$ ' stops there)."""
+    c = Console()
+    c.feed(ConsoleInput(b"ls\n", prompt=b"$ "))
+    for b in b"$ ":
+        c.write_byte(b)
+    assert not c.finished and c.remaining() == 3
+    for b in b"ls\nREADME\n$ ":
+        c.write_byte(b)
+    assert c.finished
+    d = Console()
+    d.set_state(c.state())
+    assert d.finished
+    m = RiscvMachine("rv32", 0x10000)
+    m.console.feed(ConsoleInput(b"x\n", prompt=b"> "))
+    for b in b"> x\n> ":
+        assert not m.halted
+        m.console_out(b)
+    assert m.halted and m.exit_code == 0 and "session is over" in m.exit_message
+
+
 def test_console_state_round_trips():
     c = Console()
     c.feed(ConsoleInput(b"x\ny\n", prompt=b"> "))

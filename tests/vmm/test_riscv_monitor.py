@@ -222,3 +222,75 @@ def test_the_hosts_pmp_opens_the_windows_to_u_mode_and_nothing_else():
         assert all(pmp.grants(RAM_BASE + offset, RAM_BASE + offset + size, p, USER) for p in (PMP_R, PMP_W, PMP_X))
     assert not pmp.check(RAM_BASE, 4, PMP_R, USER)                      # the monitor's own area
     assert not pmp.check(0x1000_0000, 1, PMP_W, USER)                   # a device
+
+
+def test_code_rewritten_under_a_paged_scan_is_scanned_afresh_in_hybrid_and_patch():
+    """The kernel rewrites a page of user code that the lazy scanner scanned through the
+    user's page table: the paged space's scan is dropped and made again, and every mode
+    runs the new code exactly as bare does (xv6 does this on every exec)."""
+    source = BOOT + """
+        la      t0, s_trap
+        csrw    stvec, t0
+        li      t0, 0x80040000
+        li      t2, (0x80000000 >> 2) | 0xcf          # RAM megapage for S (not U)
+        li      t3, 0x800
+        add     t3, t0, t3
+        sw      t2, 0(t3)
+        li      t1, 0x80041000                        # leaf table for VA 0x00400000
+        srli    t2, t1, 2
+        ori     t2, t2, 1
+        sw      t2, 4(t0)
+        li      t2, (0x80050000 >> 2) | 0xdb          # VA 0x400000 -> 0x80050000: V R X U A
+        sw      t2, 0(t1)
+        li      t0, 0x80000000 | (0x80040000 >> 12)
+        csrw    satp, t0
+        sfence.vma
+        li      t0, 0x100
+        csrw    medeleg, t0                           # ecall from U -> S
+""" + TO_S + """
+s_code:
+        la      a0, user_a
+        call    s_copy
+        li      s4, 0
+s_enter:
+        csrw    sepc, zero
+        li      t0, 0x00400000
+        csrw    sepc, t0
+        li      t0, 0x100
+        csrc    sstatus, t0                           # SPP = U
+        sret
+s_trap:
+        addi    s4, s4, 1
+        li      t0, 2
+        beq     s4, t0, s_done
+        la      a0, user_b                            # the user's code rewritten
+        call    s_copy
+        sfence.vma
+        j       s_enter
+s_done:
+        ecall                                         # to M: the end
+s_copy:                                               # copy 4 words from a0 to the user page
+        li      t1, 0x80050000
+        lw      t2, 0(a0)
+        sw      t2, 0(t1)
+        lw      t2, 4(a0)
+        sw      t2, 4(t1)
+        lw      t2, 8(a0)
+        sw      t2, 8(t1)
+        lw      t2, 12(a0)
+        sw      t2, 12(t1)
+        ret
+user_a:
+        addi    s1, s1, 1
+        addi    s1, s1, 2
+        ecall
+        nop
+user_b:
+        addi    s2, s2, 5
+        addi    s2, s2, 7
+        ecall
+        nop
+""" + M_TRAP_PASS
+    c = equivalent_everywhere(source)
+    x = c.bare.state["x"]
+    assert (x[9], x[18]) == (3, 12)
