@@ -1,11 +1,15 @@
 """Graphviz DOT for a scanned CFG: each block labelled with its disassembly, sensitive
-instructions highlighted, edges styled by kind.  Rendered with ``dot -Tsvg``."""
+instructions and patches highlighted, edges styled by kind.  Rendered with ``dot -Tsvg``
+(:mod:`hybridvmm.scan.graphviz`); an excerpt (:mod:`hybridvmm.scan.excerpt`) keeps a
+drawing to one function or one neighbourhood."""
 
 from __future__ import annotations
 
 from html import escape
+from typing import Mapping
 
 from hybridvmm.asm.disassembler import format_instruction
+from hybridvmm.isa.spec import PRIVILEGED
 from hybridvmm.scan.scanner import Scanner
 from hybridvmm.scan.sites import Site
 from hybridvmm.symbols import SymbolTable
@@ -20,57 +24,106 @@ EDGE_STYLE = {
 }
 SITE_COLOR = "#ffb0b0"
 USER_SITE_COLOR = "#ff6060"
+PATCH_COLOR = "#ffd27a"
+PRIVILEGED_COLOR = "#d6e6ff"
 
 
 def to_dot(scanner: Scanner, sites: list[Site], name: str = "cfg",
-           spaces: list[tuple[str, Scanner, list[Site]]] = (), symbols: SymbolTable | None = None) -> str:
+           spaces: list[tuple] = (), symbols: SymbolTable | None = None, *,
+           blocks: set[int] | None = None, patches: Mapping[int, str] | None = None,
+           privileged: bool = False, title: str = "") -> str:
     """The CFG as DOT text with HTML-like labels (one table row per instruction); each
     relocated space, if any, is drawn as a cluster of its own.  With ``symbols``, a block
-    title names its start (``0x100 <boot>``)."""
+    title names its start (``0x100 <boot>``).
+
+    For an excerpt (:mod:`hybridvmm.scan.excerpt`): ``blocks`` are the block starts to draw
+    (None: all), and a space may be ``(label, scanner, sites, blocks)``; an edge that leaves
+    the excerpt ends at a small dashed node naming its target.  ``patches`` maps a storage
+    address to how it was patched (``patched``, ``patched at run time by hybrid``): that
+    instruction is marked apart from the sites left alone.  ``privileged`` also tints the
+    privileged instructions (those that trap once deprivileged).  ``title`` labels the graph.
+    """
     out = [
         f"digraph {_quote(name)} {{",
         '  node [shape=plaintext, fontname="monospace", fontsize=10];',
         '  edge [fontname="sans-serif", fontsize=9];',
     ]
-    out += _body(scanner, sites, "", "  ", symbols)
-    for k, (label, sub, sub_sites) in enumerate(spaces):
+    if title:
+        out += [f"  label={_quote(title)};", '  labelloc="t";', '  fontname="sans-serif";']
+    look = _Look(symbols, patches or {}, privileged)
+    out += _body(scanner, sites, "", "  ", look, blocks)
+    for k, (label, sub, sub_sites, *rest) in enumerate(spaces):
         out.append(f"  subgraph cluster_{k} {{")
         out.append(f"    label={_quote(label)};")
-        out += _body(sub, sub_sites, f"s{k}_", "    ")
+        out += _body(sub, sub_sites, f"s{k}_", "    ", _Look(None, look.patches, privileged), rest[0] if rest else None)
         out.append("  }")
     out.append("}")
     return "\n".join(out) + "\n"
 
 
-def _body(scanner: Scanner, sites: list[Site], prefix: str, indent: str, symbols: SymbolTable | None = None) -> list[str]:
+class _Look:
+    """How instructions are marked: names for addresses, patches, privileged tint."""
+
+    def __init__(self, symbols: SymbolTable | None, patches: Mapping[int, str], privileged: bool):
+        self.symbols = symbols
+        self.patches = patches
+        self.privileged = privileged
+
+
+def _body(scanner: Scanner, sites: list[Site], prefix: str, indent: str, look: _Look,
+          only: set[int] | None = None) -> list[str]:
     isa = scanner.isa
     cfg = scanner.cfg
+    symbols = look.symbols
+    base = scanner.base
     by_address = {s.address: s for s in sites}
+    chosen = set(cfg.blocks) if only is None else set(only) & set(cfg.blocks)
     out = []
-    for start in sorted(cfg.blocks):
+    for start in sorted(chosen):
         block = cfg.blocks[start]
         root = scanner.roots.get(start)
         label = symbols.nearest(start) if symbols else ""
         title = f"0x{start:x}" + (f" {label}" if label else "") + (f" ({root[0]}{' ' + root[1] if root[1] else ''})" if root else "")
         rows = [f'<tr><td align="left" bgcolor="#e0e0e0"><b>{escape(title)}</b></td></tr>']
+        marked = False
         for ins in block.instructions:
             text = escape(f"{ins.address:08x}  {format_instruction(ins, isa)}")
             site = by_address.get(ins.address)
-            if site is None:
-                rows.append(f'<tr><td align="left">{text}</td></tr>')
-            else:
+            patch = look.patches.get(base + ins.address)
+            if patch is not None:
+                tags = sorted(site.classes) if site is not None else []
+                tag = escape(" [" + ", ".join(tags + [patch]) + "]")
+                rows.append(f'<tr><td align="left" bgcolor="{PATCH_COLOR}"><b>{text}{tag}</b></td></tr>')
+                marked = True
+            elif site is not None:
                 color = USER_SITE_COLOR if site.user_sensitive else SITE_COLOR
                 tag = escape(" [" + ", ".join(sorted(site.classes)) + "]")
                 rows.append(f'<tr><td align="left" bgcolor="{color}"><b>{text}{tag}</b></td></tr>')
-        border = ' color="red"' if any(i.address in by_address for i in block.instructions) else ""
+                marked = True
+            elif look.privileged and PRIVILEGED in ins.spec.classes:
+                rows.append(f'<tr><td align="left" bgcolor="{PRIVILEGED_COLOR}">{text} [privileged]</td></tr>')
+            else:
+                rows.append(f'<tr><td align="left">{text}</td></tr>')
+        border = ' color="red"' if marked else ""
         out.append(f'{indent}{prefix}b{start:x} [label=<<table border="1" cellborder="0" cellspacing="0"{border}>{"".join(rows)}</table>>];')
+    outside: set[int] = set()
     for edge in sorted(cfg.edges(), key=lambda e: (e.src, e.dst, e.kind)):
+        if edge.src not in chosen:
+            continue
         style = EDGE_STYLE.get(edge.kind, "")
-        out.append(f'{indent}{prefix}b{edge.src:x} -> {prefix}b{edge.dst:x} [label="{edge.kind}", {style}];')
+        if edge.dst in chosen:
+            out.append(f'{indent}{prefix}b{edge.src:x} -> {prefix}b{edge.dst:x} [label="{edge.kind}", {style}];')
+            continue
+        if edge.dst not in outside:
+            outside.add(edge.dst)
+            name = symbols.nearest(edge.dst) if symbols else ""
+            out.append(f'{indent}{prefix}x{edge.dst:x} [shape=box, style="dashed,rounded", fontname="sans-serif", '
+                       f'label={_quote(f"0x{edge.dst:x} {name}".strip())}];')
+        out.append(f'{indent}{prefix}b{edge.src:x} -> {prefix}x{edge.dst:x} [label="{edge.kind}", {style}];')
     for a in sorted(scanner.indirect):
         b = scanner.indirect[a]
-        if not b.resolved:
-            src = cfg.block_of[a]
+        src = cfg.block_of.get(a)
+        if not b.resolved and src in chosen:
             out.append(f'{indent}{prefix}u{a:x} [shape=box, style=dashed, label="unresolved {b.kind}\\n0x{a:x}", fontname="sans-serif"];')
             out.append(f'{indent}{prefix}b{src:x} -> {prefix}u{a:x} [style=dashed, color="red"];')
     return out
