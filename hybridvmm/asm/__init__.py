@@ -27,10 +27,14 @@ Assembler syntax (the same for every ISA; operand syntax comes from the spec's t
   strings with C escapes, ``.space N[, FILL]`` (``.skip``, ``.zero``), ``.text``,
   ``.data``, ``.section NAME[, "FLAGS"]`` (GNU letters: ``x`` code, ``w`` writable, ``a``
   accepted), ``.entry EXPR``, ``.global/.globl/.weak/.local NAMES``, ``.type``, ``.size``,
-  ``.file``, ``.ident``, ``.attribute`` (no effect) and ``.option WORD`` (the words the
-  spec lists as harmless).
+  ``.file``, ``.ident``, ``.attribute`` (no effect), ``.option WORD`` (the words the
+  spec lists as harmless) and ``.include "FILE"`` (FILE's lines read in place of the line:
+  looked for beside the including file, then in ``asm --include-dir`` directories, then
+  among the bundled guests, so ``.include "klib.s"`` finds theirs; an included file may
+  start with its own ``.isa`` of the same family; cycles and nesting deeper than 16 are
+  errors).
 - errors: every error of a source is collected and raised as one ``AsmErrors``, each
-  ``file:line: message``.
+  ``file:line: message`` (the file and line where it is, an included file's own).
 - layout: ``.text`` starts at the spec's ``system.load_address`` (else 0) unless ``.org``;
   other sections without ``.org`` follow the previous one on a 4-byte boundary (or their
   own ``.align``); entry is ``.entry``, else ``_start``, else ``start``, else ``.text``.

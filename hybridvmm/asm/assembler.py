@@ -10,13 +10,19 @@ operand must be known when the line is read, as GNU as requires for ``li``); the
 are then laid out; pass 2 evaluates expressions and encodes.  Every error of the file is
 collected — a line that fails is skipped and assembly goes on — and raised together as
 one :class:`AsmErrors` (an :class:`~hybridvmm.errors.AsmError` for the first, carrying
-them all, ordered by line).  A constant whose definition failed is not reported again
+them all, in source order).  A constant whose definition failed is not reported again
 where it is used.
+
+``.include "FILE"`` reads another source in place of the line, as GNU as does (see
+:func:`include_search_path` for where FILE is looked for).  Errors in it are reported at
+its own ``file:line``; an include cycle, or includes nested deeper than
+:data:`MAX_INCLUDE_DEPTH`, is an error at the ``.include`` line.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +49,13 @@ _ASSIGN = re.compile(rf"\s*({IDENT})\s*=(?!=)(.*)$")
 _STATEMENT = re.compile(r"\s*([A-Za-z_.][A-Za-z0-9_.]*)(?:\s+(.*))?$")
 _ISA_LINE = re.compile(r"\s*\.isa\s+(\S+)\s*$", re.IGNORECASE)
 _MAX_ALIAS_DEPTH = 8
+MAX_INCLUDE_DEPTH = 16
+"""How deeply ``.include`` may nest (the main file is depth 0): deeper is surely a mistake."""
+GUEST_DIR = Path(__file__).resolve().parent.parent / "guests"
+"""The bundled guests' sources (``klib.s`` ...): the last place ``.include`` looks."""
+BUNDLED_PREFIX = "guest:"
+"""The name a bundled guest's source is assembled under (``guest:NAME``): its includes
+are found in :data:`GUEST_DIR`."""
 
 
 LOCAL_MARK = "\x02"
@@ -60,7 +73,7 @@ class AsmErrors(AsmError):
     per line.  It is an :class:`AsmError` for the first of them."""
 
     def __init__(self, errors: list[AsmError]):
-        self.errors = sorted(errors, key=lambda e: e.line)
+        self.errors = sorted(errors, key=lambda e: getattr(e, "order", e.line))
         first = self.errors[0]
         super().__init__(first.filename, first.line, first.message)
         self.args = ("\n".join(f"{e.filename}:{e.line}: {e.message}" for e in self.errors),)
@@ -132,11 +145,21 @@ class _Parsed:
 
 
 class Assembler:
-    """One assembly run for one ISA (build a new one per source)."""
+    """One assembly run for one ISA (build a new one per source).
 
-    def __init__(self, isa: ISA, filename: str = "<string>"):
+    ``self.line`` is a *position*: the number of source lines read so far, counting the
+    lines of included files where they are included; ``places[position]`` is the
+    (file, line) it stands for, which is what messages show."""
+
+    def __init__(self, isa: ISA, filename: str = "<string>", include_dirs: tuple[str | Path, ...] = ()):
         self.isa = isa
         self.filename = filename
+        self.include_dirs = tuple(Path(d) for d in include_dirs)
+        self.places: list[tuple[str, int]] = [(filename, 0)]
+        self.including: list[Path] = []
+        """The files being read, outermost first (an include cycle shows here)."""
+        self.depth = 0
+        """How many ``.include`` lines the line being read is nested in."""
         self.decoder = Decoder(isa)
         self.little = isa.endian == "little"
         self.addr_bits = isa.word_bits
@@ -166,7 +189,22 @@ class Assembler:
 
     # --- errors ---------------------------------------------------------------------
     def error(self, message: str, line: int | None = None) -> AsmError:
-        return AsmError(self.filename, self.line if line is None else line, message)
+        """An error at a position (default: the statement being read), as ``file:line``."""
+        position = self.line if line is None else line
+        exc = AsmError(*self.place(position), message)
+        exc.order = position  # type: ignore[attr-defined]
+        return exc
+
+    def place(self, position: int) -> tuple[str, int]:
+        """The (file, line) of a position (position 1 of an empty source: its line 1)."""
+        if 0 < position < len(self.places):
+            return self.places[position]
+        return self.filename, max(position, 1)
+
+    def where(self, position: int) -> str:
+        """A position as a message names it: ``line N`` in the file being read, else ``FILE:N``."""
+        file, line = self.place(position)
+        return f"line {line}" if file == self.place(self.line)[0] else f"{file}:{line}"
 
     # --- sections ---------------------------------------------------------------------
     def _section(self, name: str) -> _Section:
@@ -202,7 +240,7 @@ class Assembler:
     def _define(self, name: str, sym: _Symbol) -> None:
         old = self.symbols.get(name)
         if old is not None:
-            raise self.error(f"duplicate symbol '{name}' (first defined at line {old.line})")
+            raise self.error(f"duplicate symbol '{name}' (first defined at {self.where(old.line)})")
         if self._is_register(name):
             raise self.error(f"'{name}' is a register name and cannot be a symbol")
         self.symbols[name] = sym
@@ -298,12 +336,94 @@ class Assembler:
 
     # --- pass 1 -----------------------------------------------------------------------
     def pass1(self, source: str) -> None:
+        main = Path(self.filename)
+        self.including = [main.resolve()] if main.is_file() else []
+        self._read(source, self.filename, skip=None)
+
+    def _read(self, source: str, filename: str, skip: int | None) -> None:
+        """Read the lines of one file (``skip``: the line of an included file's own ``.isa``)."""
         for number, raw in enumerate(source_lines(source), 1):
-            self.line = number
+            self.places.append((filename, number))
+            self.line = len(self.places) - 1
+            if number == skip:
+                continue
             try:
                 self._line(strip_comment(raw))
             except AsmError as exc:
                 self.errors.append(exc)
+
+    # --- .include -----------------------------------------------------------------------
+    def d_include(self, rest: str) -> None:
+        """``.include "FILE"``: the lines of FILE, read here (see :func:`include_search_path`)."""
+        (arg,) = self._args(rest, ".include", 1, 1)
+        try:
+            name = parse_string(arg).decode("utf-8")
+        except (ExprError, UnicodeDecodeError) as exc:
+            raise self.error(f".include: {exc}") from None
+        if not name:
+            raise self.error(".include needs a file name")
+        here = self.place(self.line)[0]
+        path = self._find_include(name, here)
+        if path is None:
+            looked = ", ".join("the bundled guests" if d == GUEST_DIR else str(d)
+                               for d in include_search_path(here, self.include_dirs))
+            raise self.error(f".include: cannot find '{name}' (looked in {looked})")
+        real = path.resolve()
+        if real in self.including:
+            chain = [p.name for p in self.including[self.including.index(real):]] + [real.name]
+            raise self.error(f".include '{name}': include cycle ({' -> '.join(chain)})")
+        if self.depth >= MAX_INCLUDE_DEPTH:
+            raise self.error(f".include '{name}': includes nested more than {MAX_INCLUDE_DEPTH} deep")
+        try:
+            text = read_input(path).decode("utf-8")
+        except UnicodeDecodeError:
+            raise self.error(f".include '{name}': {path} is not a UTF-8 text file") from None
+        except UserError as exc:
+            raise self.error(f".include: {exc}") from None
+        skip = self._included_isa(text, str(path))
+        if skip is False:
+            return
+        at = self.line
+        self.including.append(real)
+        self.depth += 1
+        try:
+            self._read(text, str(path), skip)
+        finally:
+            self.including.pop()
+            self.depth -= 1
+            self.line = at
+
+    def _find_include(self, name: str, including: str) -> Path | None:
+        for directory in include_search_path(including, self.include_dirs):
+            candidate = directory / name
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def _included_isa(self, text: str, filename: str) -> int | None | bool:
+        """The line of an included file's first-statement ``.isa`` (accepted there, and
+        skipped, when it names this assembly's ISA family), None if it has none, False if
+        it is written for another ISA (an error: the file is not read)."""
+        found = isa_directive(text)
+        if found is None:
+            return None
+        name, number = found
+        try:
+            theirs = load_isa(name)
+        except UnknownISAError as exc:
+            self.errors.append(self._at(filename, number, str(exc)))
+            return False
+        if theirs.lineage[-1] != self.isa.lineage[-1]:
+            self.errors.append(self._at(filename, number, f"this file is written for {name}; the assembly is for "
+                                                          f"{self.isa.name} (another ISA family)"))
+            return False
+        return number
+
+    def _at(self, filename: str, number: int, message: str) -> AsmError:
+        """An error at line ``number`` of the file about to be read."""
+        exc = AsmError(filename, number, message)
+        exc.order = len(self.places) + number - 1  # its position once read  # type: ignore[attr-defined]
+        return exc
 
     def _line(self, text: str) -> None:
         while True:
@@ -750,13 +870,13 @@ class Assembler:
                 raise self.error(f"bad section flags {letters} (want a string of a, w, x)")
             flags = FLAG_DATA | (FLAG_CODE if "x" in letters else 0) | (FLAG_WRITE if "w" in letters else 0)
             if self.cur.flags is not None and self.cur.flags != flags:
-                raise self.error(f"section '{name}' was given other flags before (line {self.cur.first_line})")
+                raise self.error(f"section '{name}' was given other flags before ({self.where(self.cur.first_line)})")
             self.cur.flags = flags
 
     def d_entry(self, rest: str) -> None:
         (arg,) = self._args(rest, ".entry", 1, 1)
         if self.entry is not None:
-            raise self.error(f"second .entry (the first is at line {self.entry[1]})")
+            raise self.error(f"second .entry (the first is at {self.where(self.entry[1])})")
         self.entry = (self._parse_expr(arg), self.line, self.cur, self.cur.size)
 
     def d_global(self, rest: str) -> None:
@@ -808,17 +928,44 @@ _DIRECTIVES: dict[str, Callable[[Assembler, str], None]] = {
     ".global": Assembler.d_global,
     ".globl": Assembler.d_global,
     ".isa": Assembler.d_isa,
+    ".include": Assembler.d_include,
 }
 
 
-def assemble(source: str, isa: str | ISA, filename: str = "<string>") -> Image:
+def include_search_path(including: str, include_dirs: tuple[Path, ...] = ()) -> list[Path]:
+    """Where ``.include "FILE"`` looks for a relative FILE, in order (the first that has it
+    wins; an absolute FILE is itself):
+
+    1. the directory of the file that says ``.include`` (a bundled guest's source: the
+       bundled guests' directory; a source given as text: the current directory);
+    2. each ``include_dirs`` directory (``asm --include-dir DIR``, as ``as -I DIR``);
+    3. the bundled guests' directory, so that ``.include "klib.s"`` finds the library the
+       bundled micro-guests share, unless a ``klib.s`` of your own comes first.
+    """
+    if including.startswith(BUNDLED_PREFIX):
+        first = GUEST_DIR
+    elif os.path.isfile(including):
+        first = Path(including).parent
+    else:
+        first = Path(".")
+    out: list[Path] = []
+    for d in (first, *include_dirs, GUEST_DIR):
+        if d not in out:
+            out.append(d)
+    return out
+
+
+def assemble(source: str, isa: str | ISA, filename: str = "<string>",
+             include_dirs: tuple[str | Path, ...] = ()) -> Image:
     """Assemble ``source`` for ``isa`` (a name, spec path or loaded ISA) into an Image.
 
     A ``.isa`` line in the source is checked for placement only: the ``isa`` argument
-    wins, so one source builds for every variant of an ISA family.
+    wins, so one source builds for every variant of an ISA family.  ``filename`` names the
+    source in messages and is where its ``.include`` files are looked for first;
+    ``include_dirs`` are searched next (:func:`include_search_path`).
     """
     isa_obj = load_isa(isa) if isinstance(isa, str) else isa
-    asm = Assembler(isa_obj, filename)
+    asm = Assembler(isa_obj, filename, include_dirs)
     asm.pass1(source)
     asm.layout()
     image = asm.pass2()
@@ -848,7 +995,7 @@ def uses_directives(source: str) -> bool:
     return False
 
 
-def assemble_file(path: str | Path, isa: str | None = None) -> Image:
+def assemble_file(path: str | Path, isa: str | None = None, include_dirs: tuple[str | Path, ...] = ()) -> Image:
     """Assemble a file; without ``isa``, its first line must say ``.isa NAME``."""
     path = Path(path)
     try:
@@ -864,4 +1011,4 @@ def assemble_file(path: str | Path, isa: str | None = None) -> Image:
             load_isa(isa)
         except UnknownISAError as exc:
             raise AsmError(str(path), line, str(exc)) from None
-    return assemble(source, isa, str(path))
+    return assemble(source, isa, str(path), include_dirs)

@@ -15,7 +15,7 @@ from pathlib import Path
 from hybridvmm.asm import assemble_file
 from hybridvmm.asm.assembler import AsmErrors
 from hybridvmm.cli_support import add_force_flag, add_json_flag, check_output, print_json, report_stream, write_output
-from hybridvmm.errors import EXIT_USAGE, one_line
+from hybridvmm.errors import EXIT_USAGE, UserError, one_line
 
 ORDER = 20
 
@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="OUT",
                    help="image to write (default: SRC with suffix .img; '-' for stdout, the report then going to stderr)")
     p.add_argument("--isa", metavar="NAME", help="ISA (or variant) to assemble for; overrides the source's .isa line")
+    p.add_argument("-I", "--include-dir", metavar="DIR", action="append", default=[],
+                   help="where .include looks after the including file's directory (repeatable; the bundled "
+                        "guests' directory, with klib.s, is always looked in last)")
     add_force_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
@@ -41,8 +44,11 @@ def output_path(source: Path, output: str | None) -> str:
 def run(args: argparse.Namespace) -> int:
     source = Path(args.source)
     out = output_path(source, args.output)
+    for directory in args.include_dir:
+        if not Path(directory).is_dir():
+            raise UserError(f"--include-dir {directory}: not a directory")
     try:
-        image = assemble_file(source, args.isa)
+        image = assemble_file(source, args.isa, tuple(args.include_dir))
     except AsmErrors as exc:
         for error in exc.errors:
             print(one_line(f"{error.filename}:{error.line}: {error.message}"), file=sys.stderr)
