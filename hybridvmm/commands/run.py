@@ -28,12 +28,13 @@ from hybridvmm.commands.machine_options import add_machine_arguments, console_in
 from hybridvmm.commands.signature import write_signature
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image
+from hybridvmm.isa import load_isa
 from hybridvmm.isas import build_machine, machine_class
 from hybridvmm.loading import DEFAULT_STORAGE_LIMIT, load_program
 from hybridvmm.progress import Progress
 from hybridvmm.machine import HALTED, MAX_STEPS, Machine, RunResult
 from hybridvmm.machine.console import DEFAULT_INTERVAL, ConsoleInput
-from hybridvmm.machine.trace import trace_line, trap_line
+from hybridvmm.machine.trace import RegisterWatch, register_lines, registers, regs_line, trace_line, trap_line
 from hybridvmm.recording import bare_image
 from hybridvmm.symbols import SymbolTable
 from hybridvmm.terminal import HELP, NOTICE, Quit, Session, interactive_streams, raw_terminal
@@ -43,7 +44,7 @@ from hybridvmm.vmm.costs import load_costs
 ORDER = 60
 
 DEFAULT_MAX_STEPS = 50_000_000
-TRACE_CATEGORIES = ("insn", "trap", "exit", "patch", "switch", "scan")
+TRACE_CATEGORIES = ("insn", "trap", "exit", "patch", "switch", "scan", "regs")
 DEFAULT_TRACE = "insn,trap"
 INTERRUPTED = "interrupted"
 """The result of a guest stopped by Ctrl-C (what it did so far is reported; exit 130)."""
@@ -82,6 +83,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"trace on stderr; categories (comma-separated): {', '.join(TRACE_CATEGORIES)}, or all "
                         f"(default with no value: {DEFAULT_TRACE})")
     p.add_argument("--trace-file", metavar="FILE", help="write the trace to FILE instead of stderr")
+    p.add_argument("--regs", action="store_true",
+                   help="print every register at the end on stderr: the general registers by name, pc, mode and the "
+                        "system registers (RISC-V: the main CSRs); under the monitor, the VM's virtual CPU "
+                        "(--json always has them, as 'registers')")
     p.add_argument("--costs", metavar="FILE", help="cost table replacing the default (see hybridvmm/vmm/costs.toml)")
     add_counters_argument(p)
     p.add_argument("--timing", action="store_true", help="add wall-clock times to --stats and --json (without it "
@@ -146,7 +151,10 @@ def console_dict(data: bytes) -> dict[str, str]:
 
 
 # --- bare ---------------------------------------------------------------------------------------------
-def _bare_tracer(m: Machine, out: TextIO, cats: list[str], name: str, symbols: SymbolTable | None = None) -> None:
+def _bare_tracer(m: Machine, out: TextIO, cats: list[str], name: str,
+                 symbols: SymbolTable | None = None) -> Callable[[], None]:
+    """Install the trace; returns what to call after the run (the last instruction's
+    register changes, for ``regs``)."""
     isa = m.isa
     prefix = f"[{name}] " if name else ""
     nearest = symbols.nearest if symbols is not None else (lambda address: "")
@@ -155,6 +163,53 @@ def _bare_tracer(m: Machine, out: TextIO, cats: list[str], name: str, symbols: S
                                                                    format_instruction(ins, isa), nearest(ins.address)), file=out)
     if "trap" in cats:
         m.hook_trap(lambda machine, trap: print(prefix + trap_line(trap), file=out))
+    if "regs" not in cats:
+        return lambda: None
+    watch = RegisterWatch(lambda: m)
+
+    def report() -> None:
+        changes = watch.changes()
+        if changes is not None:
+            print(prefix + regs_line(changes), file=out)
+
+    m.tracer = _before(lambda machine, ins: report(), m.tracer)
+    return report
+
+
+def _before(first: Callable[[Machine, Any], None], then: Callable[[Machine, Any], Any] | None) -> Callable[[Machine, Any], None]:
+    """A tracer calling ``first``, then the tracer that was there."""
+    if then is None:
+        return first
+
+    def both(machine: Machine, ins: Any) -> None:
+        first(machine, ins)
+        then(machine, ins)
+    return both
+
+
+def _watch_registers(monitor: Monitor) -> Callable[[], None]:
+    """``--trace regs`` under the monitor: before each guest instruction, direct or
+    interpreted, what the current VM's previous one changed (its virtual CPU: the shared
+    registers and its own system state), and before a world switch what the retiring VM's
+    last one did.  Returns what to call after the run."""
+    watches = {vm.name: RegisterWatch(lambda vm=vm: vm.vcpu) for vm in monitor.vms}
+
+    def report() -> None:
+        vm = monitor.current
+        changes = watches[vm.name].changes() if vm is not None else None
+        if changes is not None:
+            monitor.emit(vm, "regs", "=> " + changes)
+
+    for machine in (monitor.host, *(vm.vcpu for vm in monitor.vms)):
+        machine.tracer = _before(lambda machine, ins: report(), machine.tracer)
+    switch = monitor.switch_to
+
+    def switch_to(vm) -> None:
+        if monitor.current is not vm:
+            report()
+        switch(vm)
+    monitor.switch_to = switch_to  # type: ignore[method-assign]
+    return report
 
 
 PROGRESS_CHUNK = 2_000_000
@@ -200,7 +255,7 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
         dumps.append(m)
         if feed is not None:
             m.console.feed(feed)
-        _bare_tracer(m, out, cats, name if several else "", SymbolTable.from_image(image))
+        finish_trace = _bare_tracer(m, out, cats, name if several else "", SymbolTable.from_image(image))
         if prefixer is not None and not args.json:
             m.hook_output(lambda machine, byte, name=name: prefixer.byte(name, byte))
         try:
@@ -213,6 +268,7 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
             result = RunResult(INTERRUPTED, m.stats.instructions, m.pc, "Ctrl-C")
         except Quit:  # the interactive console's escape
             result = RunResult(QUIT, m.stats.instructions, m.pc, "Ctrl-A X")
+        finish_trace()
         if args.signature and result.reason != INTERRUPTED:
             write_signature(m, loaded.symbols, args.signature)
         results.append({
@@ -220,6 +276,7 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
             "halted": result.reason == HALTED, "steps": result.steps, "pc": result.pc,
             "exit_code": m.exit_code, "exit_message": m.exit_message,
             **console_dict(bytes(m.console.output)), "stats": m.stats.as_dict(), "final_psw": m.psw_summary(),
+            "registers": registers(m),
         })
         if result.reason in (INTERRUPTED, QUIT):
             break
@@ -239,6 +296,7 @@ def run_monitor(args: argparse.Namespace, images: list[Image], mode: str, out: T
                       costs=load_costs(args.costs), tracer=tracer if cats else None, trace_categories=cats,
                       virt_options=virt_options(args))
     monitor.progress = progress.update if progress.enabled else None
+    finish_trace = _watch_registers(monitor) if "regs" in cats else (lambda: None)
     if session is not None:
         session.feed = monitor.vms[0].console.feed
         monitor.vms[0].vcpu.hook_output(session.byte)
@@ -260,6 +318,7 @@ def run_monitor(args: argparse.Namespace, images: list[Image], mode: str, out: T
         for vm in monitor.vms:
             vm.finish(QUIT, "Ctrl-A X")
     finally:
+        finish_trace()
         if session is not None:
             session.flush()
         if prefixer is not None:
@@ -272,6 +331,7 @@ def run_monitor(args: argparse.Namespace, images: list[Image], mode: str, out: T
             "detail": outcome.detail, "halted": outcome.reason == HALTED, "steps": vm.guest_instructions,
             "pc": outcome.pc, **console_dict(bytes(vm.console.output)), "stats": vm.vcpu.stats.as_dict(),
             "monitor": vm.stats.as_dict(monitor.costs, timing=args.timing), "final_psw": _final_psw(monitor, vm),
+            "registers": registers(vm.vcpu),  # (the VM's world is loaded: _final_psw switched to it)
             "window": {"offset": vm.window.offset, "size": vm.window.size},
         })
     return monitor, results
@@ -311,6 +371,13 @@ def print_stats(data: dict[str, Any], several: bool) -> None:
     fields = " ".join(f"{k}={'0x%x' % v if isinstance(v, int) and not isinstance(v, bool) and k != 'timer' else v}"
                       for k, v in psw.items())
     print(f"{prefix}final PSW         {fields}", file=err)
+
+
+def print_registers(data: dict[str, Any], several: bool) -> None:
+    """``--regs``: the final registers on stderr (QEMU ``info registers`` style)."""
+    prefix = f"[{data['name']}] " if several else ""
+    for line in register_lines(data["registers"], load_isa(data["isa"]).word_bits):
+        print(prefix + line, file=sys.stderr)
 
 
 def _open_trace(args: argparse.Namespace) -> tuple[TextIO, Callable[[], None]]:
@@ -407,6 +474,9 @@ def run(args: argparse.Namespace) -> int:
         if args.stats:
             for r in results:
                 print_stats(r, several)
+        if args.regs:
+            for r in results:
+                print_registers(r, several)
     status = 0
     for r in results:
         who = f"{r['name']} " if several else ""
