@@ -27,6 +27,7 @@ from hybridvmm.cli_support import (add_counters_argument, add_force_flag, add_im
 from hybridvmm.commands.machine_options import add_machine_arguments, console_input, machine_platform
 from hybridvmm.commands.signature import write_signature
 from hybridvmm.errors import UserError
+from hybridvmm.gdbstub import DEFAULT_ADDRESS as DEFAULT_GDB, GdbStub
 from hybridvmm.image import Image
 from hybridvmm.isa import load_isa
 from hybridvmm.isas import build_machine, machine_class
@@ -96,6 +97,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--signature", metavar="FILE",
                    help="bare, one ELF: write the words between its begin_signature and end_signature symbols to FILE "
                         "(one 8-digit hex word per line, as Spike's +signature=)")
+    p.add_argument("--gdb", nargs="?", const=DEFAULT_GDB, metavar="[HOST:]PORT",
+                   help=f"wait for gdb (gdb-multiarch: target remote PORT) on HOST:PORT (default {DEFAULT_GDB}; "
+                        "loopback unless HOST says otherwise); the guest starts stopped, and under --mode each VM is "
+                        "a gdb thread (see hybridvmm/gdbstub)")
     p.add_argument("--storage", metavar="SIZE", type=size, default=DEFAULT_STORAGE_LIMIT,
                    help=f"the most storage a guest may need (default {DEFAULT_STORAGE_LIMIT >> 20}M; e.g. 256M, at most 512M)")
     add_machine_arguments(p, drive_write=True)
@@ -242,8 +247,8 @@ def run_session(m: Machine, max_steps: int, session: Session) -> RunResult:
 
 
 def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: list[str],
-             progress: Progress, feed: ConsoleInput | None = None, session: Session | None = None
-             ) -> tuple[list[dict[str, Any]], list[Machine]]:
+             progress: Progress, feed: ConsoleInput | None = None, session: Session | None = None,
+             gdb: GdbStub | None = None) -> tuple[list[dict[str, Any]], list[Machine]]:
     results = []
     dumps: list[Machine] = []
     several = len(images) > 1
@@ -261,6 +266,9 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
         try:
             if session is not None:
                 session.feed = m.console.feed
+            if gdb is not None:
+                result = gdb.run_machine(m, args.max_steps, session)
+            elif session is not None:
                 result = run_session(m, args.max_steps, session)
             else:
                 result = run_machine(m, args.max_steps, progress, name)
@@ -290,7 +298,7 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
 # --- monitor --------------------------------------------------------------------------------------------
 def run_monitor(args: argparse.Namespace, images: list[Image], mode: str, out: TextIO, cats: list[str],
                 progress: Progress, feed: ConsoleInput | None = None,
-                session: Session | None = None) -> tuple[Monitor, list[dict[str, Any]]]:
+                session: Session | None = None, gdb: GdbStub | None = None) -> tuple[Monitor, list[dict[str, Any]]]:
     tracer: Callable[[str, str], None] = lambda category, line: print(line, file=out)
     monitor = Monitor(images, mode, isa=args.isa, slice_length=args.slice, max_steps=args.max_steps,
                       costs=load_costs(args.costs), tracer=tracer if cats else None, trace_categories=cats,
@@ -310,7 +318,10 @@ def run_monitor(args: argparse.Namespace, images: list[Image], mode: str, out: T
         if prefixer is not None:
             vm.vcpu.hook_output(lambda machine, byte, name=vm.name: prefixer.byte(name, byte))
     try:
-        monitor.run()
+        if gdb is not None:
+            gdb.run_monitor(monitor)
+        else:
+            monitor.run()
     except KeyboardInterrupt:  # Ctrl-C: report what was done so far (exit 130)
         for vm in monitor.vms:
             vm.finish(INTERRUPTED, "Ctrl-C")
@@ -421,6 +432,8 @@ def run(args: argparse.Namespace) -> int:
     if args.counters and mode == BARE:
         raise UserError("--counters is the monitor's counter policy: it applies to the monitor modes, not --mode bare")
     check_outputs(args, len(images))
+    if args.gdb and mode == BARE and len(images) > 1:
+        raise UserError("--gdb debugs one bare guest, or several VMs under --mode")
     feed = console_input(args)
     platform, drive = machine_platform(args, images)
     if args.drive_write and drive is None:
@@ -433,16 +446,17 @@ def run(args: argparse.Namespace) -> int:
         args.max_steps = UNLIMITED if interactive else max(DEFAULT_MAX_STEPS, own)
     session = Session(lambda data: None, sys.stdin.fileno(), sys.stdout.buffer) if interactive else None
     out, close_trace = _open_trace(args)
-    progress = Progress(enabled=False if (cats and args.trace_file is None) or interactive else None)
+    progress = Progress(enabled=False if (cats and args.trace_file is None) or interactive or args.gdb else None)
+    gdb = GdbStub(args.gdb, images, quit_reason=QUIT) if args.gdb else None
     try:
         with platform, (raw_terminal(sys.stdin.fileno()) if interactive else nullcontext()):
             if interactive:
                 print(NOTICE, file=sys.stderr)
             if mode == BARE:
-                results, machines = run_bare(args, images, out, cats, progress, feed, session)
+                results, machines = run_bare(args, images, out, cats, progress, feed, session, gdb)
                 summary: dict[str, Any] = {"mode": mode}
             else:
-                monitor, results = run_monitor(args, images, mode, out, cats, progress, feed, session)
+                monitor, results = run_monitor(args, images, mode, out, cats, progress, feed, session, gdb)
                 machines = [vm.vcpu for vm in monitor.vms]
                 summary = {**monitor.summary(), "resource_control_violations": monitor.escapes}
                 if args.dump:
@@ -450,6 +464,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.clear()
         close_trace()
+        if gdb is not None:
+            gdb.close()
         if session is not None:
             session.end()
     if args.drive_write:
