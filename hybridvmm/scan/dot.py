@@ -9,6 +9,7 @@ from html import escape
 from typing import Mapping
 
 from hybridvmm.asm.disassembler import format_instruction
+from hybridvmm.isa import Instruction
 from hybridvmm.isa.spec import PRIVILEGED
 from hybridvmm.scan.scanner import Scanner
 from hybridvmm.scan.sites import Site
@@ -26,6 +27,9 @@ SITE_COLOR = "#ffb0b0"
 USER_SITE_COLOR = "#ff6060"
 PATCH_COLOR = "#ffd27a"
 PRIVILEGED_COLOR = "#d6e6ff"
+STUB_LIMIT = 3
+"""Edges of one kind from one block leaving an excerpt, above which one stub lists their targets."""
+STUB_LINES = 8
 
 
 def to_dot(scanner: Scanner, sites: list[Site], name: str = "cfg",
@@ -61,6 +65,22 @@ def to_dot(scanner: Scanner, sites: list[Site], name: str = "cfg",
     return "\n".join(out) + "\n"
 
 
+MARK_COLOR = {"patch": PATCH_COLOR, "user-site": USER_SITE_COLOR, "site": SITE_COLOR, "privileged": PRIVILEGED_COLOR}
+
+
+def instruction_mark(ins: Instruction, site: Site | None, patch: str | None, privileged: bool) -> tuple[str, str]:
+    """How a drawing marks one instruction: (``patch``, ``user-site``, ``site``,
+    ``privileged`` or ``plain``; the tag written after it, `` [classes, patch]``)."""
+    classes = sorted(site.classes) if site is not None else []
+    if patch is not None:
+        return "patch", " [" + ", ".join(classes + [patch]) + "]"
+    if site is not None:
+        return ("user-site" if site.user_sensitive else "site"), " [" + ", ".join(classes) + "]"
+    if privileged and PRIVILEGED in ins.spec.classes:
+        return "privileged", " [privileged]"
+    return "plain", ""
+
+
 class _Look:
     """How instructions are marked: names for addresses, patches, privileged tint."""
 
@@ -88,38 +108,39 @@ def _body(scanner: Scanner, sites: list[Site], prefix: str, indent: str, look: _
         marked = False
         for ins in block.instructions:
             text = escape(f"{ins.address:08x}  {format_instruction(ins, isa)}")
-            site = by_address.get(ins.address)
-            patch = look.patches.get(base + ins.address)
-            if patch is not None:
-                tags = sorted(site.classes) if site is not None else []
-                tag = escape(" [" + ", ".join(tags + [patch]) + "]")
-                rows.append(f'<tr><td align="left" bgcolor="{PATCH_COLOR}"><b>{text}{tag}</b></td></tr>')
-                marked = True
-            elif site is not None:
-                color = USER_SITE_COLOR if site.user_sensitive else SITE_COLOR
-                tag = escape(" [" + ", ".join(sorted(site.classes)) + "]")
-                rows.append(f'<tr><td align="left" bgcolor="{color}"><b>{text}{tag}</b></td></tr>')
-                marked = True
-            elif look.privileged and PRIVILEGED in ins.spec.classes:
-                rows.append(f'<tr><td align="left" bgcolor="{PRIVILEGED_COLOR}">{text} [privileged]</td></tr>')
-            else:
+            kind, tag = instruction_mark(ins, by_address.get(ins.address), look.patches.get(base + ins.address),
+                                         look.privileged)
+            if kind == "plain":
                 rows.append(f'<tr><td align="left">{text}</td></tr>')
+            elif kind == "privileged":
+                rows.append(f'<tr><td align="left" bgcolor="{MARK_COLOR[kind]}">{text}{escape(tag)}</td></tr>')
+            else:
+                rows.append(f'<tr><td align="left" bgcolor="{MARK_COLOR[kind]}"><b>{text}{escape(tag)}</b></td></tr>')
+                marked = True
         border = ' color="red"' if marked else ""
         out.append(f'{indent}{prefix}b{start:x} [label=<<table border="1" cellborder="0" cellspacing="0"{border}>{"".join(rows)}</table>>];')
-    outside: set[int] = set()
+    leaving: dict[tuple[int, str], list[int]] = {}
     for edge in sorted(cfg.edges(), key=lambda e: (e.src, e.dst, e.kind)):
         if edge.src not in chosen:
             continue
         style = EDGE_STYLE.get(edge.kind, "")
         if edge.dst in chosen:
             out.append(f'{indent}{prefix}b{edge.src:x} -> {prefix}b{edge.dst:x} [label="{edge.kind}", {style}];')
-            continue
-        if edge.dst not in outside:
-            outside.add(edge.dst)
-            name = symbols.nearest(edge.dst) if symbols else ""
-            out.append(f'{indent}{prefix}x{edge.dst:x} [shape=box, style="dashed,rounded", fontname="sans-serif", '
-                       f'label={_quote(f"0x{edge.dst:x} {name}".strip())}];')
-        out.append(f'{indent}{prefix}b{edge.src:x} -> {prefix}x{edge.dst:x} [label="{edge.kind}", {style}];')
+        else:
+            leaving.setdefault((edge.src, edge.kind), []).append(edge.dst)
+    stubs: set[str] = set()
+    for (src, kind), targets in leaving.items():
+        names = [f"0x{t:x} {symbols.nearest(t) if symbols else ''}".strip() for t in targets]
+        if len(targets) > STUB_LIMIT:  # a jump table: one stub lists them, rather than a fan too wide for a page
+            shown = names[:STUB_LINES] + ([f"… {len(names) - STUB_LINES} more"] if len(names) > STUB_LINES else [])
+            groups = [(f"{prefix}x{src:x}_{kind.replace('-', '_')}", [f"{len(targets)} targets:", *shown])]
+        else:
+            groups = [(f"{prefix}x{t:x}", [name]) for t, name in zip(targets, names)]
+        for node, label in groups:
+            if node not in stubs:
+                stubs.add(node)
+                out.append(f'{indent}{node} [shape=box, style="dashed,rounded", fontname="sans-serif", label={_quote_lines(label)}];')
+            out.append(f'{indent}{prefix}b{src:x} -> {node} [label="{kind}", {EDGE_STYLE.get(kind, "")}];')
     for a in sorted(scanner.indirect):
         b = scanner.indirect[a]
         src = cfg.block_of.get(a)
@@ -131,3 +152,8 @@ def _body(scanner: Scanner, sites: list[Site], prefix: str, indent: str, look: _
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _quote_lines(lines: list[str]) -> str:
+    """A DOT string of several centred lines."""
+    return "\\n".join(_quote(line)[1:-1] for line in lines).join('""')
