@@ -35,8 +35,9 @@ from hybridvmm.loading import DEFAULT_STORAGE_LIMIT, load_program
 from hybridvmm.progress import Progress
 from hybridvmm.machine import HALTED, MAX_STEPS, Machine, RunResult
 from hybridvmm.machine.console import DEFAULT_INTERVAL, ConsoleInput
-from hybridvmm.machine.trace import RegisterWatch, register_lines, registers, regs_line, trace_line, trap_line
-from hybridvmm.recording import bare_image
+from hybridvmm.machine.trace import (RegisterWatch, TraceSymbols, register_lines, registers, regs_line, trace_line,
+                                     trap_line)
+from hybridvmm.recording import bare_image, identity_mapped
 from hybridvmm.symbols import SymbolTable
 from hybridvmm.terminal import HELP, NOTICE, Quit, Session, interactive_streams, raw_terminal
 from hybridvmm.vmm import BARE, DEFAULT_SLICE, RUN_MODES, Monitor
@@ -162,10 +163,11 @@ def _bare_tracer(m: Machine, out: TextIO, cats: list[str], name: str,
     register changes, for ``regs``)."""
     isa = m.isa
     prefix = f"[{name}] " if name else ""
-    nearest = symbols.nearest if symbols is not None else (lambda address: "")
+    names = TraceSymbols(symbols)
     if "insn" in cats:
-        m.tracer = lambda machine, ins: print(prefix + trace_line(machine.stats.instructions, machine.mode, ins,
-                                                                   format_instruction(ins, isa), nearest(ins.address)), file=out)
+        m.tracer = lambda machine, ins: print(prefix + trace_line(
+            machine.stats.instructions, machine.mode, ins, format_instruction(ins, isa),
+            names.name(ins.address, identity_mapped(machine, ins.address))), file=out)
     if "trap" in cats:
         m.hook_trap(lambda machine, trap: print(prefix + trap_line(trap), file=out))
     if "regs" not in cats:

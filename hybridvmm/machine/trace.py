@@ -17,13 +17,39 @@ from hybridvmm.machine.traps import Trap
 
 if TYPE_CHECKING:
     from hybridvmm.machine.core import Machine
+    from hybridvmm.symbols import SymbolTable
 
 
 def trace_line(count: int, mode: str, ins: Instruction, text: str, symbol: str = "") -> str:
     """Instruction count, the mode's initial (``M``/``S``/``U``), address, bytes, the
     instruction, and the address's ``<symbol+off>`` when there is one."""
-    line = f"{count:>9}  {mode[:1].upper()}  {ins.address:08x}  {ins.raw.hex():<12}  {text}"
-    return f"{line:<70}  {symbol}" if symbol else line
+    return with_symbol(f"{count:>9}  {mode[:1].upper()}  {ins.address:08x}  {ins.raw.hex():<12}  {text}", symbol)
+
+
+def with_symbol(line: str, symbol: str, width: int = 70) -> str:
+    """``line`` with ``symbol`` in a column after it (the line as it is without one)."""
+    return f"{line:<{width}}  {symbol}" if symbol else line
+
+
+class TraceSymbols:
+    """The ``<symbol+off>`` of traced pcs, one rule for the bare machine and the monitor: an
+    image's symbols name an address only where the guest's mapping is the identity (xv6's
+    kernel, a firmware); a relocated or paged pc (a user process, a relocated task) is
+    another place than the image's address, so it gets none.  Names are cached per address
+    (a trace asks for the same pcs millions of times)."""
+
+    def __init__(self, symbols: "SymbolTable | None"):
+        self.symbols = symbols if symbols else None
+        self.cache: dict[int, str] = {}
+
+    def name(self, address: int, identity: bool) -> str:
+        """The symbol naming ``address``, or ``""`` where the mapping is not the identity."""
+        if not identity or self.symbols is None:
+            return ""
+        label = self.cache.get(address)
+        if label is None:
+            label = self.cache[address] = self.symbols.nearest(address)
+        return label
 
 
 def trap_line(trap: Trap) -> str:

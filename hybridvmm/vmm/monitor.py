@@ -115,12 +115,27 @@ class Monitor:
     def _install_tracing(self) -> None:
         if "insn" in self.categories:
             from hybridvmm.asm.disassembler import format_instruction
+            from hybridvmm.machine.trace import TraceSymbols, with_symbol
+            from hybridvmm.symbols import SymbolTable
+
+            names = {vm.name: TraceSymbols(SymbolTable.from_image(vm.image)) for vm in self.vms}
+            direct = self.direct
 
             def tracer_for(where: str):
                 def on_instruction(machine, ins) -> None:
+                    # the count and the symbol as the bare machine's trace gives them: the host
+                    # is ahead of the VM by what it ran since the last credit, and the pc is the
+                    # image's where the guest-physical address it maps to (the host's physical
+                    # one less the VM's window) is the pc itself
                     vm = self.current
-                    self.emit(vm, "insn", f"{where:<6} {vm.guest_instructions:>9}  {ins.address:08x}  "
-                                          f"{ins.raw.hex():<12}  {format_instruction(ins, self.isa)}")
+                    count = vm.guest_instructions
+                    if machine is self.host and direct.vm is vm:
+                        count += machine.stats.instructions - direct.synced
+                    p = machine.physical_of(ins.address)
+                    identity = p is not None and p - vm.window.offset + getattr(vm.vcpu, "physical_base", 0) == ins.address
+                    line = (f"{where:<6} {count:>9}  {ins.address:08x}  {ins.raw.hex():<12}  "
+                            f"{format_instruction(ins, self.isa)}")
+                    self.emit(vm, "insn", with_symbol(line, names[vm.name].name(ins.address, identity)))
                 return on_instruction
 
             self.host.tracer = tracer_for("direct")
