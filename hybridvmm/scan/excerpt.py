@@ -4,9 +4,9 @@ A kernel's whole CFG (minios: 212 blocks) fits neither a page nor a slide, so dr
 (``scan --dot/--svg --function/--around``, the report's figures) pick the blocks to show:
 
 - a *function* is what its entry reaches without calling: fallthrough, taken, jump,
-  indirect and return-to edges (the block after a call belongs to the caller), stopping at
-  another function's entry (a tail jump leads out).  Entries are the scan's roots and the
-  targets of call edges;
+  indirect-jump and return-to edges (the block after a call belongs to the caller),
+  stopping at another function's entry (a tail jump leads out).  Entries are the scan's
+  roots and the targets of calls, direct or indirect (a resolved ``jalr ra``);
 - a *neighbourhood* is every block within ``depth`` edges of the block holding an address,
   whichever way the edges point.
 
@@ -36,11 +36,29 @@ def block_at(scanner: Scanner, address: int) -> int | None:
     return None
 
 
+def _is_call(scanner: Scanner, data: dict) -> bool:
+    """Whether a graph edge is a call: a direct one, or a resolved target of an indirect call
+    (``jalr ra, ...``), whose edge kind is ``indirect`` like a jump table's."""
+    kinds = data["kinds"]
+    if "call" in kinds:
+        return True
+    branch = scanner.indirect.get(data["address"])
+    return "indirect" in kinds and branch is not None and branch.kind == "indirect-call"
+
+
+def _stays(scanner: Scanner, data: dict) -> bool:
+    """Whether a graph edge stays inside the function (a call's return-to edge does)."""
+    kinds = set(data["kinds"])
+    if "indirect" in kinds and _is_call(scanner, data) and "call" not in kinds:
+        kinds.discard("indirect")
+    return bool(INTRA & kinds)
+
+
 def function_entries(scanner: Scanner) -> set[int]:
-    """Block starts that begin a function: the scan's roots and every call target."""
+    """Block starts that begin a function: the scan's roots and every target of a call."""
     graph = scanner.cfg.graph
     entries = {a for a in scanner.roots if a in scanner.cfg.blocks}
-    entries |= {v for _, v, kinds in graph.edges(data="kinds") if "call" in kinds}
+    entries |= {v for _, v, data in graph.edges(data=True) if _is_call(scanner, data)}
     return entries
 
 
@@ -56,8 +74,8 @@ def function_blocks(scanner: Scanner, address: int, entries: set[int] | None = N
     work = deque([start])
     while work:
         u = work.popleft()
-        for v, kinds in graph[u].items():
-            if v in seen or v in entries or not INTRA & set(kinds["kinds"]):
+        for v, data in graph[u].items():
+            if v in seen or v in entries or not _stays(scanner, data):
                 continue
             seen.add(v)
             work.append(v)
@@ -98,8 +116,8 @@ def owning_function(scanner: Scanner, address: int, entries: set[int] | None = N
         if v in entries:
             owners.add(v)
             continue
-        for u, kinds in graph.pred[v].items():
-            if u not in seen and INTRA & set(kinds["kinds"]):
+        for u, data in graph.pred[v].items():
+            if u not in seen and _stays(scanner, data):
                 seen.add(u)
                 work.append(u)
     if not owners:

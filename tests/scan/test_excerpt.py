@@ -172,3 +172,18 @@ def test_function_in_a_relocated_space(cli, tools, tmp_path):
     assert r.code == 0, r.err
     text = out.read_text()
     assert "subgraph cluster_0" in text and "s0_b6 [label" in text and "s0_b0 [label" not in text
+
+
+def test_an_indirect_call_starts_a_function_of_its_own():
+    """RISC-V calls through a register (``auipc ra; jalr ra``): a resolved target is a callee,
+    not part of the caller, though its edge is an ``indirect`` one like a jump table's."""
+    from hybridvmm.loading import load_program
+
+    image = load_program("guest:rvminios")
+    scanner = scan_image(image)
+    start, kputs = image.symbols["_start"], image.symbols["kputs"]
+    entries = function_entries(scanner)
+    assert kputs in entries
+    caller = function_blocks(scanner, start, entries)
+    assert kputs not in caller and len(caller) <= 3
+    assert owning_function(scanner, kputs + 4, entries) == kputs
