@@ -2,8 +2,8 @@
 
 Console output goes to stdout — exactly the guest's bytes for one guest; with several,
 each line prefixed ``[vmN] `` as it completes (``--output-dir DIR`` writes one file per
-VM instead).  ``--stats`` and ``--trace`` go to stderr (``--trace-file`` to a file) so they
-never mix with it; ``--json`` prints everything as one JSON document.  Exit 0 when every
+VM instead).  ``--stats``, ``--regs`` and ``--trace`` go to stderr (``--trace-file`` to a
+file) so they never mix with it; ``--json`` prints everything as one JSON document.  Exit 0 when every
 guest halts (or the user quit an interactive console), 1 when one is stopped
 (``--max-steps`` ran out, a trap loop), 2 on bad input.
 
