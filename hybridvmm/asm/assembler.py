@@ -422,7 +422,7 @@ class Assembler:
     def _at(self, filename: str, number: int, message: str) -> AsmError:
         """An error at line ``number`` of the file about to be read."""
         exc = AsmError(filename, number, message)
-        exc.order = len(self.places) + number - 1  # its position once read  # type: ignore[attr-defined]
+        exc.order = len(self.places) + number - 1  # type: ignore[attr-defined]  # (its position once read)
         return exc
 
     def _line(self, text: str) -> None:
