@@ -24,9 +24,9 @@ from hybridvmm.scan import Scanner, Site, Space, scan_program, to_dot
 from hybridvmm.scan.dot import instruction_mark
 from hybridvmm.scan.excerpt import block_at, function_blocks, function_entries, neighbourhood, owning_function
 from hybridvmm.scan.graphviz import have_dot, render_svg
-from hybridvmm.symbols import SymbolTable
+from hybridvmm.symbols import Region, Symbol, SymbolTable
 
-MAX_BLOCKS = 12
+MAX_BLOCKS = 14
 """Blocks in one figure at most (a function larger than this is shown by neighbourhoods)."""
 MAX_FIGURES = 12
 DEPTHS = (2, 1, 0)
@@ -86,24 +86,38 @@ def views_of(image: Image, isa: ISA) -> list[View]:
     """The image's storage view, and one per user task of a minios-family image."""
     spaces = [Space(base, bound, (entry,)) for base, bound, entry in task_regions(image)]
     scanned = scan_program(image, isa, spaces=spaces)
-    views = [View("storage addresses", scanned.main, scanned.main_sites, SymbolTable.from_image(image))]
+    table = SymbolTable.from_image(image)
+    views = [View("storage addresses", scanned.main, scanned.main_sites, table)]
     for space, sub, sites in scanned.spaces:
-        views.append(View(f"user task at 0x{space.base:x} (virtual addresses)", sub, sites, None))
+        shifted = relocated_symbols(table, space.base, space.bound)
+        names = sorted({r.name for r in shifted.regions})
+        task = f"user task {'/'.join(names)} at" if names else "user task at"
+        views.append(View(f"{task} 0x{space.base:x} (virtual addresses)", sub, sites, shifted))
     return views
 
 
-def _fit(scanner: Scanner, address: int, entries: set[int]) -> tuple[set[int], str]:
-    """The blocks to draw for ``address`` and how they were chosen."""
+def relocated_symbols(table: SymbolTable, base: int, bound: int) -> SymbolTable:
+    """The symbols and sections inside storage ``[base, base + bound)``, at the virtual
+    addresses code relocated there sees (``base`` is its 0)."""
+    regions = [Region(r.name, r.start - base, r.end - base) for r in table.regions if base <= r.start < base + bound]
+    symbols = [Symbol(s.name, s.address - base, s.section) for s in table.symbols
+               if base <= s.address < base + bound and any(r.name == s.section for r in regions)]
+    return SymbolTable(symbols, regions)
+
+
+def _fit(scanner: Scanner, address: int, entries: set[int]) -> tuple[set[int], int | None, int]:
+    """The blocks to draw for ``address``: (blocks, the function's entry, or None and the
+    neighbourhood's depth)."""
     entry = owning_function(scanner, address, entries)
     if entry is not None:
         body = function_blocks(scanner, entry, entries)
         if len(body) <= MAX_BLOCKS:
-            return body, f"function at 0x{entry:x}"
+            return body, entry, 0
     for depth in DEPTHS:
         blocks = neighbourhood(scanner, address, depth)
-        if len(blocks) <= MAX_BLOCKS or depth == 0:
-            return blocks, f"blocks within {depth} edge{'' if depth == 1 else 's'} of 0x{address:x}"
-    return set(), ""
+        if len(blocks) <= MAX_BLOCKS:
+            break
+    return blocks, None, depth
 
 
 def _name(view: View, address: int) -> str:
@@ -145,10 +159,11 @@ def cfg_section(image: Image, isa: ISA, runtime: dict[str, list[PatchRecord]], p
         start = block_at(view.scanner, address)
         if start is None or start in drawn.setdefault(id(view), set()):
             continue
-        blocks, how = _fit(view.scanner, address, entries_of[id(view)])
-        if view.symbols and how.startswith("function at"):
-            entry = int(how.rsplit(" ", 1)[1], 16)
+        blocks, entry, depth = _fit(view.scanner, address, entries_of[id(view)])
+        if entry is not None:
             how = f"function {_name(view, entry)}"
+        else:
+            how = f"around {_name(view, address)} ({depth} edge{'' if depth == 1 else 's'} either way)"
         drawn[id(view)] |= blocks
         dot = to_dot(view.scanner, view.sites, name="cfg", symbols=view.symbols, blocks=blocks, patches=marks,
                      privileged=True)
@@ -160,7 +175,8 @@ def cfg_section(image: Image, isa: ISA, runtime: dict[str, list[PatchRecord]], p
             left_out += 1
             continue
         what = {"site": "sensitive site", "patch": "patch", "root": "scan root"}[why]
-        figure = CfgFigure(f"{how} — {view.label}", f"{what} at {place}; {len(blocks)} block{'' if len(blocks) == 1 else 's'}")
+        figure = CfgFigure(f"{how} — {view.label}",
+                           f"{what} at {_name(view, address)}; {len(blocks)} block{'' if len(blocks) == 1 else 's'}")
         if graphviz:
             figure.svg = inline(render_svg(dot), f"{prefix}-{len(figures) + 1}")
         else:
