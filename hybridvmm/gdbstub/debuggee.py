@@ -67,8 +67,9 @@ class Debuggee:
         """The thread whose code ``machine`` is executing now."""
         raise NotImplementedError
 
-    def resume(self, step: Thread | None, poll: Poll) -> Stop:
-        """Run (everything, or step one instruction of ``step``) until something stops it."""
+    def resume(self, step: Thread | None, poll: Poll, only: set[int] | None = None) -> Stop:
+        """Run until something stops it: step one instruction of ``step``, or else run the
+        threads in ``only`` (None: all of them)."""
         raise NotImplementedError
 
     def finished(self) -> bool:
@@ -132,7 +133,7 @@ class BareDebuggee(Debuggee):
             self.result = RunResult(MAX_STEPS, self._done(), m.pc)
         return self.result is not None
 
-    def resume(self, step: Thread | None, poll: Poll) -> Stop:
+    def resume(self, step: Thread | None, poll: Poll, only: set[int] | None = None) -> Stop:
         if self.result is not None:
             return self.final()
         self.points.resuming()
@@ -249,7 +250,7 @@ class MonitorDebuggee(Debuggee):
             return None
         return hit
 
-    def resume(self, step: Thread | None, poll: Poll) -> Stop:
+    def resume(self, step: Thread | None, poll: Poll, only: set[int] | None = None) -> Stop:
         vms = self.monitor.vms
         if step is not None:
             vm = step.vm
@@ -263,10 +264,13 @@ class MonitorDebuggee(Debuggee):
                 return hit
             return self.final() if self.finished() else Stop(step.tid, "step")
         self.points.resuming()
+        runnable = [vm for vm in vms if only is None or vm.index in only] or list(vms)
         while True:
             if self.finished():
                 return self.final()
-            while vms[self.turn].done:
+            if all(vm.done for vm in runnable):  # what gdb let run is over: the others wait
+                return self.final_of(next(vm for vm in runnable))
+            while vms[self.turn].done or vms[self.turn] not in runnable:
                 self.turn = (self.turn + 1) % len(vms)
             vm = vms[self.turn]
             if self._slice(vm):
@@ -287,6 +291,10 @@ class MonitorDebuggee(Debuggee):
             return Stop(bad.index, "terminated", signal=ENDINGS.get(bad.outcome.reason, SIGABRT))
         code = max((vm.vcpu.exit_code or 0) for vm in vms)
         return Stop(vms[0].index, "exited", code=code & 0xFF)
+
+    def final_of(self, vm: Any) -> Stop:
+        """A thread's own end, while others are still to run: reported as a stop of it."""
+        return Stop(vm.index, "signal", signal=SIGTRAP)
 
     def run_to_end(self) -> None:
         self.points.clear()

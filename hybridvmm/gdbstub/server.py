@@ -62,6 +62,8 @@ class GdbServer:
         self.exec_file = exec_file
         first = debuggee.threads[0].tid
         self.g_thread = first
+        self.c_thread = -1
+        """The thread ``c``/``s`` resume (``Hc``; -1: all)."""
         self.last = Stop(first, "signal")
 
     # --- the conversation -------------------------------------------------------------------------
@@ -130,6 +132,8 @@ class GdbServer:
             return "E01"
         if kind == b"g":
             self.g_thread = self.debuggee.threads[0].tid if tid in (0, -1) else tid
+        elif kind == b"c":
+            self.c_thread = tid
         return "OK"
 
     def thread_alive(self, body: bytes) -> str:
@@ -240,13 +244,15 @@ class GdbServer:
 
     # --- running -------------------------------------------------------------------------------------------
     def resume(self, address: bytes, step: bool) -> None:
+        """``c``/``s`` [ADDR]: the thread ``Hc`` chose (all of them by default)."""
         thread = self.thread()
         if address:
             thread.view.write_register(_pc_register(thread), _hex(address))
-        self._run(thread if step else None)
+        only = None if self.c_thread in (0, -1) else {self.c_thread}
+        self._run(thread if step else None, only)
 
-    def _run(self, step: Thread | None) -> None:
-        stop = self.debuggee.resume(step, self.conn.poll_interrupt)
+    def _run(self, step: Thread | None, only: set[int] | None = None) -> None:
+        stop = self.debuggee.resume(step, self.conn.poll_interrupt, only)
         self.last = stop
         if stop.kind not in ("exited", "terminated"):
             self.g_thread = stop.tid
@@ -256,21 +262,38 @@ class GdbServer:
         if payload == b"vCont?":
             return "vCont;c;C;s;S"
         if payload.startswith(b"vCont;"):
-            step: Thread | None = None
-            for action in payload[6:].split(b";"):
-                verb, _, tid = action.partition(b":")
-                if verb[:1] in (b"s", b"S"):
-                    thread = self.debuggee.thread(_thread_id(tid)) if tid else self.thread()
-                    if thread is None:
-                        return "E01"
-                    step = step or thread
-                elif verb[:1] not in (b"c", b"C"):
-                    return "E01"
-            if step is not None:
-                self.g_thread = step.tid
-            self._run(step)
-            return None
+            return self.v_cont(payload[6:])
         return ""
+
+    def v_cont(self, body: bytes) -> str | None:
+        """``vCont;ACTION[:TID]…``: each thread takes the first action that names it (or
+        names none).  A step steps that thread alone (the others would run for the time of
+        one instruction: none, on one CPU); otherwise the threads given ``c`` run."""
+        actions: dict[int, bytes] = {}
+        for action in body.split(b";"):
+            verb, _, tid_text = action.partition(b":")
+            verb = verb[:1]
+            if verb not in (b"c", b"C", b"s", b"S"):
+                return "E01"
+            verb = verb.lower()
+            if tid_text:
+                tid = _thread_id(tid_text)
+                targets = [t.tid for t in self.debuggee.threads] if tid in (0, -1) else [tid]
+                if tid not in (0, -1) and self.debuggee.thread(tid) is None:
+                    return "E01"
+            else:
+                targets = [t.tid for t in self.debuggee.threads]
+            for tid in targets:
+                actions.setdefault(tid, verb)
+        stepping = [tid for tid, verb in actions.items() if verb == b"s"]
+        if stepping:
+            thread = self.debuggee.thread(stepping[0])
+            self.g_thread = thread.tid
+            self._run(thread)
+        else:
+            running = {tid for tid, verb in actions.items() if verb == b"c"}
+            self._run(None, None if len(running) == len(self.debuggee.threads) else running)
+        return None
 
     # --- queries ------------------------------------------------------------------------------------------
     def query(self, payload: bytes) -> str:
