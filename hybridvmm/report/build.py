@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 from hybridvmm import __version__
@@ -84,10 +85,12 @@ def _divergence(row: ModeResult) -> dict[str, Any]:
 
 def versions() -> dict[str, str]:
     """What drew the page: hybridvmm, matplotlib, jinja2 and Graphviz (if present)."""
-    import jinja2
-    import matplotlib
-
-    out = {"hybridvmm": __version__, "matplotlib": matplotlib.__version__, "jinja2": jinja2.__version__}
+    out = {"hybridvmm": __version__}
+    for name in ("matplotlib", "jinja2"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "present"
     dot = shutil.which("dot")
     if dot:
         try:
