@@ -134,6 +134,13 @@ class BareDebuggee(Debuggee):
         return self.result is not None
 
     def resume(self, step: Thread | None, poll: Poll, only: set[int] | None = None) -> Stop:
+        try:
+            return self._resume(step, poll)
+        finally:
+            if self.session is not None:  # what the guest printed shows while it is stopped
+                self.session.flush()
+
+    def _resume(self, step: Thread | None, poll: Poll) -> Stop:
         if self.result is not None:
             return self.final()
         self.points.resuming()

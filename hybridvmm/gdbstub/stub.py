@@ -35,8 +35,9 @@ class GdbStub:
         self._tmp = temporary_directory()
         self.symbols = symbol_file(images[0], self._tmp.name)
         where = self.listener.address
-        hint = f"gdb-multiarch {self.symbols} -ex 'target remote {where}'" if self.symbols else f"target remote {where}"
-        print(f"hybridvmm: gdb: waiting for gdb on {where} (for example: {hint})", file=self.out, flush=True)
+        symbols = f"; symbols: {self.symbols}" if self.symbols else ""
+        print(f"hybridvmm: gdb: waiting for gdb on {where} (gdb-multiarch -ex 'target remote {where}'{symbols})",
+              file=self.out, flush=True)
 
     def run_machine(self, machine: Machine, max_steps: int, session: Any = None) -> RunResult:
         """Debug a bare machine; returns how its run ended."""

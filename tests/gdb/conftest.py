@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-WAITING = re.compile(r"waiting for gdb on (\S+):(\d+)(?: \(for example: gdb-multiarch (\S+) )?")
+WAITING = re.compile(r"waiting for gdb on (\S+):(\d+) \(.*?(?:; symbols: (\S+))?\)$")
 GDB = shutil.which("gdb-multiarch")
 
 

@@ -35,6 +35,7 @@ def test_rvminios_session(gdb_run, gdb_batch, mode):
         "break *0x101e8", "continue", "p $priv", "info threads",
         "monitor mode", "monitor stats",
         "delete", "continue",
+        symbols=mode != "bare",  # bare: gdb loads the symbols the stub names (qXfer:exec-file)
     )
     # the guest waits at its first instruction, in M-mode
     assert re.search(r"pc\s+0x80000000\s+0x80000000 <_start>", out), out
@@ -91,3 +92,14 @@ def test_xv6_session(gdb_run, gdb_batch, mode):
     assert code == 0, stderr
     assert "killed from gdb" in stderr and "Traceback" not in stderr
     assert "xv6 kernel is booting" in stdout
+
+
+def test_gdb_cannot_debug_pgm_and_the_run_ends_cleanly(gdb_run, gdb_batch):
+    """gdb knows no pgm: it ignores the description, cannot make sense of the registers and
+    gives up; the run ends cleanly (a raw client can debug pgm: tests/gdb/test_pgm.py)."""
+    run = gdb_run("guest:fib:small")
+    out = gdb_batch(run, "info registers")
+    assert 'unknown architecture "pgm"' in out
+    code, stdout, stderr = run.wait()
+    assert code == 0 and "Traceback" not in stderr
+    assert "gdb disconnected; the run ends here" in stderr
