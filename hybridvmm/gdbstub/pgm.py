@@ -12,12 +12,15 @@ Registers (all 32 bits; ``p``/``P`` numbers in brackets)::
 loads see it: address ``a`` is storage ``base + a`` while ``a`` is below the effective
 bound; outside R nothing is readable (a supervisor's R is usually all of storage).
 
-gdb itself cannot debug pgm: it knows no such architecture, so it cannot decode the
-registers' meaning, disassemble, unwind a stack or place a breakpoint by line.  What a
-client can do is what the protocol does: read and write these registers and memory, set
-breakpoints (``Z0``/``Z1``) and watchpoints (``Z2``–``Z4``) at addresses, step, continue and
-interrupt — a raw RSP client (the tests use one), or gdb with ``set architecture`` left
-alone and only memory commands.
+What gdb can show: nothing.  gdb-multiarch knows no pgm architecture: it warns ``unknown
+architecture "pgm"``, ignores the description, reads the ``g`` reply as its default
+architecture's registers, fails ("Truncated register 16 in remote 'g' packet") and drops
+the connection (the run then ends cleanly).  It could neither disassemble pgm nor unwind
+its stack anyway.  What a client can do is everything the protocol does: read and write
+these registers and memory, set breakpoints (``Z0``/``Z1``) and watchpoints (``Z2``–``Z4``)
+at virtual addresses, step one instruction (``vCont;s``), continue, interrupt, list the VMs
+as threads and ask ``qRcmd`` — :class:`hybridvmm.gdbstub.client.RspClient` does, and the
+tests use it.
 """
 
 from __future__ import annotations

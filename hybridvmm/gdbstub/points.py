@@ -20,6 +20,12 @@ would touch a watched byte.  That is what gdb expects of RISC-V (its watchpoints
 with the pc right after the access).  It costs the speed of the slow path, only while a
 watchpoint exists.
 
+What a watchpoint sees: the guest's own loads, stores, LR/SC and AMOs (RISC-V) and ``ld``/
+``st``/``ldb``/``stb`` and the stack accesses of ``push``/``pop``/``pushf``/``popf``/``call``/
+``ret`` (pgm), by virtual address, whichever machine executes them.  What it does not see:
+instruction fetches, page-table walks (A/D updates), pgm's PSW swap on a trap, a device's
+DMA (virtio writing a buffer), and the debugger's own writes.
+
 Either way the machine stops by :class:`GuestStopped`, raised from the hook or the tracer
 before the instruction executes: the machine's state is exactly that of the boundary
 before it (counters settled, pc at it), and nothing of the instruction has happened.  The

@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from hybridvmm.gdbstub.client import RspClient
 from hybridvmm.gdbstub.commands import MonitorCommands
@@ -239,3 +240,50 @@ def test_bare_monitor_commands(session):
     assert "bare" in c.monitor("mode")
     assert "no monitor" in c.monitor("exits") and "no monitor" in c.monitor("patches")
     assert "instructions      0" in c.monitor("stats")
+
+
+class FakeConnection:
+    """What the server needs of a connection, recording what it sends."""
+
+    def __init__(self):
+        self.sent: list[bytes] = []
+        self.ack = True
+
+    def send(self, payload):
+        self.sent.append(payload.encode("latin-1") if isinstance(payload, str) else payload)
+
+    def poll_interrupt(self) -> bool:
+        return False
+
+
+PACKET_HEADS = [b"?", b"g", b"G", b"p", b"P", b"m", b"M", b"X", b"Z", b"z", b"H", b"T", b"c", b"s", b"C", b"S",
+                b"qSupported", b"qXfer:features:read:", b"qXfer:exec-file:read:", b"qRcmd,", b"qThreadExtraInfo,",
+                b"qfThreadInfo", b"qC", b"QStartNoAckMode", b"vCont;", b"vCont?", b"vMustReplyEmpty", b""]
+
+
+@settings(max_examples=300)
+@given(head=st.sampled_from(PACKET_HEADS),
+       body=st.binary(max_size=24) | st.text(alphabet="0123456789abcdefxg,:;=-.p", max_size=24).map(str.encode))
+def test_no_packet_makes_a_traceback(head, body):
+    """Whatever follows a packet's first letters, the stub answers (or resumes and answers
+    with a stop), and keeps serving."""
+    server, conn = _fuzz_server()
+    payload = head + body
+    if payload[:1] in (b"D", b"k") or payload.startswith(b"vKill"):
+        return
+    assert server.dispatch(payload) is None
+    assert len(conn.sent) >= 1 or payload.startswith(b"QStartNoAckMode")
+    assert server.dispatch(b"?") is None and conn.sent[-1][:1] in (b"T", b"W", b"X")
+
+
+_FUZZ: dict = {}
+
+
+def _fuzz_server():
+    """One small machine shared by every example (a resume runs at most 200 instructions)."""
+    if "debuggee" not in _FUZZ:
+        image = load_program("guest:rvminios")
+        _FUZZ["debuggee"] = BareDebuggee(build_machine(image.isa, image=image), 200)
+    conn = FakeConnection()
+    server = GdbServer(conn, _FUZZ["debuggee"], monitor=MonitorCommands(_FUZZ["debuggee"]), exec_file=lambda: "x.elf")
+    return server, conn
