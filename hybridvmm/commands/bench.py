@@ -3,7 +3,9 @@
 Workloads are the bundled guests (``hybridvmm.guests``; their results are checked by the
 guest tests): the pgm ones by default, the RISC-V ones with ``--isa rv32`` (rvminios, the
 user-mode compute loop rvloop under Sv32, the privileged-heavy rvcsr, and the riscv-tests
-``v`` test shipped with the package).  Every measurement starts from a freshly built machine
+``v`` test shipped with the package), and with ``--isa rv64`` xv6 (its boot to the shell and
+one short command typed at the prompt, so that the run ends by itself: about 67 M guest
+instructions, on a fresh copy of its disk each run) and rvloop64 (rvloop under Sv39).  Every measurement starts from a freshly built machine
 or monitor, after a garbage collection; only the run is timed (assembling, loading and
 building are not).  All workloads are measured in *every* mode in one invocation, the modes
 interleaved repeat by repeat, so the ratios to bare are meaningful even on a noisy machine:
@@ -26,12 +28,14 @@ from importlib import resources
 from typing import Any
 
 from hybridvmm.cli_support import add_json_flag, number, print_json
+from hybridvmm.commands.machine_options import machine_platform
 from hybridvmm.errors import UserError
 from hybridvmm.guests import build_guest, guest_info, list_guests
 from hybridvmm.image import Image
 from hybridvmm.isa import load_isa
 from hybridvmm.isas import build_machine, family, family_of
 from hybridvmm.loading import load_program
+from hybridvmm.machine.console import ConsoleInput
 from hybridvmm.progress import Progress
 from hybridvmm.vmm import BARE, MODES, Monitor
 from hybridvmm.vmm.theory import predict
@@ -42,6 +46,12 @@ DEFAULT_REPEAT = 5
 MAX_STEPS = 500_000_000
 ALL_MODES = (BARE, "pure", "interpret", "hybrid-no-patch", "hybrid", "patch")
 RISCV_GUESTS = ("rvminios", "rvloop", "rvcsr")
+RV64_GUESTS = ("xv6", "rvloop64")
+XV6_SESSION = ConsoleInput(b"echo hello\n", prompt=b"$ ")
+"""What the xv6 workload types: one short command at its first prompt (the run ends when
+the prompt is back)."""
+XV6_LIMITS = (20.0, 1.5)
+"""Issue I's performance bounds: the boot at most 20 s bare; pure and hybrid at most 1.5x bare."""
 V_TEST = "rv32ui-v-add"
 """The riscv-tests ``v`` test shipped as package data (``hybridvmm/guests/elf``)."""
 WALL_NOTE = ("wall time here is Python hosting Python (the host is an interpreter too, so interpret costs about "
@@ -56,6 +66,13 @@ class Workload:
     name: str
     description: str
     image: Image
+    console: ConsoleInput | None = None
+    """Console input fed to every run (with its delivery rule), if any."""
+
+    def platform(self):
+        """The context its machines are built in: the RAM and a fresh copy of the disk the
+        image asks for (nothing for an image that asks for none)."""
+        return machine_platform(argparse.Namespace(ram=None, drive=None), [self.image])[0]
 
 
 @dataclass
@@ -103,7 +120,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="guest instructions per second of the bare machine and each monitor mode (median of N)")
     p.add_argument("workloads", nargs="*", metavar="WORKLOAD", help="workload names (default: all)")
     p.add_argument("--isa", metavar="ISA", help="a pgm variant to run the pgm workloads on (default: each workload's "
-                                                "own), or rv32 for the RISC-V workloads")
+                                                "own), rv32 for the RISC-V workloads, or rv64 for xv6 and rvloop64")
     p.add_argument("--modes", metavar="M,M,...", default=",".join(ALL_MODES),
                    help=f"modes to measure (default: {','.join(ALL_MODES)})")
     p.add_argument("--repeat", metavar="N", type=number, default=DEFAULT_REPEAT, help=f"runs per workload and mode (default {DEFAULT_REPEAT})")
@@ -115,7 +132,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def guest_workloads(isa: str | None, small: bool) -> list[Workload]:
     """The workloads: the pgm guests (on ``isa`` if it is a pgm variant), or with a RISC-V
-    ``isa`` the RISC-V guests and the shipped ``v`` test."""
+    ``isa`` the RISC-V guests and the shipped ``v`` test (rv64: xv6 and rvloop64)."""
+    if isa is not None and load_isa(isa).name == "rv64":
+        xv6 = build_guest("xv6")
+        return [Workload("xv6", "xv6-riscv: boot to the shell, then `echo hello` at the prompt (on a copy of its disk)",
+                         xv6, XV6_SESSION),
+                Workload("rvloop64", guest_info("rvloop64").description, build_guest("rvloop64", isa, small=small))]
     if isa is not None and family(load_isa(isa)) == "rv32":
         out = [Workload(name, guest_info(name).description, build_guest(name, isa, small=small)) for name in RISCV_GUESTS]
         elf = resources.files("hybridvmm.guests").joinpath("elf", V_TEST)
@@ -152,7 +174,10 @@ class Run:
 def measure_once(w: Workload, mode: str) -> Run:
     """One run of ``w`` in ``mode``, timed alone (the garbage of earlier runs collected first)."""
     if mode == BARE:
-        m = build_machine(w.image.isa, image=w.image)
+        with w.platform():
+            m = build_machine(w.image.isa, image=w.image)
+        if w.console is not None:
+            m.console.feed(w.console)
         gc.collect()
         start = time.perf_counter()
         outcome = m.run(MAX_STEPS)
@@ -161,7 +186,10 @@ def measure_once(w: Workload, mode: str) -> Run:
         run = Run(elapsed, n, n, m.stats.by_mode.get("user", 0), outcome.reason)
         m.close()
         return run
-    monitor = Monitor([w.image], mode, max_steps=MAX_STEPS)
+    with w.platform():
+        monitor = Monitor([w.image], mode, max_steps=MAX_STEPS)
+    if w.console is not None:
+        monitor.vms[0].console.feed(w.console)
     gc.collect()
     start = time.perf_counter()
     monitor.run()
@@ -247,6 +275,15 @@ def run(args: argparse.Namespace) -> int:
         for row in figures.get("compositions", []):
             print(f"compositions {row['workload']:<9} {row['mode']:<16} {row['built']:>5} built over "
                   f"{row['guest_pages']:>4} guest pages ({row['per_page']:.2f} per page), {row['refills']:,} refills")
+        for row in figures.get("exits", []):
+            causes = ", ".join(f"{k} {v:,}" for k, v in row["exits"].items()) or "none"
+            print(f"exits        {row['workload']:<9} {row['mode']:<16} {causes}")
+        xv6 = figures.get("xv6")
+        if xv6:
+            ratios = ", ".join(f"{m} {r:.2f}x" for m, r in xv6["ratio_to_bare"].items())
+            print(f"xv6 boot and `echo hello`: bare {xv6['bare_s']:.1f} s median ({xv6['bare_mips']:.2f} M instr/s; "
+                  f"issue I: at most {XV6_LIMITS[0]:.0f} s){'; ' + ratios + ' bare' if ratios else ''} "
+                  f"(at most {XV6_LIMITS[1]}x under pure and hybrid): {'within' if xv6['within'] else 'OUTSIDE'}")
         print(f"note: {WALL_NOTE}")
     return 1 if any(r.problem for r in results) else 0
 
@@ -268,4 +305,22 @@ def riscv_figures(results: list[Measurement]) -> dict[str, Any]:
                          "per_page": c["built"] / c["guest_pages"], "refills": c["refills"]})
     if rows:
         out["compositions"] = rows
+    if any(r.workload.image.isa == "rv64" for r in results):
+        out.update(rv64_figures(results))
+    return out
+
+
+def rv64_figures(results: list[Measurement]) -> dict[str, Any]:
+    """What ``--isa rv64`` adds: the exits by cause of every monitor run, and xv6's boot
+    against issue I's bounds (bare wall, and pure and hybrid to bare in the same run)."""
+    out: dict[str, Any] = {"exits": [{"workload": r.workload.name, "mode": r.mode, "exits": dict(sorted(r.exits.items()))}
+                                     for r in results if r.mode != BARE and not r.problem]}
+    by = {(r.workload.name, r.mode): r for r in results}
+    bare = by.get(("xv6", BARE))
+    if bare is not None and bare.seconds and not bare.problem:
+        ratios = {mode: by["xv6", mode].median_s / bare.median_s for mode in ("pure", "hybrid")
+                  if ("xv6", mode) in by and by["xv6", mode].seconds and not by["xv6", mode].problem}
+        out["xv6"] = {"bare_s": bare.median_s, "bare_mips": bare.mips, "ratio_to_bare": ratios,
+                      "limits": {"bare_s": XV6_LIMITS[0], "ratio_to_bare": XV6_LIMITS[1]},
+                      "within": bare.median_s <= XV6_LIMITS[0] and all(r <= XV6_LIMITS[1] for r in ratios.values())}
     return out

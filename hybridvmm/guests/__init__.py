@@ -15,7 +15,8 @@ listed by ``python -m hybridvmm guests``.
   Sv32 paging and a timer, two U-mode tasks.  It is GNU as source, written for a linker
   that puts ``.text`` at 0x80000000 (:attr:`Guest.origin` does that here), and runs on
   rv32 only (:attr:`Guest.variants`).  ``rvcounters`` shows RISC-V's one virtualization
-  hole: a U-mode counter read that a monitor must make trap.
+  hole: a U-mode counter read that a monitor must make trap.  ``rvloop64`` is the user-mode compute loop
+  ``rvloop`` at XLEN 64, under Sv39; ``xv6`` is a prebuilt ELF with its disk (``xv6/``).
 
 Sizes are ``.equ`` constants in the sources; :func:`build_guest` can override any of
 them (``defines={"FIB_N": 15}``), which the tests use to keep runs short.  On the command
@@ -114,6 +115,10 @@ GUESTS: dict[str, Guest] = {
               small=(("LOOP_N", 2000),)),
         Guest("rvcsr", "RISC-V: an S-mode kernel reading and writing sscratch CSR_N times (privileged-heavy) (rv32)",
               ("rvcsr.s",), isa="rv32", variants=("rv32",), origin=0x80000000, small=(("CSR_N", 300),)),
+        Guest("rvloop64", "RISC-V: rvloop for RV64, LOOP_N iterations of a compute loop (64-bit multiply, *w, ld/sd) "
+                          "in U-mode under Sv39, its checksum printed by M (user-heavy) (rv64)",
+              ("rvloop64.s",), isa="rv64", kind="workload", variants=("rv64",), origin=0x80000000,
+              small=(("LOOP_N", 2000),)),
         Guest("xv6", "RISC-V: MIT's xv6-riscv (RV64IMA, Sv39, PLIC, UART, virtio disk, 16 MiB), booting to a shell (rv64)",
               (), isa="rv64", kind="os", variants=("rv64",), elf="xv6/kernel.elf", disk="xv6/fs.img.xz", ram=16 << 20,
               max_steps=2_000_000_000),

@@ -14,7 +14,7 @@ from hybridvmm.loading import load_program
 
 NAMES = ["minios", "sieve", "fib", "sort", "checksum", "syscalls", "privileged", "timer", "kcompute", "redpill", "stopwatch"]
 """The pgm guests (every variant); the RISC-V guests are listed after them."""
-LISTED = NAMES + ["rvminios", "rvcounters", "rvloop", "rvcsr", "xv6"]
+LISTED = NAMES + ["rvminios", "rvcounters", "rvloop", "rvcsr", "rvloop64", "xv6"]
 
 
 def test_list_guests_names_and_descriptions():
@@ -94,7 +94,7 @@ def test_guests_command_json(cli):
     data = [g for g in json.loads(r.out) if g["kind"] != "hostile"]
     assert [g["name"] for g in data] == LISTED
     assert {g["kind"] for g in data} == {"os", "workload", "micro"}
-    own = {"xv6": ["rv64"]}
+    own = {"xv6": ["rv64"], "rvloop64": ["rv64"]}
     assert all(g["variants"] == own.get(g["name"], ["rv32"] if g["name"].startswith("rv") else list(VARIANTS))
                for g in data)
 

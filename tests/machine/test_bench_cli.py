@@ -58,3 +58,33 @@ def test_bench_rv32_measures_every_mode_and_the_csr_round_trip(cli):
     assert runs["rvcsr", "pure"]["exits"]["csr"] == 2 * 300 + 6 and data["csr_round_trip_us"] > 0
     assert any(row["workload"] == "rvloop" and row["guest_pages"] for row in data["compositions"])
     assert "Python hosting Python" in data["note"]
+
+
+def test_bench_rv64_lists_xv6_and_measures_rvloop64_in_every_mode(cli):
+    """bench --isa rv64: xv6 (not booted here: tests/guests/test_xv6.py does) and rvloop64,
+    which runs equivalent in every mode with its exits by cause."""
+    r = cli("bench", "--isa", "rv64", "--list")
+    assert r.code == 0 and [line.split()[0] for line in r.out.splitlines()] == ["xv6", "rvloop64"]
+    r = cli("bench", "--isa", "rv64", "--small", "--repeat", "1", "--json", "rvloop64")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    runs = {x["mode"]: x for x in data["runs"]}
+    assert set(runs) == {"bare", "pure", "interpret", "hybrid-no-patch", "hybrid", "patch"}
+    assert all(x["ok"] and x["isa"] == "rv64" and x["instructions"] == runs["bare"]["instructions"] for x in runs.values())
+    assert runs["bare"]["user_share"] > 0.9
+    exits = {row["mode"]: row["exits"] for row in data["exits"]}
+    assert exits["interpret"] == {} and exits["pure"]["ecall"] == 1 and "xv6" not in data
+
+
+def test_bench_rv64_holds_xv6_to_issue_i_bounds():
+    """The xv6 figure: bare wall at most 20 s, pure and hybrid at most 1.5x bare."""
+    from hybridvmm.commands.bench import Measurement, Workload, rv64_figures
+    from hybridvmm.guests import build_guest
+
+    w = Workload("xv6", "", build_guest("rvloop64", small=True))
+    rows = [Measurement(w, mode, instructions=67_000_000, seconds=[s]) for mode, s in
+            (("bare", 12.0), ("pure", 19.0), ("hybrid", 13.0), ("interpret", 30.0))]
+    xv6 = rv64_figures(rows)["xv6"]
+    assert xv6["ratio_to_bare"] == {"pure": 19 / 12, "hybrid": 13 / 12} and not xv6["within"]
+    rows[1].seconds = [17.0]
+    assert rv64_figures(rows)["xv6"]["within"]
