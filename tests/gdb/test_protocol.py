@@ -287,3 +287,40 @@ def _fuzz_server():
     conn = FakeConnection()
     server = GdbServer(conn, _FUZZ["debuggee"], monitor=MonitorCommands(_FUZZ["debuggee"]), exec_file=lambda: "x.elf")
     return server, conn
+
+
+@pytest.mark.parametrize("mode", ["pure", "hybrid", "patch"])
+def test_stops_under_the_monitor_leave_no_trace(session, mode):
+    """Breakpoints on machine-, supervisor- and user-mode code and on trapping instructions
+    the dispatcher emulates right after another (``mret`` after a CSR write, two ``time``
+    reads: the exit clusters of pure and patch), a watchpoint and single steps, wherever
+    the monitor runs the code: the guest ends exactly as on the bare machine."""
+    image = load_program("guest:rvminios")
+    monitor = Monitor([image], mode)
+    c = session(MonitorDebuggee(monitor)).client
+    sym = image.symbols
+    clustered = (0x80000128, 0x800003c8)
+    breakpoints = (sym["s_trap"], sym["m_trap"], 0x101e8, *clustered)
+    stops = []
+    for address in breakpoints:
+        c.insert_breakpoint(address)
+    c.request(f"Z2,{sym['ticks']:x},4")
+    for _ in range(400):
+        reply = c.resume("vCont;c")
+        if reply.startswith(b"W"):
+            break
+        stops.append(c.register("pc"))
+        assert c.resume("vCont;s:1") == b"T05thread:1;"
+    else:
+        c.request("z2,%x,4" % sym["ticks"])
+        for address in breakpoints:
+            c.remove_breakpoint(address)
+        reply = c.resume("vCont;c")
+    assert reply == b"W00"
+    assert set(breakpoints) <= set(stops)
+    vm = monitor.vms[0]
+    bare_machine = build_machine(image.isa, image=image)
+    bare_machine.run(LIMIT)
+    assert bytes(vm.console.output) == bytes(bare_machine.console.output)
+    assert vm.guest_instructions == bare_machine.stats.instructions
+    assert vm.guest_storage() == bare_machine.storage.snapshot()
