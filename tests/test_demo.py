@@ -59,3 +59,28 @@ def test_the_readme_shows_what_the_demo_prints(demo):
     stale = [line for line in excerpt.splitlines() if line.strip()
              and not any(p.startswith(re.sub(r"\d+\.\d+", "#", line.rstrip())) for p in printed)]
     assert not stale, "the README's demo excerpt shows lines the demo no longer prints:\n" + "\n".join(stale)
+
+
+def test_demo_without_xv6_has_seven_acts(demo):
+    assert "7. Real RISC-V" in demo and "8. A real operating system" not in demo
+
+
+def test_the_xv6_act_shows_the_transcript_once_the_equivalence_and_the_exits(capsys):
+    """Act 8 (``demo --xv6``) on a small RV64 guest instead of xv6, whose boots belong to
+    tests/guests/test_xv6.py: the transcript once, a row per mode with its exits by cause."""
+    from hybridvmm.commands.demo import XV6_MODES, show_xv6
+    from hybridvmm.guests import build_guest
+    from hybridvmm.machine.console import ConsoleInput
+
+    assert show_xv6(build_guest("rvloop64", small=True), ConsoleInput(b""))
+    out = capsys.readouterr().out
+    assert "8. A real operating system: xv6-riscv" in out and out.count("| rvloop64: checksum 0x") == 1
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith(("  bare ", "  pure ", "  hybrid "))}
+    assert set(rows) == {"bare", *XV6_MODES}
+    assert " yes " in rows["pure"] and "ecall 1" in rows["pure"] and "csr 6" in rows["pure"]
+    assert "same transcript bare, pure and hybrid: yes; equivalent" in out
+
+
+def test_demo_xv6_option(capsys):
+    assert main(["demo", "--help"]) == 0
+    assert "--xv6" in capsys.readouterr().out
