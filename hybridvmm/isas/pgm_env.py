@@ -91,8 +91,19 @@ class PgmEnv:
         self.pb = pb = st.offset + base
         self.mem = mem = st.data
         self.marks = marks = st.marks
-        self.invalidate = inval = st.invalidate_physical
+        self.invalidate = inval_storage = st.invalidate_physical
         self.overlay = overlay
+        in_block = machine._in_block
+
+        def inval(start: int, end: int) -> None:
+            """A store overwrote watched storage: drop what was decoded there, and tell a
+            running compiled block to stop after this instruction (its own code may be what
+            changed)."""
+            inval_storage(start, end)
+            if in_block[0]:
+                in_block[0] = 2
+        self.invalidate = inval
+
         words = st.words if st.words is not None and pb % 4 == 0 else None
         self.words = words
         if overlay is not None:

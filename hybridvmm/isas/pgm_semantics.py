@@ -868,6 +868,6 @@ def privileged_entry(m: "PgmMachine", ins: Instruction) -> Handler:
     def privileged_fast() -> int:
         if m.priv:
             raise TrapSignal(cause, pc, pc, 0, name)
-        raise SyncSignal
+        raise SyncSignal(pc)
     return privileged_fast
 

@@ -35,7 +35,8 @@ class Context:
     each translation's root address.
     """
 
-    __slots__ = ("key", "pbase", "entry", "exact", "insns", "physical", "by_physical", "env")
+    __slots__ = ("key", "pbase", "entry", "exact", "insns", "physical", "by_physical", "env", "hot", "blocks", "covers",
+                 "sync", "samples", "cold")
 
     def __init__(self, key: Hashable, pbase: int | None, env: Any = None):
         self.key = key
@@ -47,6 +48,21 @@ class Context:
         self.by_physical: dict[int, list[int]] = {}
         """Paged contexts only: root address → the virtual addresses translated from it."""
         self.env = env
+        self.hot: dict[int, Handler] = {}
+        """``entry`` with compiled blocks at their heads: what the run loop dispatches on
+        while this context has blocks (:mod:`hybridvmm.machine.blocks`)."""
+        self.blocks: dict[int, Any] = {}
+        """Head → compiled block."""
+        self.covers: dict[int, set[int]] = {}
+        """Virtual address → heads of the blocks that contain its instruction."""
+        self.sync: set[int] = set()
+        """Addresses whose entry needs the exact state (system instructions, hooked
+        addresses): a block stops before them."""
+        self.samples: dict[int, int] = {}
+        """How often the run loop found itself at each address between chunks (tiering)."""
+        self.cold = 0
+        """Chunks to run on the plain loop before trying the blocks again (they did not
+        cover what ran)."""
 
     def physical_of(self, vaddr: int) -> int:
         """The root address the translation at ``vaddr`` was made from."""
@@ -61,6 +77,8 @@ class CodeCache:
         self.max_length = max_length
         self.max_contexts = max_contexts
         self.contexts: OrderedDict[Hashable, Context] = OrderedDict()
+        self.drops = 0
+        """Compiled blocks dropped so far (a block checks it to stop after a store into code)."""
         storage.watch(self)
 
     def get(self, key: Hashable) -> Context | None:
@@ -82,6 +100,7 @@ class CodeCache:
         if vaddr in ctx.insns:
             self._drop(ctx, vaddr)
         ctx.entry[vaddr] = entry
+        ctx.hot[vaddr] = entry
         ctx.exact[vaddr] = exact
         ctx.insns[vaddr] = ins
         ctx.physical[vaddr] = paddr
@@ -92,7 +111,13 @@ class CodeCache:
     def _drop(self, ctx: Context, vaddr: int) -> None:
         ins = ctx.insns.pop(vaddr)
         ctx.entry.pop(vaddr, None)
+        ctx.hot.pop(vaddr, None)
         ctx.exact.pop(vaddr, None)
+        ctx.sync.discard(vaddr)
+        heads = ctx.covers.pop(vaddr, None)
+        if heads:
+            for head in heads:
+                self.drop_block(ctx, head)
         paddr = ctx.physical.pop(vaddr)
         if ctx.pbase is None:
             users = ctx.by_physical[paddr]
@@ -100,6 +125,30 @@ class CodeCache:
             if not users:
                 del ctx.by_physical[paddr]
         self.storage.root.mark_physical(paddr, paddr + len(ins.raw), -1)
+
+    def drop_block(self, ctx: Context, head: int) -> None:
+        """Forget the compiled block at ``head`` (its code changed, or was dropped)."""
+        block = ctx.blocks.pop(head, None)
+        if block is None:
+            return
+        block.dead = True
+        for v in block.addresses:
+            users = ctx.covers.get(v)
+            if users is not None:
+                users.discard(head)
+                if not users:
+                    del ctx.covers[v]
+        if head in ctx.entry:
+            ctx.hot[head] = ctx.entry[head]
+        self.drops += 1
+
+    def add_block(self, ctx: Context, block: Any) -> None:
+        """Install a compiled block: the run loop dispatches ``block.run`` at its head."""
+        self.drop_block(ctx, block.head)
+        ctx.blocks[block.head] = block
+        for v in block.addresses:
+            ctx.covers.setdefault(v, set()).add(block.head)
+        ctx.hot[block.head] = block.run
 
     def drop_physical(self, start: int, end: int) -> None:
         """Forget every translation (in every context) overlapping root ``[start, end)``."""
@@ -142,6 +191,9 @@ class CodeCache:
     def _clear_context(self, ctx: Context) -> None:
         for v in list(ctx.insns):
             self._drop(ctx, v)
+        for head in list(ctx.blocks):
+            self.drop_block(ctx, head)
+        ctx.samples.clear()
 
     def clear(self) -> None:
         """Forget every translation (contexts stay, emptied)."""

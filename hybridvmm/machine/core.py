@@ -58,6 +58,8 @@ from hybridvmm.machine.results import HALTED, MAX_STEPS, STOPPED, TRAP_LOOP, Run
 from hybridvmm.machine.snapshot import Snapshot
 from hybridvmm.machine.stats import Stats
 from hybridvmm.machine.storage import Storage
+from hybridvmm.machine.blocks import BLOCK_MAX, THRESHOLD, BlockCompiler
+from hybridvmm.machine.inline import inline_piece
 from hybridvmm.machine.traps import RetranslateSignal, SyncSignal, Trap, TrapSignal
 
 TRAP_LOOP_LIMIT = 16
@@ -68,6 +70,12 @@ unless the handler reports ``progress()`` (a monitor emulating instruction after
 instruction, even the same one, is never stopped)."""
 
 _UNLIMITED = 1 << 62
+SAMPLE_CHUNK = 8192
+"""While compiling, the run loop's chunks are at most this long, so that it samples where the
+guest is often enough to find its hot code (:mod:`hybridvmm.machine.blocks`)."""
+COLD_CHUNKS = 8
+"""Chunks a mapping runs on the plain loop after one where its blocks ran under two
+instructions a dispatch (then it tries its blocks again)."""
 
 TrapHandler = Callable[[Trap], Any]
 Tracer = Callable[["Machine", Instruction], Any]
@@ -84,6 +92,8 @@ def _ignore_address_change(address: int) -> None:
 class Machine:
     """Base class of every ISA's machine (see the module docstring for the contract)."""
 
+    compile_default = True
+    """Whether new machines compile hot blocks (``--no-compile`` turns it off everywhere)."""
     cause_names: dict[int, str] = {}
     default_storage: int = 1 << 20
     """Storage bytes a machine of this model gets unless told otherwise."""
@@ -148,6 +158,17 @@ class Machine:
         self._events: list[Trap] | None = None
         self._ctx: Context | None = None
         self._entry: dict[int, Handler] = {}
+        self._left = [0]
+        """Instructions the run loop may still run in the current chunk while it dispatches
+        compiled blocks (each dispatch takes one off; a block takes off the rest it ran)."""
+        self._resume = [None]
+        """Where a compiled block stopped for a trap or the exact path (that instruction's pc)."""
+        self._in_block = [0]
+        """1 while a compiled block runs (a store into code then stops it: ``CodeWritten``)."""
+        self.compile = self.compile_default
+        """Compile hot blocks (the per-instruction path runs everything else, and all while this
+        is False)."""
+        self.blocks = BlockCompiler(self, self.block_piece)
 
     # --- mapping ---------------------------------------------------------------------
     def _remap(self) -> None:
@@ -197,6 +218,8 @@ class Machine:
         else:
             entry = exact
         self.code.add(ctx, vaddr, paddr, ins, entry, exact)
+        if hooked or system:
+            ctx.sync.add(vaddr)
 
     def _translate_current(self, vaddr: int) -> None:
         """Translate ``vaddr`` under the current mapping, again if a translate hook changed
@@ -260,52 +283,113 @@ class Machine:
                 continue
             cd = self._countdown
             budget = cd if 0 < cd < left else left
-            fast = self._entry
+            ctx = self._ctx
+            compiling = self.compile
+            if compiling and budget > SAMPLE_CHUNK:
+                budget = SAMPLE_CHUNK
             pc = self.pc
             i = 0
+            if compiling and ctx.blocks and ctx.cold <= 0:
+                # blocks in this mapping: dispatch on `hot`, counting down L (blocks count too)
+                fast = ctx.hot
+                L = self._left
+                L[0] = budget
+                d = 0
+                try:
+                    while L[0] > 0:
+                        pc = fast[pc]()
+                        L[0] -= 1
+                        d += 1
+                except BaseException as exc:
+                    n = budget - L[0]
+                    done += self._chunk_stopped(exc, pc, n, fast)
+                    continue
+                n = budget
+                if d * 2 > n:
+                    # fewer than two instructions a dispatch: the blocks do not cover this
+                    # code, whose dispatches the plain loop makes faster; look again later
+                    ctx.cold = COLD_CHUNKS
+            else:
+                if ctx.cold > 0:
+                    ctx.cold -= 1
+                fast = self._entry
+                try:
+                    for i in range(budget):
+                        pc = fast[pc]()
+                except BaseException as exc:
+                    done += self._chunk_stopped(exc, pc, i, fast)
+                    continue
+                n = budget
+            self.pc = pc
+            self._retire(n)
+            done += n
+            if compiling:
+                self._sample(pc)
+            self._boundary()
+
+    def _chunk_stopped(self, exc: BaseException, pc: int, n: int, fast: dict) -> int:
+        """A chunk ended early with ``exc`` after ``n`` completed instructions, the stopping one
+        at ``pc`` (or where a compiled block stopped): count them, then do what the exception
+        asks; returns the instructions completed, the stopping one's included if it did."""
+        pc = self._stopped_at(pc)
+        self.pc = pc
+        if isinstance(exc, SyncSignal):
+            if n:
+                self._retire(n)
+            return n + self._slow_step()
+        if isinstance(exc, TrapSignal):
+            if n:
+                self._retire(n)
+            if exc.completed:
+                self._retire(1)
+                n += 1
+            self._take(exc)
+            self._boundary()
+            return n
+        if isinstance(exc, KeyboardInterrupt):  # Ctrl-C: what completed stays counted, for the report
+            if n:
+                self._retire(n)
+            raise exc
+        if isinstance(exc, KeyError) and pc not in fast:
+            if n:
+                self._retire(n)
             try:
-                for i in range(budget):
-                    pc = fast[pc]()
-            except SyncSignal:
-                self.pc = pc
-                if i:
-                    self._retire(i)
-                    done += i
-                done += self._slow_step()
-                continue
+                self._translate_current(pc)
             except TrapSignal as sig:
-                self.pc = pc
-                if i:
-                    self._retire(i)
-                    done += i
-                if sig.completed:
-                    self._retire(1)
-                    done += 1
                 self._take(sig)
                 self._boundary()
-                continue
-            except KeyboardInterrupt:  # Ctrl-C: what completed stays counted, for the report
-                self.pc = pc
-                if i:
-                    self._retire(i)
-                raise
-            except KeyError:
-                if pc in fast:
-                    raise
-                self.pc = pc
-                if i:
-                    self._retire(i)
-                    done += i
-                try:
-                    self._translate_current(pc)
-                except TrapSignal as sig:
-                    self._take(sig)
-                    self._boundary()
-                continue
-            self.pc = pc
-            self._retire(budget)
-            done += budget
-            self._boundary()
+            return n
+        raise exc
+
+    def _stopped_at(self, pc: int) -> int:
+        """The pc a chunk stopped at: where a compiled block stopped, else the dispatch's."""
+        resume = self._resume
+        if resume[0] is not None:
+            pc, resume[0] = resume[0], None
+        return pc
+
+    def _sample(self, pc: int) -> None:
+        """Tiering: the loop is at ``pc`` between chunks; compile its block once it is hot."""
+        ctx = self._ctx
+        if pc in ctx.blocks:
+            return
+        samples = ctx.samples
+        count = samples.get(pc, 0)
+        if count < 0:
+            return                                 # no block worth compiling starts here
+        count += 1
+        if count >= THRESHOLD:
+            if self.blocks.compile(ctx, pc) is None:
+                samples[pc] = -1
+            else:
+                samples.pop(pc, None)
+        else:
+            samples[pc] = count
+
+    def block_piece(self, ins: Instruction, ctx: Context, handler: Handler, k: int):
+        """``ins`` as piece ``k`` of a compiled block: its handler's own body inlined
+        (:mod:`hybridvmm.machine.inline`), or None to call the handler there."""
+        return inline_piece(ins, ctx.exact[ins.address], k)
 
     def step(self) -> StepResult:
         """Execute exactly one instruction (taking first an interrupt already due).

@@ -75,7 +75,12 @@ class TrapSignal(Exception):
 class SyncSignal(Exception):
     """Raised by the hot-loop entry of an instruction that needs the exact machine state
     (a system instruction, a hooked address): the run loop settles its counters and
-    executes that instruction on the slow path."""
+    executes that instruction on the slow path.  ``pc`` is that instruction's address when
+    the raiser knows it (a compiled block needs it to know where it stopped)."""
+
+    def __init__(self, pc: int | None = None):
+        super().__init__()
+        self.pc = pc
 
 
 class RetranslateSignal(Exception):

@@ -628,7 +628,9 @@ class RiscvMachine(Machine):
         sem = self._semantic.get(ins.spec.name)
         if sem is None:
             sem = self._semantic[ins.spec.name] = semantic_for(self.semantics, ins.spec.name)
-        self._install(ctx, vaddr, ins, sem.factory(self, ins, env), sem.system, paddr=root)
+        exact = sem.factory(self, ins, env)
+        entry = sem.entry(self, ins, exact) if sem.entry is not None else None
+        self._install(ctx, vaddr, ins, exact, sem.system, paddr=root, entry=entry)
         return ins
 
     def _decode(self, word: int, vaddr: int) -> Instruction:

@@ -277,7 +277,17 @@ class Env:
         self.tw = tlb_w.get
         data_regime = translation.data
         bus = None if exits else machine.bus
-        raw, marks, invalidate = st.data, st.marks, st.invalidate_physical
+        raw, marks, invalidate_storage = st.data, st.marks, st.invalidate_physical
+        in_block = machine._in_block
+
+        def invalidate(start: int, end: int) -> None:
+            """A store overwrote watched storage: drop what was decoded there, and tell a
+            running compiled block to stop after this instruction (its own code may be what
+            changed)."""
+            invalidate_storage(start, end)
+            if in_block[0]:
+                in_block[0] = 2
+
         fill = on_fill if on_fill is not None else (lambda page: None)
 
         def translate(a: int, access: int, pc: int) -> int:
@@ -288,7 +298,7 @@ class Env:
             if exits:
                 raise TrapSignal(MMIO_EXIT, pc, pc, 0, None, a)
             if not machine.exact:
-                raise SyncSignal
+                raise SyncSignal(pc)
 
         def load(a: int, size: int, pc: int) -> int:
             """An access the fast path did not serve: the unsigned value read."""

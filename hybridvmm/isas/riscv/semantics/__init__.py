@@ -40,10 +40,14 @@ Factory = Callable[["RiscvMachine", Instruction, "Env"], Handler]
 
 @dataclass(frozen=True)
 class Semantic:
-    """How to build an instruction's handler; ``system``: needs the exact machine state."""
+    """How to build an instruction's handler; ``system``: needs the exact machine state.
+
+    ``entry(m, ins, handler)``, for a system instruction, may give a hot-loop entry for an
+    instance that does not need the exact state after all (a read of ``sstatus``), or None."""
 
     factory: Factory
     system: bool = False
+    entry: Callable[[Any, Instruction, Handler], Handler | None] | None = None
 
 
 HANDWRITTEN: dict[str, Semantic] = {}

@@ -156,7 +156,7 @@ def factory(m, ins, env):
         return nxt
     return NAME
 """
-assert "amo(r[rs1], pc, True, 8)" in AMO_D_TEMPLATE and "peek(o, 8)" in AMO_D_TEMPLATE
+assert "amo(r[rs1], pc, True, 8)" in AMO_D_TEMPLATE and "poke(o, EXPR, 8)" in AMO_D_TEMPLATE
 
 define(AMO_D, AMO_D_TEMPLATE, xlens=RV64)
 define(AMO_W64, AMO_W64_TEMPLATE, xlens=RV64)

@@ -1,0 +1,215 @@
+"""The block compiler: a run of guest instructions compiled into one Python function.
+
+The machine dispatches one Python call per guest instruction (``pc = entry[pc]()``).  For
+code that runs often, a *block* — straight-line instructions from a head up to and
+including the first control transfer, stopping before any instruction that needs the exact
+machine state (a system instruction, a hooked address) — is compiled into one function:
+each instruction's *piece* (its one-line semantics with the operands, immediates and
+targets baked in as literals, supplied by the ISA family; or, where the family has none, a
+call of the instruction's own handler) one after the other, so the per-instruction
+dispatch disappears.  A block whose last instruction branches back to its own head loops
+inside the function (*chained to itself*), a bounded number of times per dispatch.
+
+Exactness, which the per-instruction path defines:
+
+* **Instruction counts** — the run loop counts one instruction per dispatch; a block adds
+  the rest to the machine's ``_extra`` cell, exactly as many as completed.
+* **A trap in mid-block** — every piece raises before it changes anything (as every
+  semantic routine does), with the faulting instruction's pc: the block adds the
+  instructions completed before it and re-raises; the loop then takes the trap at that pc,
+  so the state and pc are those of the per-instruction path.  ``SyncSignal`` (an MMIO access,
+  a device word) likewise stops the block before that instruction, which then runs exactly.
+* **The timer** — the loop enters blocks only while its budget covers any block's worst
+  case (:data:`BLOCK_MAX` instructions), so the countdown expires at the exact instruction.
+* **Stores into code** — a store that overwrites decoded code while a block runs (its own
+  code, a patch site) sets the machine's ``_in_block`` cell to 2; the block checks it after
+  every instruction that may store and stops right after that one, so nothing stale runs
+  (the code cache has dropped the block meanwhile).
+* **Invalidation** — a block is dropped with any translation it contains (stores, run-time
+  patches, ``sfence.vma``/``satp``, a new mapping), by the code cache.
+
+Tiering: compiling costs tens of microseconds per instruction, so only code that runs often
+repays it.  Between chunks the run loop *samples* where it is; an address sampled
+:data:`THRESHOLD` times is compiled (a hot loop is sampled again and again, cold code rarely).
+"""
+
+from __future__ import annotations
+
+import linecache
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from hybridvmm.isa import Instruction
+from hybridvmm.machine.codecache import Context
+from hybridvmm.machine.traps import SyncSignal, TrapSignal
+
+if TYPE_CHECKING:
+    from hybridvmm.machine.core import Machine
+
+BLOCK_MAX = 64
+"""The most instructions one dispatch of a block may run (its own length times the times a
+self-chained block repeats).  The run loop's chunks are sized so that this cannot overshoot."""
+MAX_LENGTH = 48
+"""The most instructions in one block."""
+MIN_LENGTH = 4
+"""Fewer instructions than this (and no loop) are not worth a block: its entry and exit cost
+about what the dispatches it saves do."""
+THRESHOLD = 2
+"""Samples at an address before its block is compiled (see the module docstring and the
+README's figures: compiling at the first sample compiled code that never ran again)."""
+
+
+@dataclass
+class Piece:
+    """One instruction inside a block: statements with its operands baked in.
+
+    ``lines`` use the names in ``names`` (bound once per block) and local temporaries; a
+    sequential piece falls through, a terminal one ends in ``return <pc>`` on every path."""
+
+    lines: list[str]
+    names: dict[str, Any] = field(default_factory=dict)
+    terminal: bool = False
+    branch: tuple[str, int, int] | None = None
+    """A conditional branch: (condition, taken target, next): lets the compiler chain a
+    block that branches back to its own head."""
+    writes: bool = True
+    """It may store (and so overwrite decoded code): the block checks after it."""
+
+
+@dataclass
+class Block:
+    """A compiled block (``run`` is what the run loop dispatches at ``head``)."""
+
+    head: int
+    addresses: tuple[int, ...]
+    run: Callable[[], int]
+    loops: bool
+    dead: bool = False
+
+
+PieceSource = Callable[[Instruction, Context, Callable[[], int], int], "Piece | None"]
+
+
+class BlockCompiler:
+    """Compiles blocks for one machine (see the module docstring)."""
+
+    def __init__(self, machine: "Machine", piece: PieceSource | None):
+        self.m = machine
+        self.piece = piece
+        self.compiled = 0
+        """Blocks compiled."""
+        self.instructions = 0
+        """Instructions compiled (summed over blocks)."""
+
+    def compile(self, ctx: Context, head: int) -> Block | None:
+        """Compile the block at ``head`` of ``ctx`` (None if none worth compiling starts there).
+
+        A block runs on through conditional branches (each a side exit taken when its
+        condition holds) and ends at the first other control transfer, before an instruction
+        that needs the exact state, or at :data:`MAX_LENGTH`; one that ends by going back to
+        its head is chained to itself."""
+        insns, entry = ctx.insns, ctx.entry
+        if head not in insns or head in ctx.sync or head in ctx.blocks:
+            return None
+        chosen: list[tuple[Instruction, Piece]] = []
+        pc = head
+        while len(chosen) < MAX_LENGTH:
+            ins = insns.get(pc)
+            if ins is None or pc in ctx.sync or (chosen and pc == head):
+                break
+            piece = self.piece(ins, ctx, entry[pc], len(chosen)) if self.piece is not None else None
+            if piece is None:
+                piece = fallback_piece(ins, entry[pc], len(chosen))
+            chosen.append((ins, piece))
+            if piece.terminal and not (piece.branch is not None and piece.branch[1] != head
+                                       and piece.branch[2] == ins.next_address):
+                break
+            pc = ins.next_address
+        if not chosen or (len(chosen) < MIN_LENGTH and not self._loops(head, chosen)):
+            return None
+        block = self._build(head, chosen)
+        self.m.code.add_block(ctx, block)
+        self.compiled += 1
+        self.instructions += len(chosen)
+        return block
+
+    @staticmethod
+    def _loops(head: int, chosen: list[tuple[Instruction, Piece]]) -> bool:
+        """Does the block end by going back to its own head (conditionally or not)?"""
+        last = chosen[-1][1]
+        return (last.branch is not None and last.branch[1] == head) or last.lines == [f"return {head}"]
+
+    def _build(self, head: int, chosen: list[tuple[Instruction, Piece]]) -> Block:
+        m = self.m
+        n = len(chosen)
+        names: dict[str, Any] = {"L": m._left, "R": m._resume, "IB": m._in_block, "TrapSignal": TrapSignal,
+                                 "SyncSignal": SyncSignal, "SINGLE": m._ctx.entry[head]}
+        for _, piece in chosen:
+            for name, value in piece.names.items():
+                if names.setdefault(name, value) is not value:
+                    raise RuntimeError(f"block piece name {name} bound twice to different values")
+        idx = {ins.address: k for k, (ins, _) in enumerate(chosen)}
+        names["IDX"] = idx
+        last_ins, last = chosen[-1]
+        loops = self._loops(head, chosen)
+        writes = any(piece.writes for _, piece in chosen[:-1])
+        # L[0]: instructions the run loop may still run in this chunk (it takes one off per
+        # dispatch itself); a block runs only if it fits, and takes off the rest it ran.
+        # ran(k): what L must say once instructions 0..k have run and the block returns.
+        ran = (lambda k: f"L[0] = left - j * {n} - {k}") if loops else (lambda k: f"L[0] = left - {k}")
+        out = ["def run():", "    left = L[0]", f"    if left < {n}:", "        return SINGLE()"]
+        if loops:
+            out += [f"    rounds = left // {n}", "    j = 0"]
+        if writes:
+            out.append("    IB[0] = 1")
+        out.append("    try:")
+        pad = " " * (12 if loops else 8)
+        if loops:
+            out.append("        while True:")
+        for k, (ins, piece) in enumerate(chosen):
+            final = k == n - 1
+            if final and loops:
+                if piece.branch is not None:
+                    cond, _, fall = piece.branch
+                    out += [f"{pad}if not ({cond}):", f"{pad}    {ran(k)}", f"{pad}    return {fall}"]
+                out += [f"{pad}j += 1", f"{pad}if j == rounds:", f"{pad}    L[0] = left - j * {n} + 1",
+                        f"{pad}    return {head}"]
+                continue
+            if final:
+                out.append(f"{pad}{ran(k)}")
+                out.extend(pad + line for line in piece.lines)
+                if not piece.terminal:
+                    out.append(f"{pad}return {ins.next_address}")
+                continue
+            if piece.terminal:                     # a conditional branch mid-block: a side exit
+                cond, taken, _ = piece.branch
+                out += [f"{pad}if {cond}:", f"{pad}    {ran(k)}", f"{pad}    return {taken}"]
+                continue
+            out.extend(pad + line for line in piece.lines)
+            if piece.writes:
+                # it overwrote decoded code: stop right after it
+                out += [f"{pad}if IB[0] == 2:", f"{pad}    {ran(k)}", f"{pad}    return {ins.next_address}"]
+        # the instruction at k trapped (a trap names where its instruction is) or must run
+        # exactly: k completed before it, and the run loop takes off nothing
+        undone = [f"        {ran('k')}"] if loops else [f"        if k < {n - 1}:", f"            {ran('k')}"]
+        out += ["    except TrapSignal as e:", "        k = IDX[e.address]", *undone, "        R[0] = e.address",
+                "        raise",
+                "    except SyncSignal as e:", "        k = IDX[e.pc]", *undone, "        R[0] = e.pc", "        raise"]
+        if writes:
+            out += ["    finally:", "        IB[0] = 0"]
+        params = ", ".join(names)
+        source = f"def make({params}):\n" + "\n".join("    " + line for line in out) + "\n    return run\n"
+        filename = f"<block 0x{head:x} of {n}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        scope: dict[str, Any] = {}
+        exec(compile(source, filename, "exec"), scope)
+        run = scope["make"](**names)
+        return Block(head, tuple(idx), run, loops)
+
+
+def fallback_piece(ins: Instruction, handler: Callable[[], int], k: int) -> Piece:
+    """An instruction the family gives no piece for: its own handler, called."""
+    name = f"h{k}"
+    if ins.flow == "none":
+        return Piece([f"{name}()"], {name: handler})
+    return Piece([f"return {name}()"], {name: handler}, terminal=True)
