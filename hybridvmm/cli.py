@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"hybridvmm {__version__}")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="run every guest instruction through the per-instruction path: no block is compiled "
+                             "(bare or under the monitor; for comparison and debugging)")
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
     sub.required = True
     import hybridvmm.commands as commands
@@ -74,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     begin_command(args)
+    from hybridvmm.machine.core import Machine
+
+    compiling = Machine.compile_default
+    Machine.compile_default = compiling and not args.no_compile
     try:
         result = args.func(args)
     except UserError as exc:
@@ -88,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hybridvmm: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        Machine.compile_default = compiling
     sys.stdout.flush()
     return int(result or 0)
 

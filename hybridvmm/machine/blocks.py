@@ -142,8 +142,8 @@ class BlockCompiler:
     def _build(self, head: int, chosen: list[tuple[Instruction, Piece]]) -> Block:
         m = self.m
         n = len(chosen)
-        names: dict[str, Any] = {"L": m._left, "R": m._resume, "IB": m._in_block, "TrapSignal": TrapSignal,
-                                 "SyncSignal": SyncSignal, "SINGLE": m._ctx.entry[head]}
+        names: dict[str, Any] = {"L": m._left, "R": m._resume, "IB": m._in_block, "BR": m._block_runs,
+                                 "TrapSignal": TrapSignal, "SyncSignal": SyncSignal, "SINGLE": m._ctx.entry[head]}
         for _, piece in chosen:
             for name, value in piece.names.items():
                 if names.setdefault(name, value) is not value:
@@ -157,7 +157,7 @@ class BlockCompiler:
         # dispatch itself); a block runs only if it fits, and takes off the rest it ran.
         # ran(k): what L must say once instructions 0..k have run and the block returns.
         ran = (lambda k: f"L[0] = left - j * {n} - {k}") if loops else (lambda k: f"L[0] = left - {k}")
-        out = ["def run():", "    left = L[0]", f"    if left < {n}:", "        return SINGLE()"]
+        out = ["def run():", "    left = L[0]", f"    if left < {n}:", "        return SINGLE()", "    BR[0] += 1"]
         if loops:
             out += [f"    rounds = left // {n}", "    j = 0"]
         if writes:

@@ -164,7 +164,16 @@ class Machine:
         self._resume = [None]
         """Where a compiled block stopped for a trap or the exact path (that instruction's pc)."""
         self._in_block = [0]
-        """1 while a compiled block runs (a store into code then stops it: ``CodeWritten``)."""
+        """1 while a compiled block runs; a store into decoded code makes it 2 (the block stops)."""
+        self._block_runs = [0]
+        """Dispatches of compiled blocks (to tell apart what ran in blocks)."""
+        self.block_instructions = 0
+        """Instructions run inside compiled blocks so far."""
+        self.exact_steps = 0
+        """Instructions run on the exact path because they needed the exact state (system
+        instructions: under binary translation, the callouts)."""
+        self.compile_eager = False
+        """Compile every block the first time it is reached (binary translation), not only hot ones."""
         self.compile = self.compile_default
         """Compile hot blocks (the per-instruction path runs everything else, and all while this
         is False)."""
@@ -289,11 +298,16 @@ class Machine:
                 budget = SAMPLE_CHUNK
             pc = self.pc
             i = 0
+            if self.compile_eager:
+                done += self._run_translating(ctx, budget)
+                continue
             if compiling and ctx.blocks and ctx.cold <= 0:
                 # blocks in this mapping: dispatch on `hot`, counting down L (blocks count too)
                 fast = ctx.hot
                 L = self._left
                 L[0] = budget
+                runs = self._block_runs
+                before = runs[0]
                 d = 0
                 try:
                     while L[0] > 0:
@@ -305,6 +319,7 @@ class Machine:
                     done += self._chunk_stopped(exc, pc, n, fast)
                     continue
                 n = budget
+                self.block_instructions += n - (d - (runs[0] - before))
                 if d * 2 > n:
                     # fewer than two instructions a dispatch: the blocks do not cover this
                     # code, whose dispatches the plain loop makes faster; look again later
@@ -327,6 +342,36 @@ class Machine:
                 self._sample(pc)
             self._boundary()
 
+    def _run_translating(self, ctx: Context, budget: int) -> int:
+        """One chunk with every block compiled on first arrival (binary translation: the
+        code is translated before it runs, system instructions left to the exact path — the
+        callouts).  Returns the instructions completed."""
+        pc = self.pc
+        fast, blocks, insns, samples = ctx.hot, ctx.blocks, ctx.insns, ctx.samples
+        compile_block = self.blocks.compile
+        L = self._left
+        L[0] = budget
+        runs = self._block_runs
+        before = runs[0]
+        d = 0
+        try:
+            while L[0] > 0:
+                if pc not in blocks and pc in insns and samples.get(pc, 0) >= 0:
+                    if compile_block(ctx, pc) is None:
+                        samples[pc] = -1
+                pc = fast[pc]()
+                L[0] -= 1
+                d += 1
+        except BaseException as exc:
+            n = budget - L[0]
+            self.block_instructions += max(0, n - (d - (runs[0] - before)))
+            return self._chunk_stopped(exc, pc, n, fast)
+        self.block_instructions += budget - (d - (runs[0] - before))
+        self.pc = pc
+        self._retire(budget)
+        self._boundary()
+        return budget
+
     def _chunk_stopped(self, exc: BaseException, pc: int, n: int, fast: dict) -> int:
         """A chunk ended early with ``exc`` after ``n`` completed instructions, the stopping one
         at ``pc`` (or where a compiled block stopped): count them, then do what the exception
@@ -336,6 +381,7 @@ class Machine:
         if isinstance(exc, SyncSignal):
             if n:
                 self._retire(n)
+            self.exact_steps += 1
             return n + self._slow_step()
         if isinstance(exc, TrapSignal):
             if n:
