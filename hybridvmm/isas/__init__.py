@@ -32,7 +32,8 @@ class Family:
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
-        Family("pgm", "hybridvmm.isas.pgm:PgmMachine", "hybridvmm.isas.pgm_probe:PgmProbe", "hybridvmm.isas.pgm_virt:PgmVirt"),
+        Family("pgm", "hybridvmm.isas.pgm.machine:PgmMachine", "hybridvmm.isas.pgm.probe:PgmProbe",
+               "hybridvmm.isas.pgm.virt:PgmVirt"),
         Family("rv32", "hybridvmm.isas.riscv.machine:RiscvMachine", "hybridvmm.isas.riscv.probe:RiscvProbe",
                "hybridvmm.isas.riscv.virt:RiscvVirt"),
     )

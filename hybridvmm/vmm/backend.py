@@ -5,7 +5,7 @@ Everything that differs between ISAs — how a guest runs directly in real user 
 its mapping composes with the storage the allocator gave it, what a world switch must
 save, which instructions trap when run deprivileged, what an exit was — comes from an
 object of this shape, registered as the ``virt`` of the family in :mod:`hybridvmm.isas`
-(pgm's relocation model in ``isas/pgm_virt.py``, RISC-V's shadow-paging model in
+(pgm's relocation model in ``isas/pgm/virt.py``, RISC-V's shadow-paging model in
 ``isas/riscv/virt.py``).
 """
 

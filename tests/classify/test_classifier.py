@@ -11,7 +11,7 @@ from hybridvmm.classify.model import BEHAVIOR, CONTROL, PRIVILEGED, USER
 from hybridvmm.isa import load_isa
 from hybridvmm.isas import probe_for
 from hybridvmm.isas.pgm import Semantic
-from hybridvmm.isas.pgm_probe import PgmProbe
+from hybridvmm.isas.pgm.probe import PgmProbe
 
 SAMPLES = 40
 SENSITIVE_FIVE = {"jrstu", "popf", "pushf", "srr", "rdtime"}
@@ -158,7 +158,7 @@ def test_the_pgm_probe_sees_every_trap_however_often_the_same_one_repeats():
     one cause at one pc with nothing completing; the probe runs the same instruction at the
     same pc over and over, so each run must start afresh or a trap reads as "no trap"."""
     from hybridvmm.isa import load_isa
-    from hybridvmm.isas.pgm_probe import PgmProbe
+    from hybridvmm.isas.pgm.probe import PgmProbe
 
     isa = load_isa("pgm-virt")
     probe = PgmProbe(isa)

@@ -2,8 +2,8 @@
 
 :class:`PgmEnv` is one address mapping (R): the load/store closures a handler calls, with
 relocation, bounds and alignment checks and the invalidation of decoded code on stores.
-The semantics (:mod:`hybridvmm.isas.pgm_semantics`) and the machine
-(:mod:`hybridvmm.isas.pgm`) share these.
+The semantics (:mod:`hybridvmm.isas.pgm.semantics`) and the machine
+(:mod:`hybridvmm.isas.pgm.machine`) share these.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from hybridvmm.machine.traps import TrapSignal
 
 if TYPE_CHECKING:
-    from hybridvmm.isas.pgm import PgmMachine
+    from hybridvmm.isas.pgm.machine import PgmMachine
 
 
 M32 = 0xFFFFFFFF

@@ -7,7 +7,7 @@ R covers was copied from there, so the storage seen through R is the same — ex
 "location of R with the storage moved along" of docs/theory.md, 'Instruction classes'.  The instruction under test
 is written at ``pc`` inside R's window before anything is moved.
 
-Execution uses the real pgm semantics (:class:`~hybridvmm.isas.pgm.PgmMachine`) with a
+Execution uses the real pgm semantics (:class:`~hybridvmm.isas.pgm.machine.PgmMachine`) with a
 trap handler that records the instruction's own trap instead of swapping PSWs.
 """
 
@@ -18,7 +18,8 @@ from typing import Any
 
 from hybridvmm.classify.probe import DecoderWords, Outcome, SeededFills, State, sample_immediate
 from hybridvmm.isa import Decoder, ISA, InstructionSpec
-from hybridvmm.isas.pgm import PgmMachine, Semantic
+from hybridvmm.isas.pgm.machine import PgmMachine
+from hybridvmm.isas.pgm.semantics import Semantic
 
 STORAGE = 0x2000
 LOW = 0x100

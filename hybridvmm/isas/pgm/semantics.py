@@ -3,7 +3,7 @@
 ``factory(m, ins, env)`` returns a closure that performs one decoded instruction instance
 on the state object ``m`` with storage reached through the mapping ``env`` and returns the
 next pc.  The same factories serve the bare machine, a VM's virtual machine and the
-classifier (see :mod:`hybridvmm.isas.pgm` for the API and the exact semantics).
+classifier (see :mod:`hybridvmm.isas.pgm.machine` for the API and the exact semantics).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from hybridvmm.machine.codecache import Handler
 from hybridvmm.machine.traps import SyncSignal, TrapSignal
 
 if TYPE_CHECKING:
-    from hybridvmm.isas.pgm import PgmMachine
-from hybridvmm.isas.pgm_env import (
+    from hybridvmm.isas.pgm.machine import PgmMachine
+from hybridvmm.isas.pgm.env import (
     FLAGS_SHIFT,
     M32,
     NBIT,

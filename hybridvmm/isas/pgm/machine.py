@@ -131,7 +131,7 @@ from hybridvmm.machine.codecache import Context
 from hybridvmm.machine.core import Machine
 from hybridvmm.machine.storage import Storage
 from hybridvmm.machine.traps import Trap, TrapSignal
-from hybridvmm.isas.pgm_env import (
+from hybridvmm.isas.pgm.env import (
     CAUSE_SHIFT,
     CODE_SHIFT,
     DEFAULT_STORAGE,
@@ -146,7 +146,7 @@ from hybridvmm.isas.pgm_env import (
     flags_from_cells,
     set_flag_cells,
 )
-from hybridvmm.isas.pgm_semantics import SEMANTICS, Semantic, privileged_entry, privileged_guard
+from hybridvmm.isas.pgm.semantics import SEMANTICS, Semantic, privileged_entry, privileged_guard
 
 SUPERVISOR, USER = 0, 1
 """pgm's privilege levels (``Machine.priv``)."""
@@ -215,7 +215,7 @@ class PgmMachine(Machine):
         else:
             self.regs = [0] * REGISTERS
             self.flag_cells: list = [0, (0, 0, 0)]
-            """NZCV kept lazily (see :mod:`hybridvmm.isas.pgm_env`); shared by every handler."""
+            """NZCV kept lazily (see :mod:`hybridvmm.isas.pgm.env`); shared by every handler."""
         self.ie = False
         self.base = 0
         self.bound = self.storage.size

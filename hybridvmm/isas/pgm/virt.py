@@ -12,7 +12,7 @@ window's end gets bound 0: every access faults, as it would against the VM's sto
 the bare machine).  The host's IE is always on and its interval timer is the monitor's:
 it is programmed for the next event the monitor must see (the VM's virtual timer or the
 end of its slice, whichever comes first).  The guest's own M, IE, R, timer and PSW area
-live in its *virtual CPU*: a :class:`~hybridvmm.isas.pgm.PgmMachine` over the window that
+live in its *virtual CPU*: a :class:`~hybridvmm.isas.pgm.machine.PgmMachine` over the window that
 shares the host's register file and flags, running the same semantics — so interpreting
 an instruction, emulating a trapped privileged one, or reflecting a trap through the
 guest's own vectors are all just that machine executing.
@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hybridvmm.isa import ISA, Instruction
-from hybridvmm.isas.pgm import PgmMachine
+from hybridvmm.isas.pgm.machine import PgmMachine
 from hybridvmm.machine.space import LinearSpace
 from hybridvmm.machine.storage import Storage
 from hybridvmm.machine.traps import Trap
