@@ -8,11 +8,11 @@ classifier (see :mod:`hybridvmm.isas.pgm.machine` for the API and the exact sema
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from hybridvmm.isa import Instruction
 from hybridvmm.machine.codecache import Handler
+from hybridvmm.machine.semantics import Factory, Semantic, registrar
 from hybridvmm.machine.traps import SyncSignal, TrapSignal
 
 if TYPE_CHECKING:
@@ -30,28 +30,10 @@ from hybridvmm.isas.pgm.env import (
 
 
 # --- the semantics table -----------------------------------------------------------------
-Factory = Callable[["PgmMachine", Instruction, PgmEnv], Handler]
-
-
-@dataclass(frozen=True)
-class Semantic:
-    """How to build an instruction's handler; ``system`` = needs the exact machine state
-    (reads or changes M, IE, R, the timer, devices), so it runs off the hot loop."""
-
-    factory: Factory
-    system: bool = False
-
-
 SEMANTICS: dict[str, Semantic] = {}
 """Instruction name → semantics.  A machine may be built with overrides (a mutated ISA)."""
 
-
-def semantic(*names: str, system: bool = False) -> Callable[[Factory], Factory]:
-    def register(factory: Factory) -> Factory:
-        for n in names:
-            SEMANTICS[n] = Semantic(factory, system)
-        return factory
-    return register
+semantic = registrar(SEMANTICS)
 
 
 def _ops(ins: Instruction, *names: str) -> tuple[int, ...]:

@@ -6,9 +6,11 @@ the hart ``m`` (a :class:`~hybridvmm.isas.riscv.machine.RiscvMachine`: ``m.x``, 
 returning the next pc.  Register numbers, immediates, targets and the mapping are baked in.
 
 Most instructions are one expression in a table (``"add": "(a + b) & M"``, as spike's
-``riscv/insns/*.h`` are one line each); :func:`generate` substitutes it into the template of
-its format and compiles one factory per instruction once, at import (the source is
-registered with :mod:`linecache`, so tracebacks show it).  Names in expressions: ``a``/``b``
+``riscv/insns/*.h`` are one line each); the mechanism every family shares
+(:mod:`hybridvmm.machine.semantics`) substitutes it into the template of its format and
+compiles one factory per instruction and XLEN (the source is registered with
+:mod:`linecache`, so tracebacks show it).  What is RISC-V's own stays here: the XLEN
+namespace, the definitions per XLEN, the bare/paged choice and the ordering suffixes.  Names in expressions: ``a``/``b``
 are ``rs1``/``rs2`` (for AMOs ``a`` is the word in memory), ``i`` the signed immediate, ``I``
 its unsigned value, ``M``/``S``/``SH`` the XLEN mask, sign bit and shift mask.
 
@@ -21,34 +23,12 @@ hart and the classifier.
 
 from __future__ import annotations
 
-import keyword
-import linecache
-import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from hybridvmm.isa import Instruction
 from hybridvmm.isas.riscv.constants import ILLEGAL, MISALIGNED_FETCH, Xlen
-from hybridvmm.machine.codecache import Handler
+from hybridvmm.machine.semantics import Factory, Semantic, expand, generate, registrar, substitute
 from hybridvmm.machine.traps import TrapSignal
-
-if TYPE_CHECKING:
-    from hybridvmm.isas.riscv.machine import RiscvMachine
-    from hybridvmm.isas.riscv.mmu import Env
-
-Factory = Callable[["RiscvMachine", Instruction, "Env"], Handler]
-
-@dataclass(frozen=True)
-class Semantic:
-    """How to build an instruction's handler; ``system``: needs the exact machine state.
-
-    ``entry(m, ins, handler)``, for a system instruction, may give a hot-loop entry for an
-    instance that does not need the exact state after all (a read of ``sstatus``), or None."""
-
-    factory: Factory
-    system: bool = False
-    entry: Callable[[Any, Instruction, Handler], Handler | None] | None = None
-
 
 HANDWRITTEN: dict[str, Semantic] = {}
 """Factories written by hand (system instructions, CSR access, LR/SC): XLEN-independent."""
@@ -79,13 +59,8 @@ def semantic_for(table: dict[str, Semantic], name: str) -> Semantic | None:
     return table.get(name) or table.get(base_name(name))
 
 
-def semantic(*names: str, system: bool = False) -> Callable[[Factory], Factory]:
-    """Register a hand-written factory (system instructions, where a template would not help)."""
-    def register(factory: Factory) -> Factory:
-        for n in names:
-            HANDWRITTEN[n] = Semantic(factory, system)
-        return factory
-    return register
+semantic = registrar(HANDWRITTEN)
+"""``@semantic(*names, system=False)``: register a hand-written factory (XLEN-independent)."""
 
 
 def illegal(ins: Instruction) -> TrapSignal:
@@ -107,34 +82,12 @@ def namespace(xlen: Xlen) -> dict[str, Any]:
         ns.update(build(xlen))
     return ns
 
-_OPERAND_NAMES = re.compile(r"\b(a|b)\b")
-
-
-def substitute(expr: str, names: dict[str, str]) -> str:
-    """``expr`` with the operand names ``a``/``b`` replaced (e.g. by ``r[rs1]``)."""
-    return _OPERAND_NAMES.sub(lambda mt: names.get(mt.group(1), mt.group(1)), expr)
-
-
-def generate(name: str, source: str, ns: dict[str, Any], tag: str = "") -> Factory:
-    """Compile the factory ``factory`` defined by ``source`` (its handler named after ``name``)."""
-    ident = re.sub(r"\W", "_", name)
-    if keyword.iskeyword(ident):
-        ident += "_"
-    source = source.replace("NAME", ident)
-    filename = f"<riscv-semantics:{name}{tag}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    scope = dict(ns)
-    exec(compile(source, filename, "exec"), scope)
-    factory = scope["factory"]
-    factory.__name__ = f"{ident}_factory"
-    return factory
-
 
 def define(table: dict[str, str], template: str, *, system: bool = False, xlens: tuple[int, ...] = ALL_XLENS) -> None:
     """Define every ``name: expression`` of ``table`` through ``template`` (which holds
     ``EXPR`` where the expression goes), for harts of the given XLENs."""
-    for name, expr in table.items():
-        DEFINITIONS.append((name, (template.replace("EXPR", expr),), system, xlens))
+    for name, source in expand(table, template).items():
+        DEFINITIONS.append((name, (source,), system, xlens))
 
 
 def define_per_mapping(name: str, bare: str, paged: str, xlens: tuple[int, ...] = ALL_XLENS) -> None:
@@ -163,9 +116,10 @@ def semantics_for(xlen: Xlen) -> dict[str, Semantic]:
                 continue
             tag = f"/rv{xlen.bits}"
             if len(sources) == 1:
-                table[name] = Semantic(generate(name, sources[0], ns, tag), system)
+                table[name] = Semantic(generate(name, sources[0], ns, "riscv", tag), system)
             else:
-                bare, paged = (generate(name, src, ns, f"{tag}/{kind}") for src, kind in zip(sources, ("bare", "paged")))
+                bare, paged = (generate(name, src, ns, "riscv", f"{tag}/{kind}")
+                               for src, kind in zip(sources, ("bare", "paged")))
                 table[name] = Semantic(_per_mapping(name, bare, paged), system)
         _COMPILED[xlen.bits] = table
     return table
