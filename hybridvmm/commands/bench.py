@@ -5,8 +5,9 @@ guest tests): the pgm ones by default, the RISC-V ones with ``--isa rv32`` (rvmi
 user-mode compute loop rvloop under Sv32, the privileged-heavy rvcsr, and the riscv-tests
 ``v`` test shipped with the package), and with ``--isa rv64`` xv6 (its boot to the shell and
 one short command typed at the prompt, so that the run ends by itself: about 67 M guest
-instructions, on a fresh copy of its disk each run) and rvloop64 (rvloop under Sv39).  Every measurement starts from a freshly built machine
-or monitor, after a garbage collection; only the run is timed (assembling, loading and
+instructions, on a fresh copy of its disk each run, at that size with ``--small`` too) and
+rvloop64 (rvloop under Sv39).  Every measurement starts from a freshly built machine or
+monitor, after a garbage collection; only the run is timed (assembling, loading and
 building are not).  All workloads are measured in *every* mode in one invocation, the modes
 interleaved repeat by repeat, so the ratios to bare are meaningful even on a noisy machine:
 quote those, and medians.  Wall time here is Python hosting Python — the host machine is an
@@ -46,7 +47,6 @@ DEFAULT_REPEAT = 5
 MAX_STEPS = 500_000_000
 ALL_MODES = (BARE, "pure", "interpret", "hybrid-no-patch", "hybrid", "patch")
 RISCV_GUESTS = ("rvminios", "rvloop", "rvcsr")
-RV64_GUESTS = ("xv6", "rvloop64")
 XV6_SESSION = ConsoleInput(b"echo hello\n", prompt=b"$ ")
 """What the xv6 workload types: one short command at its first prompt (the run ends when
 the prompt is back)."""
