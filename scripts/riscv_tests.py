@@ -26,7 +26,7 @@ from hybridvmm.loading import load_program
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "riscv-tests"
 DIRS = {"32": (DATA / "elf",), "64": (DATA / "elf64",), "all": (DATA / "elf", DATA / "elf64")}
 LIMIT = 2_000_000
-MONITOR_MODES = ("pure", "interpret", "hybrid", "patch")
+MONITOR_MODES = ("pure", "interpret", "hybrid", "patch", "bt")
 
 
 def run_one(path: Path) -> dict:

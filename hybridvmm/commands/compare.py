@@ -61,13 +61,13 @@ def print_table(c: ImageComparison) -> None:
     b = c.bare
     print(f"{c.image.source} on {c.isa.name}: bare {b.instructions:,} instructions, {b.reason}, {b.wall_s:.3f} s")
     print(f"  {'mode':<16}{'equivalent':<12}{'theory':<8}{'guest instr':>12}{'direct':>9}{'traps':>8}"
-          f"{'patches':>9}{'host cycles':>14}{'slowdown':>10}{'wall':>8}")
+          f"{'callouts':>9}{'patches':>9}{'host cycles':>14}{'slowdown':>10}{'wall':>8}")
     for row in c.rows:
         d = row.as_dict()
         eq = "yes" if row.equivalent else "NO"
         theory = "yes" if row.predicted else "no"
         print(f"  {row.mode:<16}{eq:<12}{theory:<8}{d['guest_instructions']:>12,}{_percent(d['direct_fraction']):>9}"
-              f"{d['traps']:>8,}{d['patches_hit']:>9,}{d['host_cycles']:>14,}{_times(d['slowdown_simulated'], 10)}"
+              f"{d['traps']:>8,}{d['callouts']:>9,}{d['patches_hit']:>9,}{d['host_cycles']:>14,}{_times(d['slowdown_simulated'], 10)}"
               f"{_times(d['slowdown_wall'], 8)}")
     for row in c.rows:
         if row.divergence is not None:

@@ -371,6 +371,11 @@ def print_stats(data: dict[str, Any], several: bool) -> None:
         print(f"{prefix}executed          {mon['direct']} directly ({mon['direct_fraction']:.2%}), "
               f"{mon['interpreted']} interpreted", file=err)
         print(f"{prefix}monitor exits     {exits}; {mon['emulated']} emulated", file=err)
+        if mon["translations"]:
+            translated = sum(mon["translated_by_mode"].values())
+            print(f"{prefix}translated        {translated} run from the translation cache ({mon['callouts']} callouts); "
+                  f"{mon['translations']} blocks ({mon['instructions_translated']} instructions) translated, "
+                  f"{mon['translations_dropped']} dropped by stores", file=err)
         print(f"{prefix}patches           {mon['patches_applied']} applied, {mon['patches_hit']} hit, "
               f"{mon['patches_dropped']} dropped by stores; {mon['blocks_scanned']} blocks "
               f"({mon['instructions_scanned']} instructions) scanned", file=err)

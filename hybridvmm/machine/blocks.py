@@ -100,9 +100,23 @@ class BlockCompiler:
         """Blocks compiled."""
         self.instructions = 0
         """Instructions compiled (summed over blocks)."""
+        self._code: dict[str, Any] = {}
+        """Block source → its compiled code."""
+        self.cache: dict[tuple[int, int], bytes] = {}
+        """Binary translation's translation cache as the cost model sees it: (virtual head,
+        root address of the head) → the bytes translated.  A block compiled again over the
+        same bytes (its mapping was made anew) is found there, as a monitor that keys its
+        translations by address finds them; one whose bytes changed was invalidated by a
+        store and is translated again."""
+        self.translations = 0
+        """Eager (binary translation) blocks not found in :attr:`cache`: translated."""
+        self.translated_instructions = 0
+        self.invalidated = 0
+        """Of :attr:`translations`: blocks whose bytes a store had changed since."""
 
-    def compile(self, ctx: Context, head: int) -> Block | None:
-        """Compile the block at ``head`` of ``ctx`` (None if none worth compiling starts there).
+    def compile(self, ctx: Context, head: int, eager: bool = False) -> Block | None:
+        """Compile the block at ``head`` of ``ctx`` (None if none worth compiling starts there;
+        ``eager``: any block at all, however short — binary translation translates everything).
 
         A block runs on through conditional branches (each a side exit taken when its
         condition holds) and ends at the first other control transfer, before an instruction
@@ -125,13 +139,32 @@ class BlockCompiler:
                                        and piece.branch[2] == ins.next_address):
                 break
             pc = ins.next_address
-        if not chosen or (len(chosen) < MIN_LENGTH and not self._loops(head, chosen)):
+        if not chosen or (not eager and len(chosen) < MIN_LENGTH and not self._loops(head, chosen)):
             return None
         block = self._build(head, chosen)
         self.m.code.add_block(ctx, block)
+        if eager:
+            self._account(ctx, head, chosen)
         self.compiled += 1
         self.instructions += len(chosen)
         return block
+
+    def _account(self, ctx: Context, head: int, chosen: list[tuple[Instruction, Piece]]) -> None:
+        key = (head, ctx.physical[head])
+        raw = b"".join(ins.raw for ins, _ in chosen)
+        known = self.cache.get(key)
+        if known == raw:
+            return
+        if known is not None:
+            self.invalidated += 1
+        self.cache[key] = raw
+        self.translations += 1
+        self.translated_instructions += len(chosen)
+
+    def forget(self) -> None:
+        """Drop what this compiler remembers (its machine is discarded)."""
+        self._code.clear()
+        self.cache.clear()
 
     @staticmethod
     def _loops(head: int, chosen: list[tuple[Instruction, Piece]]) -> bool:
@@ -201,8 +234,13 @@ class BlockCompiler:
         source = f"def make({params}):\n" + "\n".join("    " + line for line in out) + "\n    return run\n"
         filename = f"<block 0x{head:x} of {n}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        code = self._code.get(source)
+        if code is None:
+            # a block compiled again (its mapping made anew) has the same source: Python's
+            # compiler, most of a block's cost, runs once for it
+            code = self._code[source] = compile(source, filename, "exec")
         scope: dict[str, Any] = {}
-        exec(compile(source, filename, "exec"), scope)
+        exec(code, scope)
         run = scope["make"](**names)
         return Block(head, tuple(idx), run, loops)
 

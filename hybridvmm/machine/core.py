@@ -172,12 +172,17 @@ class Machine:
         self.exact_steps = 0
         """Instructions run on the exact path because they needed the exact state (system
         instructions: under binary translation, the callouts)."""
+        self.callouts = 0
+        """Under binary translation: system instructions run by their exact routine from
+        translated code (and device accesses that stopped a translated block)."""
         self.compile_eager = False
         """Compile every block the first time it is reached (binary translation), not only hot ones."""
         self.compile = self.compile_default
         """Compile hot blocks (the per-instruction path runs everything else, and all while this
         is False)."""
         self.blocks = BlockCompiler(self, self.block_piece)
+        self._pieces: dict = {}
+        """Pieces made so far (:func:`~hybridvmm.machine.inline.inline_piece`'s memo)."""
 
     # --- mapping ---------------------------------------------------------------------
     def _remap(self) -> None:
@@ -344,33 +349,46 @@ class Machine:
 
     def _run_translating(self, ctx: Context, budget: int) -> int:
         """One chunk with every block compiled on first arrival (binary translation: the
-        code is translated before it runs, system instructions left to the exact path — the
-        callouts).  Returns the instructions completed."""
+        code is translated before it runs; a system instruction, which no block holds, is a
+        *callout* to its exact routine).  Returns the instructions completed."""
         pc = self.pc
-        fast, blocks, insns, samples = ctx.hot, ctx.blocks, ctx.insns, ctx.samples
+        fast, blocks, insns, sync = ctx.hot, ctx.blocks, ctx.insns, ctx.sync
         compile_block = self.blocks.compile
         L = self._left
         L[0] = budget
         runs = self._block_runs
         before = runs[0]
-        d = 0
+        d = calls = 0
         try:
             while L[0] > 0:
-                if pc not in blocks and pc in insns and samples.get(pc, 0) >= 0:
-                    if compile_block(ctx, pc) is None:
-                        samples[pc] = -1
+                if pc not in blocks:
+                    if pc not in insns:
+                        try:
+                            self._translate_current(pc)
+                        except TrapSignal:
+                            pass                   # the dispatch below takes the fetch fault
+                        if self._ctx is not ctx:
+                            break
+                    if pc in sync:
+                        calls += 1
+                    elif pc in insns:
+                        compile_block(ctx, pc, eager=True)
                 pc = fast[pc]()
                 L[0] -= 1
                 d += 1
         except BaseException as exc:
             n = budget - L[0]
+            self.callouts += calls
             self.block_instructions += max(0, n - (d - (runs[0] - before)))
             return self._chunk_stopped(exc, pc, n, fast)
-        self.block_instructions += budget - (d - (runs[0] - before))
+        n = budget - L[0]
+        self.callouts += calls
+        self.block_instructions += n - (d - (runs[0] - before))
         self.pc = pc
-        self._retire(budget)
+        if n:
+            self._retire(n)
         self._boundary()
-        return budget
+        return n
 
     def _chunk_stopped(self, exc: BaseException, pc: int, n: int, fast: dict) -> int:
         """A chunk ended early with ``exc`` after ``n`` completed instructions, the stopping one
@@ -382,6 +400,8 @@ class Machine:
             if n:
                 self._retire(n)
             self.exact_steps += 1
+            if self.compile_eager and pc not in self._ctx.sync:
+                self.callouts += 1                 # a device access stopped a translated block
             return n + self._slow_step()
         if isinstance(exc, TrapSignal):
             if n:
@@ -435,7 +455,7 @@ class Machine:
     def block_piece(self, ins: Instruction, ctx: Context, handler: Handler, k: int):
         """``ins`` as piece ``k`` of a compiled block: its handler's own body inlined
         (:mod:`hybridvmm.machine.inline`), or None to call the handler there."""
-        return inline_piece(ins, ctx.exact[ins.address], k)
+        return inline_piece(ins, ctx.exact[ins.address], k, self._pieces)
 
     def step(self) -> StepResult:
         """Execute exactly one instruction (taking first an interrupt already due).
@@ -630,6 +650,8 @@ class Machine:
         self.code_view = None
         self.load_overlay = None
         self.hooks = Hooks(_ignore_address_change)
+        self._pieces = {}
+        self.blocks.forget()
 
     def stop(self, detail: str = "", reason: str = STOPPED) -> None:
         """Ask ``run`` to return (from a hook or trap handler) after the current instruction,

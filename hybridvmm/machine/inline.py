@@ -103,8 +103,41 @@ class _Rename(ast.NodeTransformer):
         return node
 
 
-def inline_piece(ins: Instruction, handler: Callable[[], int], k: int) -> Piece | None:
-    """``handler``'s body as piece ``k`` of a block (None: call it instead)."""
+def inline_piece(ins: Instruction, handler: Callable[[], int], k: int, memo: dict | None = None) -> Piece | None:
+    """``handler``'s body as piece ``k`` of a block (None: call it instead).
+
+    ``memo`` (one per machine) remembers the lines made: a handler with the same code and
+    the same integers in its cells, at the same place in a block, gives the same lines with
+    its own objects bound to the same names — so a block compiled again (its mapping was
+    dropped and made again, as a context switch does), or the same instruction elsewhere,
+    costs no parsing."""
+    if memo is None:
+        return _inline(ins, handler, k)
+    code = handler.__code__
+    try:
+        cells = tuple(c.cell_contents for c in handler.__closure__ or ())
+    except ValueError:                               # an empty cell
+        return _inline(ins, handler, k)
+    key = (code, k, ins.next_address, tuple(v if type(v) is int else None for v in cells))
+    hit = memo.get(key)
+    if hit is None:
+        piece = _inline(ins, handler, k)
+        memo[key] = hit = (piece, piece and _sources(handler, piece))
+    piece, sources = hit
+    if piece is None:
+        return None
+    free = dict(zip(code.co_freevars, cells))
+    g = handler.__globals__
+    names = {alias: (free[name] if name in free else g[name]) for alias, name in sources.items()}
+    return Piece(piece.lines, names, piece.terminal, piece.branch, piece.writes)
+
+
+def _sources(handler: Callable, piece: Piece) -> dict[str, str]:
+    """Each bound name of ``piece`` → the free variable or global of ``handler`` it binds."""
+    return {alias: alias.rsplit("_", 1)[0] for alias in piece.names}
+
+
+def _inline(ins: Instruction, handler: Callable[[], int], k: int) -> Piece | None:
     tree = _body(handler)
     if tree is None or not tree.body:
         return None

@@ -139,6 +139,7 @@ class ModeResult:
             "interpreted": stats["interpreted"] if stats else 0,
             "direct_fraction": stats["direct_fraction"] if stats else 1.0,
             "traps": stats["traps"] if stats else 0,
+            "callouts": stats["callouts"] if stats else 0,
             "patches_hit": stats["patches_hit"] if stats else 0,
             "host_cycles": cycles,
             "slowdown_simulated": cycles / self.bare_cycles if self.bare_cycles else None,

@@ -10,13 +10,15 @@ from hybridvmm.errors import UserError, parse_toml, read_input
 
 EVENTS = ("direct", "interpreted", "trap", "reflect", "scan", "patch", "switch",
           "exit-csr", "exit-xret", "exit-ecall", "exit-wfi", "exit-timer", "exit-mmio", "exit-refill",
-          "compose", "flush")
+          "compose", "flush", "translated", "translate", "callout")
 """What costs cycles: a directly executed instruction, an interpreted one, a trap into the
 monitor and back (an exit whose cause has no entry of its own), a trap reflected into the
 guest, an instruction scanned, a patch written, a world switch; exits by cause, round trip
 included (a CSR access, an xRET, an ecall, a wfi, the real timer, an MMIO access, a
 shadow page-table refill); a composition (shadow page table) built, and a guest flush
-followed."""
+followed; under binary translation, an instruction run from the translation cache, one
+instruction translated, and a callout (a sensitive or privileged instruction's interpreter
+routine called from translated code)."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The monitor's modes as data (docs/modes.md, 'The modes'): who runs each kind of guest code, what gets patched.
 
-The designs differ in two policies, so they are one record each rather than classes:
+The designs differ in two policies (and binary translation in how it runs what it does not
+run directly), so they are one record each rather than classes:
 which of the guest's *virtual* modes run directly on the host (in real user mode, every
 privileged instruction trapping to the monitor) — the rest are interpreted, run by the
 monitor's interpreter against the virtual state — and which sensitive-unprivileged
@@ -31,6 +32,10 @@ class Mode:
     """None, or the patch policy (``user-sensitive`` / ``all-sensitive``) applied lazily to
     code before it executes directly."""
     description: str
+    translates: bool = False
+    """The code of the modes that do not run directly is *translated* (binary translation,
+    compiled into the translation cache on first execution, each system instruction a
+    callout of its interpreter routine), not interpreted one instruction at a time."""
 
     def runs_directly(self, mode_name: str) -> bool:
         """Does this design run code of the guest's virtual ``mode_name`` directly?"""
@@ -60,6 +65,10 @@ MODES: dict[str, Mode] = {
              "as hybrid, without patching user code (Theorem 3's monitor on an ISA that needs more)"),
         Mode("patch", EVERY_MODE, "all-sensitive",
              "all code direct, after lazy scan-and-patch of every sensitive-unprivileged instruction"),
+        Mode("bt", frozenset({"user"}), "user-sensitive",
+             "binary translation (VMware): virtual-supervisor code translated on first execution, its sensitive and "
+             "privileged instructions calls into the monitor (no trap); user code direct, patched as in hybrid",
+             translates=True),
     )
 }
 """Every monitor mode by name (``bare`` is the machine without a monitor).  ``hybrid`` runs
@@ -67,9 +76,9 @@ only virtual *user* code directly: every more privileged mode (pgm's supervisor;
 machine and supervisor) is interpreted, as Theorem 3's monitor does."""
 
 BARE = "bare"
-RUN_MODES = (BARE, "pure", "interpret", "hybrid", "patch")
+RUN_MODES = (BARE, "pure", "interpret", "hybrid", "patch", "bt")
 """What ``run --mode`` accepts (``hybrid --no-patch`` is the mode ``hybrid-no-patch``)."""
-COMPARE_MODES = ("pure", "interpret", "hybrid-no-patch", "hybrid", "patch")
+COMPARE_MODES = ("pure", "interpret", "hybrid-no-patch", "hybrid", "patch", "bt")
 """The monitor modes ``compare`` runs by default, in the prediction table's column order."""
 
 

@@ -82,6 +82,9 @@ class Monitor:
                 vm.lazy = LazyPatcher(vm, first, self.mode.patch, self.virt.code_space, self._scan_tracer(vm))
             if self.mode.interprets_some:
                 vm.vcpu.hook_mode(self._yield_hook(vm))
+            # binary translation: what runs on the virtual CPU is translated on first execution
+            # (the block compiler, with or without --no-compile's tiering)
+            vm.vcpu.compile_eager = self.mode.translates
             self.vms.append(vm)
         self.current: VM | None = None
         """The VM whose world is loaded on the host (its registers are the host's)."""
@@ -191,12 +194,24 @@ class Monitor:
         for vm in self.vms:
             vm.stats.by_mode = dict(vm.vcpu.stats.by_mode)
             vm.stats.reflected = dict(vm.vcpu.stats.traps)
+            if self.mode.translates:
+                self._translation_stats(vm)
             if compositions is not None:
                 vm.stats.compositions = compositions(vm.vcpu)
                 refills = vm.stats.compositions.get("refills", 0)
                 if refills:
                     vm.stats.exits["refill"] = refills
         return self.vms
+
+    def _translation_stats(self, vm: VM) -> None:
+        """Binary translation's counters: every instruction the virtual CPU ran in a mode
+        that does not run directly came from the translation cache."""
+        vcpu, stats = vm.vcpu, vm.stats
+        stats.translated = {m: n for m, n in stats.interpreted.items() if self.mode.interprets(m)}
+        stats.callouts = vcpu.callouts
+        stats.translations = vcpu.blocks.translations
+        stats.instructions_translated = vcpu.blocks.translated_instructions
+        stats.translations_dropped = vcpu.blocks.invalidated
 
     def switch_to(self, vm: VM) -> None:
         """World switch (Fig. 8.4): save the retiring VM's registers, load the next one's.

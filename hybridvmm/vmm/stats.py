@@ -39,6 +39,18 @@ class VmStats:
     blocks_scanned: int = 0
     instructions_scanned: int = 0
     switches: int = 0
+    translated: dict[str, int] = field(default_factory=dict)
+    """Binary translation: the instructions, by virtual mode, run from the translation
+    cache (callouts included); empty in every other mode."""
+    callouts: int = 0
+    """Of ``translated``: sensitive and privileged instructions (and device accesses) run by
+    their interpreter routine, called from translated code."""
+    translations: int = 0
+    """Blocks translated (one translated again after a store changed its code counts again;
+    one the host compiled again over the same bytes — its mapping made anew — does not)."""
+    instructions_translated: int = 0
+    translations_dropped: int = 0
+    """Of ``translations``: translated again because a store had changed the block's code."""
     compositions: dict[str, int] = field(default_factory=dict)
     """What a paged family's composed mapping cost (RISC-V: ``built``, ``dropped``,
     ``flushes``, ``refills``, ``guest_pages``); empty for a family without one."""
@@ -63,6 +75,10 @@ class VmStats:
         return {m: n - self.direct.get(m, 0) for m, n in self.by_mode.items() if n - self.direct.get(m, 0)}
 
     @property
+    def translated_instructions(self) -> int:
+        return sum(self.translated.values())
+
+    @property
     def traps(self) -> int:
         """Traps into the monitor (every exit but the real timer's, which is the monitor's own clock)."""
         return sum(n for cause, n in self.exits.items() if cause != "timer")
@@ -70,9 +86,13 @@ class VmStats:
     def events(self) -> dict[str, int]:
         """The counts the cost table prices: an exit whose cause has an entry of its own
         (``exit-csr`` …) is priced by it, every other exit as a plain ``trap``."""
+        translated = self.translated_instructions
         counts = {
             "direct": self.direct_instructions,
-            "interpreted": self.interpreted_instructions,
+            "interpreted": self.interpreted_instructions - translated,
+            "translated": translated - self.callouts,
+            "callout": self.callouts,
+            "translate": self.instructions_translated,
             "trap": 0,
             "reflect": sum(self.reflected.values()),
             "scan": self.instructions_scanned,
@@ -99,6 +119,11 @@ class VmStats:
             "by_mode": dict(self.by_mode),
             "direct_by_mode": dict(self.direct),
             "interpreted_by_mode": self.interpreted,
+            "translated_by_mode": dict(self.translated),
+            "callouts": self.callouts,
+            "translations": self.translations,
+            "instructions_translated": self.instructions_translated,
+            "translations_dropped": self.translations_dropped,
             "exits": dict(sorted(self.exits.items())),
             "traps": self.traps,
             "reflected": dict(sorted(self.reflected.items())),

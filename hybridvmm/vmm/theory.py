@@ -8,7 +8,10 @@ The prediction follows from the ISA's instruction classes alone:
 * ``hybrid-no-patch`` is equivalent iff every user-sensitive instruction is privileged
   (Theorem 3: virtual-supervisor code is interpreted, user code runs directly);
 * ``hybrid`` and ``patch`` repair what the theorems say is broken, by patching the
-  offending instructions before they run directly, and are always equivalent.
+  offending instructions before they run directly, and are always equivalent;
+* ``bt`` translates virtual-supervisor code (its sensitive instructions become calls into
+  the monitor, nothing of it runs directly) and runs user code directly, patched as in
+  ``hybrid``: always equivalent.
 
 The classes used are the ones the variant's spec declares; ``hybridvmm classify`` derives
 them independently by execution, and the test suite checks that the two agree.
@@ -63,4 +66,7 @@ def predict(isa: ISA, mode: str, exposed: tuple[str, ...] = ()) -> Prediction:
     if exposed and "patch" not in isa.system:
         return Prediction(mode, False, f"{', '.join(exposed)} user-sensitive but not privileged, and {isa.name} has no "
                                        f"patch trap to repair them with", tuple(exposed))
+    if mode == "bt":
+        return Prediction(mode, True, "virtual-supervisor code is translated (its sensitive instructions call the monitor); "
+                                      "user-sensitive instructions are patched into traps before user code runs directly")
     return Prediction(mode, True, "the instructions the theorems name are patched into traps before they run directly")

@@ -18,7 +18,7 @@ def test_prediction_table_has_a_row_per_mode_with_the_verdict(pgm_report):
     page = Page(pgm_report.html)
     assert list(page.rows) == list(COMPARE_MODES)
     assert page.rows == {"pure": "diverged", "interpret": "equivalent", "hybrid-no-patch": "diverged",
-                         "hybrid": "equivalent", "patch": "equivalent"}
+                         "hybrid": "equivalent", "patch": "equivalent", "bt": "equivalent"}
     text = page.all_text
     assert "Theorem 1 fails" in text and "Theorem 3 fails" in text
 

@@ -1,7 +1,7 @@
 """The official riscv-tests under the monitor: they pass and are equivalent to the bare machine.
 
 Every ``mi``, ``si`` and ``v`` test of both XLENs (the privileged ones, and the ones whose
-own S-mode kernel pages the test through Sv32/Sv39) under ``pure`` and ``hybrid``, and a
+own S-mode kernel pages the test through Sv32/Sv39) under ``pure``, ``hybrid`` and ``bt``, and a
 sample of the ``p`` tests under ``interpret`` and ``patch``; ``scripts/riscv_tests.py
 --mode all`` (``--xlen all``) runs every test in every mode.
 """
@@ -31,8 +31,8 @@ def equivalent_and_passing(path: Path, modes: list[str]) -> None:
 
 
 @pytest.mark.parametrize("path", PRIVILEGED_OR_PAGED, ids=lambda p: p.name)
-def test_privileged_and_paged_tests_under_pure_and_hybrid(path):
-    equivalent_and_passing(path, ["pure", "hybrid"])
+def test_privileged_and_paged_tests_under_pure_hybrid_and_bt(path):
+    equivalent_and_passing(path, ["pure", "hybrid", "bt"])
 
 
 @pytest.mark.parametrize("path", SAMPLE_P, ids=lambda p: p.name)

@@ -14,9 +14,11 @@ from hybridvmm.vmm.compare import compare_images
 from hybridvmm.vmm.theory import predict
 
 TABLE = {
-    "pgm-virt": {"pure": True, "interpret": True, "hybrid-no-patch": True, "hybrid": True, "patch": True},
-    "pgm-hybrid": {"pure": False, "interpret": True, "hybrid-no-patch": True, "hybrid": True, "patch": True},
-    "pgm-x86": {"pure": False, "interpret": True, "hybrid-no-patch": False, "hybrid": True, "patch": True},
+    "pgm-virt": {"pure": True, "interpret": True, "hybrid-no-patch": True, "hybrid": True, "patch": True, "bt": True},
+    "pgm-hybrid": {"pure": False, "interpret": True, "hybrid-no-patch": True, "hybrid": True, "patch": True,
+                   "bt": True},
+    "pgm-x86": {"pure": False, "interpret": True, "hybrid-no-patch": False, "hybrid": True, "patch": True,
+                "bt": True},
 }
 """docs/modes.md, 'Predicted equivalence', as printed there."""
 
@@ -72,6 +74,24 @@ def test_hybrid_patches_only_user_code_and_runs_every_user_instruction_directly(
     assert stats.patches_applied >= 1
     assert stats.interpreted.get("user", 0) == stats.patches_hit  # every other user instruction ran directly
     assert stats.direct.get("supervisor", 0) == 0                 # 100 % of supervisor code interpreted
+
+
+def test_bt_translates_supervisor_code_and_calls_out_for_its_system_instructions(comparisons):
+    """VMware's design on pgm-x86: no supervisor instruction runs directly or traps; each
+    one runs from the translation cache, the system ones (minios prints with privileged
+    `out`s, saves flags with `pushf`/`popf`) as callouts; user code runs directly, patched
+    as in hybrid."""
+    rows = {r.mode: r for r in comparisons["minios", "pgm-x86"].rows}
+    bt, hybrid = rows["bt"].run.vm.stats, rows["hybrid"].run.vm.stats
+    assert bt.direct.get("supervisor", 0) == 0
+    assert bt.translated == {"supervisor": bt.by_mode["supervisor"]}
+    assert 0 < bt.callouts < bt.by_mode["supervisor"]
+    assert bt.translations > 0 and bt.instructions_translated >= bt.translations
+    assert bt.direct == hybrid.direct and bt.patches_applied == hybrid.patches_applied
+    assert bt.exits == hybrid.exits                       # the same exits: all from user code
+    events = bt.events()
+    assert events["interpreted"] == bt.interpreted_instructions - bt.by_mode["supervisor"]
+    assert events["callout"] == bt.callouts and events["translate"] == bt.instructions_translated
 
 
 def test_patch_mode_runs_almost_everything_directly(comparisons):

@@ -17,7 +17,7 @@ from hybridvmm.isas.riscv.pmp import R as PMP_R, W as PMP_W, X as PMP_X
 from hybridvmm.vmm import Monitor
 from hybridvmm.vmm.compare import compare_images
 
-MODES = ["pure", "interpret", "hybrid", "patch"]
+MODES = ["pure", "interpret", "hybrid", "patch", "bt"]
 
 BOOT = """
         .org 0x80000000
