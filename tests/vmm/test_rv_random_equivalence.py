@@ -12,7 +12,7 @@ from hybridvmm.guests.rvrandom import PAGING, generate
 from hybridvmm.isa import load_isa
 from hybridvmm.vmm.compare import first_divergence, run_bare, run_monitor
 
-MODES = ("pure", "interpret", "hybrid", "patch")
+MODES = ("pure", "interpret", "hybrid", "patch", "bt")
 MAX_STEPS = 30_000
 """Programs halt within a few thousand instructions (the longest of the first 300 seeds: 14,000)."""
 
