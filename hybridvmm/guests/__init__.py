@@ -100,6 +100,9 @@ GUESTS: dict[str, Guest] = {
               ("timer.s", "klib.s"), small=(("TIMER_TICKS", 300),)),
         Guest("kcompute", "micro: the kernel itself computing QUEENS_N-queens and Collatz chains, no user mode (supervisor-compute-heavy)",
               ("kcompute.s", "klib.s"), small=(("QUEENS_N", 6), ("COLLATZ_N", 200))),
+        Guest("kjit", "micro: the kernel copying a routine into a buffer and calling it, KJIT_N times (code rewritten "
+                      "before it is reused: where binary translation does not pay)",
+              ("kjit.s", "klib.s"), small=(("KJIT_N", 40),)),
         Guest("redpill", "micro: a user program looking for the monitor with srr, pushf and rdtime (Red Pill); a kernel pushf/di/popf",
               ("redpill.s", "klib.s")),
         Guest("stopwatch", "micro: a user program timing LAPS loops with rdtime under a WATCHDOG timer (rdtsc-style timing)",

@@ -104,15 +104,17 @@ class BlockCompiler:
         """Block source → its compiled code."""
         self.cache: dict[tuple[int, int], bytes] = {}
         """Binary translation's translation cache as the cost model sees it: (virtual head,
-        root address of the head) → the bytes translated.  A block compiled again over the
-        same bytes (its mapping was made anew) is found there, as a monitor that keys its
-        translations by address finds them; one whose bytes changed was invalidated by a
-        store and is translated again."""
+        root address of the head) → the bytes translated.  A block compiled again (its
+        mapping was dropped and made anew, as a context switch does) is found there, as a
+        monitor that keys its translations by address finds them; a store into a block's
+        bytes invalidates it (as a write-protected code page does), so it is translated
+        again."""
         self.translations = 0
         """Eager (binary translation) blocks not found in :attr:`cache`: translated."""
         self.translated_instructions = 0
         self.invalidated = 0
-        """Of :attr:`translations`: blocks whose bytes a store had changed since."""
+        """Translations a store into their code invalidated."""
+        machine.code.written.append(self._written)
 
     def compile(self, ctx: Context, head: int, eager: bool = False) -> Block | None:
         """Compile the block at ``head`` of ``ctx`` (None if none worth compiling starts there;
@@ -152,14 +154,21 @@ class BlockCompiler:
     def _account(self, ctx: Context, head: int, chosen: list[tuple[Instruction, Piece]]) -> None:
         key = (head, ctx.physical[head])
         raw = b"".join(ins.raw for ins, _ in chosen)
-        known = self.cache.get(key)
-        if known == raw:
+        if self.cache.get(key) == raw:
             return
-        if known is not None:
-            self.invalidated += 1
         self.cache[key] = raw
         self.translations += 1
         self.translated_instructions += len(chosen)
+
+    def _written(self, start: int, end: int) -> None:
+        """A store into translated code (root ``[start, end)``): its translations are void."""
+        cache = self.cache
+        if not cache:
+            return
+        doomed = [key for key, raw in cache.items() if key[1] < end and key[1] + len(raw) > start]
+        for key in doomed:
+            del cache[key]
+        self.invalidated += len(doomed)
 
     def forget(self) -> None:
         """Drop what this compiler remembers (its machine is discarded)."""

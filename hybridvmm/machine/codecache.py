@@ -79,6 +79,8 @@ class CodeCache:
         self.contexts: OrderedDict[Hashable, Context] = OrderedDict()
         self.drops = 0
         """Compiled blocks dropped so far (a block checks it to stop after a store into code)."""
+        self.written: list[Callable[[int, int], None]] = []
+        """Told of every store into translated code (root ``start, end``)."""
         storage.watch(self)
 
     def get(self, key: Hashable) -> Context | None:
@@ -152,6 +154,8 @@ class CodeCache:
 
     def drop_physical(self, start: int, end: int) -> None:
         """Forget every translation (in every context) overlapping root ``[start, end)``."""
+        for listener in self.written:
+            listener(start, end)
         for ctx in self.contexts.values():
             if not ctx.insns:
                 continue
@@ -204,4 +208,5 @@ class CodeCache:
         """Release the marks and stop watching storage (the machine is discarded)."""
         self.clear()
         self.contexts.clear()
+        self.written.clear()
         self.storage.unwatch(self)

@@ -12,7 +12,8 @@ from hybridvmm.guests import GUESTS, VARIANTS, build_guest, guest_source, list_g
 from hybridvmm.image import FLAG_CODE
 from hybridvmm.loading import load_program
 
-NAMES = ["minios", "sieve", "fib", "sort", "checksum", "syscalls", "privileged", "timer", "kcompute", "redpill", "stopwatch"]
+NAMES = ["minios", "sieve", "fib", "sort", "checksum", "syscalls", "privileged", "timer", "kcompute", "kjit", "redpill",
+         "stopwatch"]
 """The pgm guests (every variant); the RISC-V guests are listed after them."""
 LISTED = NAMES + ["rvminios", "rvcounters", "rvloop", "rvcsr", "rvloop64", "xv6"]
 
