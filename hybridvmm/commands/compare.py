@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--slice", metavar="N", type=number, default=DEFAULT_SLICE, help="guest instructions per VM slice")
     p.add_argument("--max-steps", metavar="N", type=number, default=None,
                    help=f"instruction limit per guest (default {DEFAULT_MAX_STEPS:,}, or what a bundled guest asks for)")
+    p.add_argument("--adaptive", metavar="N", type=number, default=0,
+                   help="adaptive translation in the modes that run code directly: translate a site that has "
+                        "trapped N times (default 0: off)")
     p.add_argument("--costs", metavar="FILE", help="cost table replacing the default")
     p.add_argument("--no-locate", action="store_true", help="do not search for the instruction responsible for a divergence")
     add_counters_argument(p)
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         with platform:
             results = compare_images(images, modes, args.isa, args.max_steps, feed if feed is not None else b"",
                                      locate_divergences=not args.no_locate, progress=progress.update,
-                                     slice_length=args.slice, costs=load_costs(args.costs),
+                                     slice_length=args.slice, costs=load_costs(args.costs), adaptive=args.adaptive,
                                      virt_options=virt_options(args))
     finally:
         progress.clear()

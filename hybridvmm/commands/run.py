@@ -90,6 +90,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "system registers (RISC-V: the main CSRs); under the monitor, the VM's virtual CPU "
                         "(--json always has them, as 'registers')")
     p.add_argument("--costs", metavar="FILE", help="cost table replacing the default (see hybridvmm/vmm/costs.toml)")
+    p.add_argument("--adaptive", metavar="N", type=number, default=0,
+                   help="adaptive translation (pure, hybrid, patch): translate a direct site once it has trapped "
+                        "N times (default 0: off)")
     add_counters_argument(p)
     p.add_argument("--timing", action="store_true", help="add wall-clock times to --stats and --json (without it "
                                                          "the same run always prints the same bytes)")
@@ -304,7 +307,7 @@ def run_monitor(args: argparse.Namespace, images: list[Image], mode: str, out: T
     tracer: Callable[[str, str], None] = lambda category, line: print(line, file=out)
     monitor = Monitor(images, mode, isa=args.isa, slice_length=args.slice, max_steps=args.max_steps,
                       costs=load_costs(args.costs), tracer=tracer if cats else None, trace_categories=cats,
-                      virt_options=virt_options(args))
+                      virt_options=virt_options(args), adaptive=args.adaptive)
     monitor.progress = progress.update if progress.enabled else None
     finish_trace = _watch_registers(monitor) if "regs" in cats else (lambda: None)
     if session is not None:
@@ -371,6 +374,9 @@ def print_stats(data: dict[str, Any], several: bool) -> None:
         print(f"{prefix}executed          {mon['direct']} directly ({mon['direct_fraction']:.2%}), "
               f"{mon['interpreted']} interpreted", file=err)
         print(f"{prefix}monitor exits     {exits}; {mon['emulated']} emulated", file=err)
+        if mon["adaptive_sites"]:
+            print(f"{prefix}adaptive          {mon['adaptive_sites']} trapping sites translated, entered "
+                  f"{mon['adaptive_entries']} times instead of trapping", file=err)
         if mon["translations"]:
             translated = sum(mon["translated_by_mode"].values())
             print(f"{prefix}translated        {translated} run from the translation cache ({mon['callouts']} callouts); "
@@ -436,6 +442,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--dump writes one guest's storage: give one image")
     if args.costs and mode == BARE:
         raise UserError("--costs prices the monitor's work: it applies to the monitor modes, not --mode bare")
+    if args.adaptive and mode == BARE:
+        raise UserError("--adaptive is a monitor policy: it applies to pure, hybrid and patch, not --mode bare")
     if args.counters and mode == BARE:
         raise UserError("--counters is the monitor's counter policy: it applies to the monitor modes, not --mode bare")
     check_outputs(args, len(images))

@@ -21,6 +21,7 @@ from hybridvmm.vmm.lockstep import LOCKSTEP_CHUNK, Places, Responsible, locate
 from hybridvmm.vmm.monitor import virt_for
 from hybridvmm.vmm.monitored import run_monitor, vm_state
 from hybridvmm.vmm import theory
+from hybridvmm.vmm.modes import MODES
 
 __all__ = ["LOCKSTEP_CHUNK", "Divergence", "Event", "GuestRun", "ImageComparison", "ModeResult", "Recorder",
            "Responsible", "bare_image", "compare_images", "first_divergence", "locate", "run_bare", "run_monitor",
@@ -186,7 +187,10 @@ def compare_images(images: list[Image], modes: list[str], isa: ISA | str | None 
     out = [ImageComparison(image, isa, ref, []) for image, ref in zip(images, refs)]
     for mode in modes:
         tell(f"{isa.name}: {mode}")
-        runs = run_monitor(images, mode, isa, max_steps, console_input, **monitor_args)
+        args = dict(monitor_args)
+        if args.get("adaptive") and not MODES[mode].adapts:
+            del args["adaptive"]                   # (interpret and bt run nothing directly untranslated)
+        runs = run_monitor(images, mode, isa, max_steps, console_input, **args)
         prediction = theory.predict(isa, mode, exposed)  # looked up per call: tests replace it
         for comparison, run in zip(out, runs):
             divergence = first_divergence(comparison.bare, run, comparison.image, isa)

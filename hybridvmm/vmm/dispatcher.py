@@ -57,8 +57,12 @@ Emit = Callable[["VM", str, str], None]
 class Dispatcher:
     """The host's trap handler (see the module docstring)."""
 
-    def __init__(self, direct: DirectExecution, emit: Emit, tracing: bool = False):
+    def __init__(self, direct: DirectExecution, emit: Emit, tracing: bool = False,
+                 on_emulated: Callable[["VM", int], None] | None = None):
+        """``on_emulated(vm, address)`` hears of every exit whose instruction was emulated
+        (adaptive translation counts them)."""
         self.direct = direct
+        self.on_emulated = on_emulated
         self.virt = direct.virt
         self.emit = emit
         self.tracing = tracing
@@ -100,6 +104,8 @@ class Dispatcher:
                 self.emit(vm, "exit", f"{trap.describe()}: the guest's own {result.trap.name} trap, reflected")
             return
         self._emulated(vm, patch, original)
+        if self.on_emulated is not None:
+            self.on_emulated(vm, trap.address)
         if tracing:
             if patch:
                 self.emit(vm, "patch", f"patch hit at 0x{trap.address:x}: emulated the original {original}")

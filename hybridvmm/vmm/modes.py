@@ -46,6 +46,11 @@ class Mode:
         return not self.runs_directly(mode_name)
 
     @property
+    def adapts(self) -> bool:
+        """Can adaptive translation apply (some code runs directly, untranslated)?"""
+        return bool(self.direct) and not self.translates
+
+    @property
     def interprets_some(self) -> bool:
         """Does any virtual mode's code run in the interpreter while another's runs directly
         (so that the interpreter must hand over when the guest changes mode)?"""

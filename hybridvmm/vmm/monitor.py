@@ -24,6 +24,7 @@ from hybridvmm.isa import ISA, load_isa
 from hybridvmm.isas import storage_for, virt_model
 from hybridvmm.machine import HALTED, MAX_STEPS, STOPPED, TRAP_LOOP, YIELDED
 from hybridvmm.vmm import routines
+from hybridvmm.vmm.adaptive import AdaptiveTranslation
 from hybridvmm.vmm.allocator import Allocation, allocate
 from hybridvmm.vmm.backend import VirtModel
 from hybridvmm.vmm.costs import Costs, default_costs
@@ -46,14 +47,21 @@ class Monitor:
     def __init__(self, images: Iterable[Image], mode: Mode | str, *, isa: ISA | str | None = None,
                  slice_length: int = DEFAULT_SLICE, max_steps: int = 50_000_000, costs: Costs | None = None,
                  tracer: Tracer | None = None, trace_categories: Iterable[str] = (),
-                 virt_options: dict[str, Any] | None = None):
-        """``virt_options`` go to the family's virtualization model (RISC-V: ``counters``)."""
+                 virt_options: dict[str, Any] | None = None, adaptive: int = 0):
+        """``virt_options`` go to the family's virtualization model (RISC-V: ``counters``);
+        ``adaptive``: translate a direct site after it has trapped that many times (0: never;
+        :mod:`hybridvmm.vmm.adaptive`)."""
         images = list(images)
         if not images:
             raise UserError("no guest to run")
         if slice_length < 1:
             raise UserError("--slice must be at least 1")
         self.mode = mode_named(mode) if isinstance(mode, str) else mode
+        if adaptive < 0:
+            raise UserError("--adaptive must be a number of exits (0: off)")
+        if adaptive and not self.mode.adapts:
+            raise UserError(f"--adaptive: {self.mode.name} runs no code directly that it does not translate already "
+                            f"(adaptive translation is for pure, hybrid and patch)")
         first = load_isa(isa or images[0].isa) if not isinstance(isa, ISA) else isa
         for image in images:
             if load_isa(image.isa).name != first.name and isa is None:
@@ -72,7 +80,9 @@ class Monitor:
         self.host = self.virt.new_host(self.allocation.host_size, list(self.allocation.windows))
         self.direct = DirectExecution(self.host, self.virt, self.mode)
         self.direct.on_enter = self._install_patch_views
-        self.dispatcher = Dispatcher(self.direct, self.emit, self.tracing)
+        self.adaptive = AdaptiveTranslation(self.host, adaptive) if adaptive else None
+        self.dispatcher = Dispatcher(self.direct, self.emit, self.tracing,
+                                     self.adaptive.emulated if self.adaptive else None)
         self.host.trap_handler = self.dispatcher
         self.vms: list[VM] = []
         for k, image in enumerate(images):
@@ -194,8 +204,7 @@ class Monitor:
         for vm in self.vms:
             vm.stats.by_mode = dict(vm.vcpu.stats.by_mode)
             vm.stats.reflected = dict(vm.vcpu.stats.traps)
-            if self.mode.translates:
-                self._translation_stats(vm)
+            self._translation_stats(vm)
             if compositions is not None:
                 vm.stats.compositions = compositions(vm.vcpu)
                 refills = vm.stats.compositions.get("refills", 0)
@@ -204,10 +213,12 @@ class Monitor:
         return self.vms
 
     def _translation_stats(self, vm: VM) -> None:
-        """Binary translation's counters: every instruction the virtual CPU ran in a mode
-        that does not run directly came from the translation cache."""
+        """Binary translation's counters: under ``bt`` every instruction the virtual CPU ran
+        in a mode that does not run directly came from the translation cache (adaptive
+        translation counts its blocks as it runs them)."""
         vcpu, stats = vm.vcpu, vm.stats
-        stats.translated = {m: n for m, n in stats.interpreted.items() if self.mode.interprets(m)}
+        if self.mode.translates:
+            stats.translated = {m: n for m, n in stats.interpreted.items() if self.mode.interprets(m)}
         stats.callouts = vcpu.callouts
         stats.translations = vcpu.blocks.translations
         stats.instructions_translated = vcpu.blocks.translated_instructions
@@ -230,7 +241,9 @@ class Monitor:
         """Run ``vm`` until it has executed ``stop`` guest instructions (or ends)."""
         vm.stop_at = stop
         while not vm.done and vm.guest_instructions < stop:
-            if self.direct.runs_directly(vm):
+            if vm.adaptive_at is not None:
+                self.adaptive.run(vm)
+            elif self.direct.runs_directly(vm):
                 self.run_directly(vm)
             else:
                 self.interpret(vm)

@@ -51,6 +51,10 @@ class VmStats:
     instructions_translated: int = 0
     translations_dropped: int = 0
     """Of ``translations``: translated again because a store had changed the block's code."""
+    adaptive_sites: int = 0
+    """Adaptive translation: direct sites translated because they kept trapping."""
+    adaptive_entries: int = 0
+    """Adaptive translation: runs of a translated site's block instead of an exit."""
     compositions: dict[str, int] = field(default_factory=dict)
     """What a paged family's composed mapping cost (RISC-V: ``built``, ``dropped``,
     ``flushes``, ``refills``, ``guest_pages``); empty for a family without one."""
@@ -124,6 +128,8 @@ class VmStats:
             "translations": self.translations,
             "instructions_translated": self.instructions_translated,
             "translations_dropped": self.translations_dropped,
+            "adaptive_sites": self.adaptive_sites,
+            "adaptive_entries": self.adaptive_entries,
             "exits": dict(sorted(self.exits.items())),
             "traps": self.traps,
             "reflected": dict(sorted(self.reflected.items())),

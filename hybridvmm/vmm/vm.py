@@ -67,6 +67,8 @@ class VM:
         self.stop_at = 0
         """Guest instruction count at which the monitor's current run of this VM returns
         (the slice's end, or earlier when a lock-step comparison pauses it)."""
+        self.adaptive_at: int | None = None
+        """Adaptive translation: the translated site direct execution stopped before."""
         self.interpreting = False
         """True while the monitor's loop interprets this VM (not while it emulates one
         instruction after an exit): a change to a mode that runs directly yields then."""
