@@ -63,8 +63,28 @@ def substitute(expr: str, names: dict[str, str]) -> str:
 
 
 def fill(template: str, **parts: str) -> str:
-    """``template`` with each placeholder (a whole word such as ``ADDRESS``) replaced by its part."""
-    return substitute(template, parts)
+    """``template`` with each placeholder (a whole word such as ``ADDRESS``) replaced by its
+    part; a part of several lines put where the placeholder starts a line keeps its
+    indentation, and an empty part alone on its line takes the line away."""
+    if not parts:
+        return template
+    for key in [k for k, v in parts.items() if not v]:       # an empty part alone on its line: no line
+        template = re.sub(rf"(?m)^[ \t]*{re.escape(key)}[ \t]*\n", "", template)
+
+    def put(mt: re.Match) -> str:
+        part = parts[mt.group(1)]
+        indent = mt.string[mt.string.rfind("\n", 0, mt.start()) + 1:mt.start()]
+        return part.replace("\n", "\n" + indent) if not indent.strip() else part
+    return re.sub(r"\b(" + "|".join(map(re.escape, parts)) + r")\b", put, template)
+
+
+def let(bindings: dict[str, str], body: str) -> str:
+    """``body`` with each ``name: value`` of ``bindings`` in force: a value that is a single
+    name or number is put in place, any other is computed once into the local first (so
+    ``{"a": "r[ra]", "b": "I"}`` gives ``a = r[ra]`` and a body that uses ``I`` itself)."""
+    direct = {k: v for k, v in bindings.items() if re.fullmatch(r"\w+", v)}
+    computed = [f"{k} = {v}\n" for k, v in bindings.items() if k not in direct]
+    return "".join(computed) + substitute(body, direct)
 
 
 def expand(table: dict[str, str], template: str, placeholder: str = "EXPR") -> dict[str, str]:
@@ -89,4 +109,4 @@ def generate(name: str, source: str, ns: dict[str, Any], family: str, tag: str =
     return factory
 
 
-__all__ = ["Factory", "Semantic", "expand", "fill", "generate", "registrar", "substitute"]
+__all__ = ["Factory", "Semantic", "expand", "fill", "generate", "let", "registrar", "substitute"]

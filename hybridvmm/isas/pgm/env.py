@@ -48,6 +48,13 @@ def _cv_record(c: int, v: int) -> tuple[int, int, int]:
     return (v << 31, v << 31, c << 32)
 
 
+def set_carry(F: list, c: int) -> None:
+    """C = c, V unchanged (what a shift by a non-zero count does to C and V)."""
+    a, b, s = F[1]
+    v = (((a ^ s) & (b ^ s)) >> 31) & 1
+    F[1] = _cv_record(c, v)
+
+
 def flags_from_cells(F: list) -> int:
     """NZCV (N=8, Z=4, C=2, V=1) from a flags cell."""
     nz = F[0]
