@@ -54,6 +54,8 @@ MAX_LENGTH = 48
 MIN_LENGTH = 4
 """Fewer instructions than this (and no loop) are not worth a block: its entry and exit cost
 about what the dispatches it saves do."""
+PAGE_SHIFT = 12
+"""Binary translation decodes ahead within the page of a block's head (no page walk)."""
 THRESHOLD = 2
 """Samples at an address before its block is compiled (see the module docstring and the
 README's figures: compiling at the first sample compiled code that never ran again)."""
@@ -131,6 +133,8 @@ class BlockCompiler:
         pc = head
         while len(chosen) < MAX_LENGTH:
             ins = insns.get(pc)
+            if ins is None and eager and chosen and pc >> PAGE_SHIFT == head >> PAGE_SHIFT:
+                ins = self._decode_ahead(ctx, pc)
             if ins is None or pc in ctx.sync or (chosen and pc == head):
                 break
             piece = self.piece(ins, ctx, entry[pc], len(chosen)) if self.piece is not None else None
@@ -150,6 +154,15 @@ class BlockCompiler:
         self.compiled += 1
         self.instructions += len(chosen)
         return block
+
+    def _decode_ahead(self, ctx: Context, pc: int) -> Instruction | None:
+        """Translation decodes a block's instructions before they run (within the head's
+        page only: nothing is walked or faulted on that the per-instruction path would not)."""
+        try:
+            self.m._translate_current(pc)
+        except TrapSignal:
+            return None
+        return ctx.insns.get(pc) if self.m._ctx is ctx else None
 
     def _account(self, ctx: Context, head: int, chosen: list[tuple[Instruction, Piece]]) -> None:
         key = (head, ctx.physical[head])

@@ -181,8 +181,6 @@ class Machine:
         """Compile hot blocks (the per-instruction path runs everything else, and all while this
         is False)."""
         self.blocks = BlockCompiler(self, self.block_piece)
-        self._pieces: dict = {}
-        """Pieces made so far (:func:`~hybridvmm.machine.inline.inline_piece`'s memo)."""
 
     # --- mapping ---------------------------------------------------------------------
     def _remap(self) -> None:
@@ -455,7 +453,7 @@ class Machine:
     def block_piece(self, ins: Instruction, ctx: Context, handler: Handler, k: int):
         """``ins`` as piece ``k`` of a compiled block: its handler's own body inlined
         (:mod:`hybridvmm.machine.inline`), or None to call the handler there."""
-        return inline_piece(ins, ctx.exact[ins.address], k, self._pieces)
+        return inline_piece(ins, ctx.exact[ins.address], k)
 
     def step(self) -> StepResult:
         """Execute exactly one instruction (taking first an interrupt already due).
@@ -650,7 +648,6 @@ class Machine:
         self.code_view = None
         self.load_overlay = None
         self.hooks = Hooks(_ignore_address_change)
-        self._pieces = {}
         self.blocks.forget()
 
     def stop(self, detail: str = "", reason: str = STOPPED) -> None:

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import linecache
 import textwrap
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from hybridvmm.isa import Instruction
@@ -66,83 +68,78 @@ def _body(fn: Callable) -> ast.Module | None:
     return tree
 
 
-class _Rename(ast.NodeTransformer):
-    """Free variables: integers become literals, objects bound names; module names bound too."""
+INT, SUFFIX = "\x01", "\x03"
+"""Markers in a template's text: ``\x01name\x02`` an integer free variable's value, ``\x03``
+the piece's number (the suffix of its bound names)."""
 
-    def __init__(self, fn: Callable, k: int):
+
+class _Rename(ast.NodeTransformer):
+    """Free variables: integers become markers for their values, objects bound names; module
+    names bound too (the suffix a marker for the piece's number)."""
+
+    def __init__(self, fn: Callable, ints: frozenset[str]):
         code = fn.__code__
-        cells = fn.__closure__ or ()
-        self.free = {name: cell.cell_contents for name, cell in zip(code.co_freevars, cells)}
+        self.free = set(code.co_freevars)
+        self.ints = ints
         self.globals = fn.__globals__
         self.assigned = set(code.co_varnames)
-        self.k = k
-        self.names: dict[str, Any] = {}
+        self.aliases: dict[str, str] = {}
         self.self_name = code.co_name
         self.ok = True
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
         name = node.id
         if name in self.free:
-            value = self.free[name]
-            if isinstance(node.ctx, ast.Load) and type(value) is int:
-                return ast.copy_location(ast.Constant(value), node)
-            alias = f"{name}_{self.k}"
-            self.names[alias] = value
-            return ast.copy_location(ast.Name(alias, node.ctx), node)
+            if isinstance(node.ctx, ast.Load) and name in self.ints:
+                return ast.copy_location(ast.Name(f"{INT}{name}\x02", node.ctx), node)
+            return self._alias(name, node)
         if name in self.assigned:
             return node                                   # a local temporary of the body
         if name == self.self_name:
             self.ok = False
             return node
         if name in self.globals:
-            alias = f"{name}_{self.k}"
-            self.names[alias] = self.globals[name]
-            return ast.copy_location(ast.Name(alias, node.ctx), node)
+            return self._alias(name, node)
         if name not in _BUILTINS:
             self.ok = False
         return node
 
-
-def inline_piece(ins: Instruction, handler: Callable[[], int], k: int, memo: dict | None = None) -> Piece | None:
-    """``handler``'s body as piece ``k`` of a block (None: call it instead).
-
-    ``memo`` (one per machine) remembers the lines made: a handler with the same code and
-    the same integers in its cells, at the same place in a block, gives the same lines with
-    its own objects bound to the same names — so a block compiled again (its mapping was
-    dropped and made again, as a context switch does), or the same instruction elsewhere,
-    costs no parsing."""
-    if memo is None:
-        return _inline(ins, handler, k)
-    code = handler.__code__
-    try:
-        cells = tuple(c.cell_contents for c in handler.__closure__ or ())
-    except ValueError:                               # an empty cell
-        return _inline(ins, handler, k)
-    key = (code, k, ins.next_address, tuple(v if type(v) is int else None for v in cells))
-    hit = memo.get(key)
-    if hit is None:
-        piece = _inline(ins, handler, k)
-        memo[key] = hit = (piece, piece and _sources(handler, piece))
-    piece, sources = hit
-    if piece is None:
-        return None
-    free = dict(zip(code.co_freevars, cells))
-    g = handler.__globals__
-    names = {alias: (free[name] if name in free else g[name]) for alias, name in sources.items()}
-    return Piece(piece.lines, names, piece.terminal, piece.branch, piece.writes)
+    def _alias(self, name: str, node: ast.Name) -> ast.AST:
+        alias = f"{name}_{SUFFIX}"
+        self.aliases[alias] = name
+        return ast.copy_location(ast.Name(alias, node.ctx), node)
 
 
-def _sources(handler: Callable, piece: Piece) -> dict[str, str]:
-    """Each bound name of ``piece`` → the free variable or global of ``handler`` it binds."""
-    return {alias: alias.rsplit("_", 1)[0] for alias in piece.names}
+@dataclass(frozen=True)
+class _Template:
+    """A handler's body made once per code object (and which of its cells hold integers):
+    its text with markers, and its shape."""
+
+    lines: list[str]
+    sequential_lines: list[str] | None
+    """The body without its final ``return`` (when that is its only one)."""
+    returns: Any
+    """What that final ``return`` returns: an int, the name of an int cell, or None."""
+    branch: tuple[str, Any, Any] | None
+    writes: bool
+    aliases: dict[str, str]
 
 
-def _inline(ins: Instruction, handler: Callable[[], int], k: int) -> Piece | None:
+def _value(node: ast.AST) -> Any:
+    """A constant int, the name of an int cell (a marker), or None."""
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.Name) and node.id.startswith(INT):
+        return node.id[1:-1]
+    return None
+
+
+def _make_template(handler: Callable, ints: frozenset[str]) -> _Template | None:
     tree = _body(handler)
     if tree is None or not tree.body:
         return None
-    rename = _Rename(handler, k)
-    tree = rename.visit(ast.parse(ast.unparse(tree)))     # a private copy of the cached tree
+    rename = _Rename(handler, ints)
+    tree = rename.visit(copy.deepcopy(tree))
     if not rename.ok:
         return None
     ast.fix_missing_locations(tree)
@@ -150,20 +147,63 @@ def _inline(ins: Instruction, handler: Callable[[], int], k: int) -> Piece | Non
                  and node.func.id.rsplit("_", 1)[0] in NEVER_STORE | _BUILTINS) for node in ast.walk(tree))
     returns = [node for node in ast.walk(tree) if isinstance(node, ast.Return)]
     last = tree.body[-1]
-    nxt = ins.next_address
-    sequential = (len(returns) == 1 and last is returns[0] and isinstance(last.value, ast.Constant)
-                  and last.value.value == nxt)
-    if sequential:
+    single = len(returns) == 1 and last is returns[0] and last.value is not None
+    sequential_lines = None
+    if single:
         statements = tree.body[:-1] or [ast.Pass()]
-        lines = ast.unparse(ast.Module(statements, [])).splitlines()
-        return Piece(lines, rename.names, writes=writes)
+        sequential_lines = ast.unparse(ast.Module(statements, [])).splitlines()
     branch = None
     if (len(tree.body) == 1 and isinstance(last, ast.Return) and isinstance(last.value, ast.IfExp)
-            and isinstance(last.value.body, ast.Constant) and isinstance(last.value.orelse, ast.Constant)):
-        branch = (ast.unparse(last.value.test), last.value.body.value, last.value.orelse.value)
+            and _value(last.value.body) is not None and _value(last.value.orelse) is not None):
+        branch = (ast.unparse(last.value.test), _value(last.value.body), _value(last.value.orelse))
     elif (len(tree.body) == 2 and isinstance(tree.body[0], ast.If) and not tree.body[0].orelse
             and len(tree.body[0].body) == 1 and isinstance(tree.body[0].body[0], ast.Return)
-            and isinstance(tree.body[0].body[0].value, ast.Constant) and isinstance(last, ast.Return)
-            and isinstance(last.value, ast.Constant)):
-        branch = (ast.unparse(tree.body[0].test), tree.body[0].body[0].value.value, last.value.value)
-    return Piece(ast.unparse(tree).splitlines(), rename.names, terminal=True, branch=branch, writes=writes)
+            and tree.body[0].body[0].value is not None and _value(tree.body[0].body[0].value) is not None
+            and isinstance(last, ast.Return) and last.value is not None and _value(last.value) is not None):
+        branch = (ast.unparse(tree.body[0].test), _value(tree.body[0].body[0].value), _value(last.value))
+    return _Template(ast.unparse(tree).splitlines(), sequential_lines,
+                     _value(last.value) if single else None, branch, writes, dict(rename.aliases))
+
+
+_templates: dict[tuple, _Template | None] = {}
+
+
+def inline_piece(ins: Instruction, handler: Callable[[], int], k: int) -> Piece | None:
+    """``handler``'s body as piece ``k`` of a block (None: call it instead).
+
+    The body is parsed and analysed once per handler code (and which of its cells hold
+    integers): a template whose markers are filled with this instruction's integers and
+    piece number, its other cells and module names bound under names of the piece's own —
+    so compiling a block costs string work, not parsing."""
+    code = handler.__code__
+    try:
+        cells = tuple(c.cell_contents for c in handler.__closure__ or ())
+    except ValueError:                               # an empty cell
+        return None
+    free = dict(zip(code.co_freevars, cells))
+    ints = frozenset(name for name, v in free.items() if type(v) is int)
+    key = (code, ints)
+    try:
+        t = _templates[key]
+    except KeyError:
+        t = _templates[key] = _make_template(handler, ints)
+    if t is None:
+        return None
+    g = handler.__globals__
+    suffix = str(k)
+    names = {alias.replace(SUFFIX, suffix): (free[name] if name in free else g[name]) for alias, name in t.aliases.items()}
+    markers = [(f"{INT}{name}\x02", f"({v})" if v < 0 else str(v)) for name, v in free.items() if name in ints]
+
+    def fill(line: str) -> str:
+        for marker, text in markers:
+            if marker in line:
+                line = line.replace(marker, text)
+        return line.replace(SUFFIX, suffix)
+
+    def value(v: Any) -> int | None:
+        return free[v] if isinstance(v, str) else v
+
+    if t.sequential_lines is not None and value(t.returns) == ins.next_address:
+        return Piece([fill(line) for line in t.sequential_lines], names, writes=t.writes)
+    branch = (fill(t.branch[0]), value(t.branch[1]), value(t.branch[2])) if t.branch else None
+    return Piece([fill(line) for line in t.lines], names, terminal=True, branch=branch, writes=t.writes)
