@@ -64,7 +64,7 @@ PROMPT = b"$ "
 COMMANDS = ("echo hello", "ls", "cat README | wc", "forktest", "usertests copyin", "usertests textwrite")
 """The built-in session: the shell, a directory listing, a pipe, fork and wait, and two
 usertests tests (names from user/usertests.c)."""
-DEFAULT_MODES = ("pure", "interpret", "hybrid", "patch")
+DEFAULT_MODES = ("pure", "interpret", "hybrid", "patch", "bt")
 QEMU = "qemu-system-riscv64"
 QEMU_TIMEOUT = 600.0
 ESCAPE = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1bc")

@@ -17,6 +17,7 @@
         .entry boot
 boot:
         movl    sp, kstack_top
+        srr     r2, r3                  ; every trap would be a bug: report it
         movl    r1, vectors
         call    kvectors
         movi    r8, KJIT_N

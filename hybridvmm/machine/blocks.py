@@ -35,7 +35,9 @@ repays it.  Between chunks the run loop *samples* where it is; an address sample
 
 from __future__ import annotations
 
+import ast
 import linecache
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -87,6 +89,8 @@ class Block:
     run: Callable[[], int]
     loops: bool
     dead: bool = False
+    back_target: int | None = None
+    """Where its last instruction branches (taken), if that is before its head."""
 
 
 PieceSource = Callable[[Instruction, Context, Callable[[], int], int], "Piece | None"]
@@ -155,6 +159,15 @@ class BlockCompiler:
         self.instructions += len(chosen)
         return block
 
+    def compile_loop_head(self, ctx: Context, block: Block) -> Block | None:
+        """A hot block found in the middle of a loop (where the run loop's sample fell)
+        that ends by branching back to an earlier address a little before its head: compile
+        the loop from that address too, so that the loop chains to itself."""
+        target = block.back_target
+        if target is None or target in ctx.blocks or not 0 < block.head - target <= 4 * MAX_LENGTH:
+            return None
+        return self.compile(ctx, target)
+
     def _decode_ahead(self, ctx: Context, pc: int) -> Instruction | None:
         """Translation decodes a block's instructions before they run (within the head's
         page only: nothing is walked or faulted on that the per-instruction path would not)."""
@@ -221,6 +234,7 @@ class BlockCompiler:
         pad = " " * (12 if loops else 8)
         if loops:
             out.append("        while True:")
+        body = live_lines([piece for _, piece in chosen])
         for k, (ins, piece) in enumerate(chosen):
             final = k == n - 1
             if final and loops:
@@ -232,7 +246,7 @@ class BlockCompiler:
                 continue
             if final:
                 out.append(f"{pad}{ran(k)}")
-                out.extend(pad + line for line in piece.lines)
+                out.extend(pad + line for line in body[k])
                 if not piece.terminal:
                     out.append(f"{pad}return {ins.next_address}")
                 continue
@@ -240,7 +254,7 @@ class BlockCompiler:
                 cond, taken, _ = piece.branch
                 out += [f"{pad}if {cond}:", f"{pad}    {ran(k)}", f"{pad}    return {taken}"]
                 continue
-            out.extend(pad + line for line in piece.lines)
+            out.extend(pad + line for line in body[k])
             if piece.writes:
                 # it overwrote decoded code: stop right after it
                 out += [f"{pad}if IB[0] == 2:", f"{pad}    {ran(k)}", f"{pad}    return {ins.next_address}"]
@@ -264,7 +278,68 @@ class BlockCompiler:
         scope: dict[str, Any] = {}
         exec(code, scope)
         run = scope["make"](**names)
-        return Block(head, tuple(idx), run, loops)
+        target = last.branch[1] if last.branch is not None else None
+        return Block(head, tuple(idx), run, loops, back_target=target if target is not None and target < head else None)
+
+
+_TOP_WRITE = re.compile(r"^(\w+)\[(\d+)\] = (.*)$")
+
+
+def live_lines(pieces: list[Piece]) -> list[list[str]]:
+    """Each piece's lines without the stores a later piece makes dead: a top-level store
+    into ``obj[i]`` (a flag, a register) that a later piece stores again before anything
+    reads ``obj`` or can leave the block (no call, which may trap; no exit in between).
+    pgm's arithmetic sets the lazy flags and a compare sets them again right after: only
+    the compare's survive."""
+    ids = [{alias: id(obj) for alias, obj in piece.names.items()} for piece in pieces]
+    info = [_store_info(piece, names) for piece, names in zip(pieces, ids)]
+    out = []
+    for k, piece in enumerate(pieces):
+        writes, reads, pure = info[k]
+        dead = set()
+        for line_no, slot in writes.items():
+            if slot[0] not in reads:
+                for later in range(k + 1, len(pieces)):
+                    w, r, p = info[later]
+                    if slot[0] in r or not p:
+                        break
+                    if slot in w.values():
+                        dead.add(line_no)
+                        break
+        out.append([line for i, line in enumerate(piece.lines) if i not in dead])
+    return out
+
+
+def _store_info(piece: Piece, names: dict[str, int]) -> tuple[dict[int, tuple[int, str]], set[int], bool]:
+    """(top-level stores without a call: line → (object id, index); objects read; whether
+    the piece is free of calls and exits)."""
+    writes: dict[int, tuple[int, str]] = {}
+    lhs: dict[str, int] = {}
+    for i, line in enumerate(piece.lines):
+        m = _TOP_WRITE.match(line)
+        if m and m.group(1) in names and not _calls(m.group(3)):
+            writes[i] = (names[m.group(1)], m.group(2))
+            lhs[m.group(1)] = lhs.get(m.group(1), 0) + 1
+    reads = set()
+    text = "\n".join(piece.lines)
+    for alias, obj in names.items():
+        if len(re.findall(rf"\b{re.escape(alias)}\b", text)) > lhs.get(alias, 0):
+            reads.add(obj)
+    try:
+        tree = ast.parse(text)
+        pure = not piece.terminal and not any(isinstance(node, (ast.Call, ast.Return, ast.Raise))
+                                               for node in ast.walk(tree))
+    except SyntaxError:
+        pure = False
+    return writes, reads, pure
+
+
+def _calls(expression: str) -> bool:
+    """Does ``expression`` call anything (or fail to parse)?"""
+    try:
+        return any(isinstance(node, ast.Call) for node in ast.walk(ast.parse(expression, mode="eval")))
+    except SyntaxError:
+        return True
 
 
 def fallback_piece(ins: Instruction, handler: Callable[[], int], k: int) -> Piece:

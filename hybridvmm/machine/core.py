@@ -443,10 +443,12 @@ class Machine:
             return                                 # no block worth compiling starts here
         count += 1
         if count >= THRESHOLD:
-            if self.blocks.compile(ctx, pc) is None:
+            block = self.blocks.compile(ctx, pc)
+            if block is None:
                 samples[pc] = -1
             else:
                 samples.pop(pc, None)
+                self.blocks.compile_loop_head(ctx, block)
         else:
             samples[pc] = count
 

@@ -8,7 +8,7 @@ from hybridvmm.guests import build_guest
 from hybridvmm.isas import build_machine
 
 
-@pytest.mark.parametrize("name", ["syscalls", "timer", "privileged", "kcompute"])
+@pytest.mark.parametrize("name", ["syscalls", "timer", "privileged", "kcompute", "kjit"])
 def test_an_illegal_instruction_is_reported_with_status_and_pc(name):
     image = build_guest(name, "pgm-virt", small=True)
     machine = build_machine("pgm-virt", image=image)

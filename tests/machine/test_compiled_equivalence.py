@@ -76,6 +76,40 @@ def test_the_random_programs_reach_what_exactness_is_about():
     assert stopped["blocks"] > 100 and stopped["traps"] > 20 and stopped["code written"] > 0, stopped
 
 
+FLAGS_ACROSS_A_FAULT = """
+        .org 0x100
+        .entry boot
+boot:   movl    sp, kstack_top
+        srr     r2, r3
+        movl    r1, vectors
+        call    kvectors
+        movi    r1, 1
+        movl    r6, 0xec780             ; 20,000 words below the bound: the last load faults
+loop:   sub     r4, r4                  ; Z = 1: the flags the fault's old PSW must hold
+        ld      r5, 0(r6)
+        addi    r6, r6, 4               ; sets the flags again
+        cmpi    r1, 0
+        bne     loop
+        halt
+s_unexpected:   .asciz "fault, status "
+        .align 4
+vectors:        .word unexpected, unexpected, unexpected, unexpected, unexpected, unexpected
+        .space 256
+kstack_top:
+"""
+
+
+def test_flags_a_later_instruction_sets_again_are_kept_when_a_load_between_faults():
+    """The compiler drops a flag store a later instruction makes dead — but not across an
+    instruction that can trap: the bounds fault of the load saves the flags of `sub`."""
+    from hybridvmm.asm import assemble
+    from hybridvmm.guests import read_source
+
+    image = assemble(FLAGS_ACROSS_A_FAULT + read_source("klib.s"), "pgm-virt", "flags")
+    m = assert_same_trace(image, load_isa("pgm-virt"), 200_000, "flags across a fault")
+    assert m.block_instructions > 0 and "fault, status 0x00000360" in m.console.text()  # bounds, Z and C
+
+
 @pytest.mark.parametrize("guest,isa,steps", [("minios", "pgm-x86", 400_000), ("sieve", "pgm-virt", 400_000),
                                              ("rvminios", "rv32", 400_000), ("rvloop", "rv32", 400_000)])
 def test_bundled_guests_compiled_and_per_instruction_agree(guest, isa, steps):
