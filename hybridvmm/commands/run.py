@@ -328,6 +328,7 @@ def run_monitor(args: argparse.Namespace, images: list[Image], mode: str, out: T
         else:
             monitor.run()
     except KeyboardInterrupt:  # Ctrl-C: report what was done so far (exit 130)
+        monitor.interrupted()
         for vm in monitor.vms:
             vm.finish(INTERRUPTED, "Ctrl-C")
     except Quit:  # the interactive console's escape

@@ -191,10 +191,20 @@ class Monitor:
                     vm.target = vm.guest_instructions + budget
                 self.switch_to(vm)
                 start = time.perf_counter()
-                self.run_slice(vm, vm.target if until is None else min(vm.target, until))
-                vm.stats.wall_s += time.perf_counter() - start
+                try:
+                    self.run_slice(vm, vm.target if until is None else min(vm.target, until))
+                finally:  # (Ctrl-C too: the time it ran is reported)
+                    vm.stats.wall_s += time.perf_counter() - start
                 if self.progress is not None:
                     self.progress(", ".join(f"{v.name} {v.guest_instructions:,}" for v in self.vms) + " guest instructions")
+        return self._finish_run()
+
+    def interrupted(self) -> list[VM]:
+        """Settle the statistics of a run cut short (Ctrl-C): a VM caught running directly is
+        taken off the host, so the instructions the host ran ahead of its virtual CPU are
+        credited, and the per-mode counts are filled in as at the end of a run."""
+        if self.direct.vm is not None:
+            self.direct.leave(self.host.pc)
         return self._finish_run()
 
     def _finish_run(self) -> list[VM]:
