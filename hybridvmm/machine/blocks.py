@@ -120,6 +120,8 @@ class BlockCompiler:
         self.translated_instructions = 0
         self.invalidated = 0
         """Translations a store into their code invalidated."""
+        self._by_page: dict[int, set[tuple[int, int]]] = {}
+        """Root page → the keys of :attr:`cache` whose bytes lie in it."""
         machine.code.written.append(self._written)
 
     def compile(self, ctx: Context, head: int, eager: bool = False) -> Block | None:
@@ -183,23 +185,31 @@ class BlockCompiler:
         if self.cache.get(key) == raw:
             return
         self.cache[key] = raw
+        for page in range(key[1] >> PAGE_SHIFT, ((key[1] + len(raw) - 1) >> PAGE_SHIFT) + 1):
+            self._by_page.setdefault(page, set()).add(key)
         self.translations += 1
         self.translated_instructions += len(chosen)
 
     def _written(self, start: int, end: int) -> None:
         """A store into translated code (root ``[start, end)``): its translations are void."""
-        cache = self.cache
-        if not cache:
+        if not self.cache:
             return
-        doomed = [key for key, raw in cache.items() if key[1] < end and key[1] + len(raw) > start]
-        for key in doomed:
-            del cache[key]
-        self.invalidated += len(doomed)
+        cache, by_page = self.cache, self._by_page
+        for page in range(start >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
+            keys = by_page.get(page)
+            if not keys:
+                continue
+            doomed = [key for key in keys if key in cache and key[1] < end and key[1] + len(cache[key]) > start]
+            for key in doomed:
+                del cache[key]
+                keys.discard(key)
+            self.invalidated += len(doomed)
 
     def forget(self) -> None:
         """Drop what this compiler remembers (its machine is discarded)."""
         self._code.clear()
         self.cache.clear()
+        self._by_page.clear()
 
     @staticmethod
     def _loops(head: int, chosen: list[tuple[Instruction, Piece]]) -> bool:
