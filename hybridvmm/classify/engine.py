@@ -37,6 +37,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import signal
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -349,6 +350,12 @@ PARALLEL_FROM = 64
 """Fewer tasks than this run in this process (forking costs more than it saves)."""
 
 
+def _quiet_worker() -> None:
+    """A worker ignores Ctrl-C: the terminal sends it to the whole process group, and the
+    parent, which hears it too, ends the pool and says so once (no worker's traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_chunk(span: tuple[int, int]) -> list[tuple]:
     worker, tasks = _FORKED  # type: ignore[misc]
     return [worker.classify(*tasks[i]) for i in range(*span)]
@@ -366,7 +373,7 @@ def _run_all(worker: _Classifier, tasks: list[tuple], jobs: int, progress: Calla
         out: list[tuple] = []
         _FORKED = (worker, tasks)
         try:
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            with multiprocessing.get_context("fork").Pool(jobs, initializer=_quiet_worker) as pool:
                 for chunk in pool.imap(_run_chunk, spans):
                     out.extend(chunk)
                     if progress is not None:
