@@ -45,8 +45,10 @@ Public API for monitors (ISA-agnostic)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, ClassVar, Hashable
 
+from hybridvmm.asm.disassembler import format_instruction
 from hybridvmm.errors import UserError
 from hybridvmm.image import Image
 from hybridvmm.isa import ISA, Instruction, shared_decoder
@@ -155,6 +157,9 @@ class Machine:
         self._stop_reason: tuple[str, str] | None = None
         self._trap_chain = 0
         self._last_trap: tuple[int, int] | None = None
+        self._chain_start: tuple[Trap, Instruction | None] | None = None
+        """The trap that began the current run of traps, and the instruction that raised it
+        (what a trap loop is reported by: the last trap of a loop is rarely its cause)."""
         self._events: list[Trap] | None = None
         self._ctx: Context | None = None
         self._entry: dict[int, Handler] = {}
@@ -571,9 +576,11 @@ class Machine:
             self._trap_chain += 1
         else:
             self._trap_chain = 1
+        if self._trap_chain == 1:
+            self._chain_start = (trap, None if trap.interrupt else self._ctx.insns.get(trap.address))
         self._last_trap = (trap.cause, trap.pc)
         if self._trap_chain > TRAP_LOOP_LIMIT:
-            self._stop_reason = (TRAP_LOOP, f"{TRAP_LOOP_LIMIT} traps without completing an instruction; last: {trap.describe()}")
+            self._stop_reason = (TRAP_LOOP, self._trap_loop_detail(trap))
             return
         priv = self.priv
         if monitor is not None:
@@ -582,6 +589,15 @@ class Machine:
             self._deliver(trap)
         if self.hooks.mode and self.priv != priv:
             self._mode_changed(priv)
+
+    def _trap_loop_detail(self, last: Trap) -> str:
+        """A trap loop in words: the trap that began it first — its instruction disassembled,
+        where it had one — then the last."""
+        first, ins = self._chain_start or (last, None)
+        if ins is not None:
+            first = replace(first, instruction=format_instruction(ins, self.isa))
+        return (f"{first.describe()}, then {TRAP_LOOP_LIMIT} traps without completing an instruction; "
+                f"the last: {last.describe()}")
 
     def _mode_changed(self, was: int) -> None:
         for h in list(self.hooks.mode):
