@@ -17,6 +17,7 @@ import argparse
 import os
 import sys
 import textwrap
+import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, TextIO
@@ -42,6 +43,7 @@ from hybridvmm.symbols import SymbolTable
 from hybridvmm.terminal import HELP, NOTICE, Quit, Session, interactive_streams, raw_terminal
 from hybridvmm.vmm import BARE, DEFAULT_SLICE, RUN_MODES, Monitor
 from hybridvmm.vmm.costs import load_costs
+from hybridvmm.vmm.monitor import check_slice
 
 ORDER = 60
 
@@ -268,6 +270,7 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
         finish_trace = _bare_tracer(m, out, cats, name if several else "", SymbolTable.from_image(image))
         if prefixer is not None and not args.json:
             m.hook_output(lambda machine, byte, name=name: prefixer.byte(name, byte))
+        start = time.perf_counter()
         try:
             if session is not None:
                 session.feed = m.console.feed
@@ -281,6 +284,7 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
             result = RunResult(INTERRUPTED, m.stats.instructions, m.pc, "Ctrl-C")
         except Quit:  # the interactive console's escape
             result = RunResult(QUIT, m.stats.instructions, m.pc, "Ctrl-A X")
+        wall = time.perf_counter() - start
         finish_trace()
         if args.signature and result.reason != INTERRUPTED:
             write_signature(m, loaded.symbols, args.signature)
@@ -288,7 +292,8 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
             "name": name, "image": image.source, "isa": m.isa.name, "result": result.reason, "detail": result.detail,
             "halted": result.reason == HALTED, "steps": result.steps, "pc": result.pc,
             "exit_code": m.exit_code, "exit_message": m.exit_message,
-            **console_dict(bytes(m.console.output)), "stats": m.stats.as_dict(), "final_psw": m.psw_summary(),
+            **console_dict(bytes(m.console.output)), "stats": _bare_stats(m, wall if args.timing else None),
+            "final_psw": m.psw_summary(),
             "registers": registers(m),
         })
         if result.reason in (INTERRUPTED, QUIT):
@@ -298,6 +303,15 @@ def run_bare(args: argparse.Namespace, images: list[Image], out: TextIO, cats: l
     if args.dump:
         write_output(args.dump, dumps[0].storage.snapshot())
     return results, dumps
+
+
+def _bare_stats(m: Machine, wall: float | None) -> dict[str, Any]:
+    """The machine's statistics, with the run's wall time under ``--timing`` (as the
+    monitor modes give theirs; without it the same run prints the same bytes)."""
+    stats = m.stats.as_dict()
+    if wall is not None:
+        stats["wall_s"] = round(wall, 6)
+    return stats
 
 
 # --- monitor --------------------------------------------------------------------------------------------
@@ -365,10 +379,12 @@ def print_stats(data: dict[str, Any], several: bool) -> None:
     prefix = f"[{data['name']}] " if several else ""
     s, psw = data["stats"], data["final_psw"]
     traps = ", ".join(f"{k} {v}" for k, v in s["traps"].items()) or "none"
-    modes = ", ".join(f"{k} {v}" for k, v in s.items() if k not in ("instructions", "traps", "timer_interrupts"))
+    modes = ", ".join(f"{k} {v}" for k, v in s.items() if k not in ("instructions", "traps", "timer_interrupts", "wall_s"))
     print(f"{prefix}instructions      {s['instructions']} ({modes})", file=err)
     print(f"{prefix}traps             {traps}", file=err)
     print(f"{prefix}timer interrupts  {s['timer_interrupts']}", file=err)
+    if "wall_s" in s:
+        print(f"{prefix}wall time         {s['wall_s']:.3f} s", file=err)
     mon = data.get("monitor")
     if mon is not None:
         exits = ", ".join(f"{k} {v}" for k, v in mon["exits"].items()) or "none"
@@ -433,6 +449,7 @@ def check_outputs(args: argparse.Namespace, vms: int) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.max_steps is not None and args.max_steps < 0:
         raise UserError(f"--max-steps must be >= 0 (got {args.max_steps})")
+    check_slice(args.slice)
     mode = mode_name(args)
     cats = trace_categories(args.trace if args.trace is not None or args.trace_file is None else DEFAULT_TRACE)
     images = [load_program(name, isa=args.isa, base=args.base, entry=args.entry, storage_limit=args.storage)

@@ -54,8 +54,7 @@ class Monitor:
         images = list(images)
         if not images:
             raise UserError("no guest to run")
-        if slice_length < 1:
-            raise UserError("--slice must be at least 1")
+        check_slice(slice_length)
         self.mode = mode_named(mode) if isinstance(mode, str) else mode
         if adaptive < 0:
             raise UserError("--adaptive must be a number of exits (0: off)")
@@ -286,6 +285,12 @@ class Monitor:
     def summary(self) -> dict[str, Any]:
         return {"mode": self.mode.name, "isa": self.isa.name, "slice": self.slice,
                 "host_storage": self.allocation.host_size, "vms": len(self.vms)}
+
+
+def check_slice(slice_length: int) -> None:
+    """``--slice`` is checked the same way whether or not a monitor will use it."""
+    if slice_length < 1:
+        raise UserError("--slice must be at least 1")
 
 
 def virt_for(isa: ISA, options: dict[str, Any]) -> VirtModel:
