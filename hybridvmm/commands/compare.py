@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from hybridvmm.cli_support import add_counters_argument, add_image_arguments, add_json_flag, number, print_json, virt_options
+from hybridvmm.commands.bench import WALL_NOTE
 from hybridvmm.commands.machine_options import add_machine_arguments, console_input, machine_platform
 from hybridvmm.errors import UserError
 from hybridvmm.loading import DEFAULT_STORAGE_LIMIT, load_program
@@ -101,10 +102,11 @@ def run(args: argparse.Namespace) -> int:
         progress.clear()
     if args.json:
         docs = [c.as_dict() for c in results]
-        print_json(docs[0] if len(docs) == 1 else {"images": docs})
+        print_json({**docs[0], "note": WALL_NOTE} if len(docs) == 1 else {"images": docs, "note": WALL_NOTE})
     else:
         for k, c in enumerate(results):
             if k:
                 print()
             print_table(c)
+        print(f"note: {WALL_NOTE}")
     return 1 if any(c.unexpected for c in results) else 0
