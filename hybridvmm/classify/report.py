@@ -3,6 +3,31 @@
 from __future__ import annotations
 
 from hybridvmm.classify.model import BEHAVIOR, CONTROL, USER, Classification, Condition, InstructionClass, Verdict
+from hybridvmm.isa import ISA
+
+NOT_SENSITIVE_MARK = "privileged but not sensitive:"
+"""How a spec's ``doc`` says why a privileged instruction is not sensitive (the rest of it)."""
+NOT_SENSITIVE_WHY = "they neither change the system state nor behave differently with it"
+"""Why, where the spec does not say."""
+NOT_SENSITIVE_TAIL = ("they trap in user mode, though the theorems need only the sensitive to "
+                      "(docs/theory.md, 'Instruction classes')")
+MOST_NAMED = 8
+"""More forms of one instruction than this are counted in the footnote, not named."""
+
+
+def not_sensitive_reasons(isa: ISA) -> dict[str, str]:
+    """Instruction → why it is privileged but not sensitive, where its spec says so."""
+    out = {}
+    for spec in isa.instructions.values():
+        _, mark, why = spec.doc.partition(NOT_SENSITIVE_MARK)
+        if mark and why.strip():
+            out[spec.name] = why.strip()
+    return out
+
+
+def privileged_not_sensitive(result: Classification) -> list[InstructionClass]:
+    """The rows derived privileged but not sensitive (Popek and Goldberg's readers ask why)."""
+    return [ic for ic in result.instructions if ic.privileged and not ic.sensitive]
 
 
 def _mark(flag: bool) -> str:
@@ -72,9 +97,27 @@ def _disagreement_lines(result: Classification) -> list[str]:
     return lines
 
 
-def format_text(result: Classification) -> str:
+def _footnote_lines(result: Classification, reasons: dict[str, str]) -> list[str]:
+    """After the table: the privileged instructions that are not sensitive, and why (the
+    spec's words where it has them), forms of one instruction counted when there are many."""
+    found = privileged_not_sensitive(result)
+    if not found:
+        return []
+    groups: dict[str, list[str]] = {}
+    for ic in found:
+        groups.setdefault(ic.instruction or ic.name, []).append(ic.name)
+    named: dict[str, list[str]] = {}
+    for base, names in groups.items():
+        shown = names if len(names) <= MOST_NAMED else [f"{len(names)} forms of {base}"]
+        named.setdefault(reasons.get(base, NOT_SENSITIVE_WHY), []).extend(shown)
+    items = "; ".join(f"{', '.join(names)} ({why})" for why, names in named.items())
+    return ["", f"* privileged but not sensitive: {items}: {NOT_SENSITIVE_TAIL}."]
+
+
+def format_text(result: Classification, reasons: dict[str, str] | None = None) -> str:
     """The table, the disagreements and the two verdicts with witnesses in words (per
-    comparison, with the settings a verdict depends on)."""
+    comparison, with the settings a verdict depends on).  ``reasons``: why an instruction is
+    privileged but not sensitive, for the footnote after the table."""
     with_forms = any(ic.instruction for ic in result.instructions)
     if with_forms:
         count = len({ic.instruction or ic.name for ic in result.instructions})
@@ -103,6 +146,7 @@ def format_text(result: Classification) -> str:
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     for r in rows:
         lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    lines += _footnote_lines(result, reasons or {})
     lines.append("")
     for c in (result, *result.others):
         if c is not result:

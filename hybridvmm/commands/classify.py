@@ -6,7 +6,7 @@ import argparse
 
 from hybridvmm.classify import DEFAULT_SAMPLES, classify_isa
 from hybridvmm.classify.figure import render_svg
-from hybridvmm.classify.report import format_text
+from hybridvmm.classify.report import NOT_SENSITIVE_WHY, format_text, not_sensitive_reasons, privileged_not_sensitive
 from hybridvmm.cli_support import add_force_flag, add_json_flag, check_output, print_json, report_stream, write_output
 from hybridvmm.errors import UserError
 from hybridvmm.isa import load_isa
@@ -55,8 +55,16 @@ def run(args: argparse.Namespace) -> int:
     if args.svg:
         write_output(args.svg, render_svg(result).encode())
     report = report_stream(args.svg)
+    reasons = not_sensitive_reasons(isa)
     if args.json:
-        print_json({**result.as_dict(), **({"svg_file": args.svg} if args.svg else {})}, file=report)
+        print_json({**result.as_dict(), "privileged_not_sensitive": _not_sensitive(result, reasons),
+                    **({"svg_file": args.svg} if args.svg else {})}, file=report)
     else:
-        print(format_text(result), file=report)
+        print(format_text(result, reasons), file=report)
     return 0
+
+
+def _not_sensitive(result, reasons: dict[str, str]) -> list[dict[str, str]]:
+    """The table's footnote as data: each privileged, not sensitive row and why."""
+    return [{"name": ic.name, "why": reasons.get(ic.instruction or ic.name, NOT_SENSITIVE_WHY)}
+            for ic in privileged_not_sensitive(result)]
