@@ -45,7 +45,8 @@ def add_machine_arguments(parser: argparse.ArgumentParser, *, drive_write: bool)
     source.add_argument("--input", metavar="FILE",
                         help="console input from FILE ('-': standard input); without --input or --input-text, a pipe "
                              "or file on standard input is the input")
-    source.add_argument("--input-text", metavar="TEXT", help="console input given as TEXT (UTF-8)")
+    source.add_argument("--input-text", metavar="TEXT", help="console input given as TEXT (UTF-8; with --prompt, "
+                                                             "a last line without a newline gets one)")
     g.add_argument("--prompt", metavar="TEXT",
                    help="deliver the input a line at a time (its newline included), each once the console has printed "
                         "TEXT since the previous line")
@@ -95,6 +96,8 @@ def console_input(args: argparse.Namespace, stdin: Any = None) -> ConsoleInput |
         data = read_input(args.input)
     elif args.input_text is not None:
         data = args.input_text.encode("utf-8")
+        if args.prompt is not None and not data.endswith(b"\n"):
+            data += b"\n"  # a line typed at a prompt ends with Enter (else the session never ends)
     elif _stdin_is_data(stdin):
         data = _read_stdin(stdin)
     else:

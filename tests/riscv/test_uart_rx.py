@@ -255,6 +255,14 @@ def test_run_input_text_and_plain_output(cli, files):
     assert r.code == 0 and r.out == "> hi\n> q\n"
 
 
+def test_a_prompted_last_line_without_a_newline_is_still_typed_as_a_line(cli, files):
+    """`--input-text 'q' --prompt '> '` is what a user types: the line gets its Enter (without
+    it, the echo guest would wait for the rest of the line until --max-steps)."""
+    image, _ = files
+    r = cli("run", image, "--input-text", "hi\nq", "--prompt", "> ", "--max-steps", "5000000")
+    assert r.code == 0 and r.out == "> hi\n> q\n", r.err
+
+
 def test_compare_accepts_the_input_options(cli, files):
     image, lines = files
     r = cli("compare", image, "--input", lines, "--prompt", "> ", "--modes", "pure,hybrid", "--json")
