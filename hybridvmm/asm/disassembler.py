@@ -12,6 +12,7 @@ assemble → disassemble → assemble round trip possible (:func:`to_source`).
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from hybridvmm.errors import DecodeError
@@ -91,13 +92,32 @@ def data_line(raw: bytes, isa: ISA) -> str:
     return f"{directive} 0x{value:0{len(raw) * 2}x}"
 
 
-def _sweep(section: Section, decoder: Decoder, isa: ISA, symbols: dict[int, list[str]], target_prefix: str | None = None) -> list[Line]:
+DATA_UNIT = 4
+"""Bytes per line of a region marked as data in code (objdump's ``.word``, less at its end)."""
+
+
+def _data_end(ranges: list[tuple[int, int]], address: int) -> int | None:
+    """The end of the data range ``address`` lies in (None: not in one)."""
+    k = bisect_right(ranges, (address, 1 << 64)) - 1
+    return ranges[k][1] if k >= 0 and ranges[k][0] <= address < ranges[k][1] else None
+
+
+def _sweep(section: Section, decoder: Decoder, isa: ISA, symbols: dict[int, list[str]], target_prefix: str | None = None,
+           ranges: list[tuple[int, int]] = ()) -> list[Line]:
+    """Linear sweep of one section; bytes in ``ranges`` ((start, end), sorted) are data."""
     lines: list[Line] = []
     data = bytes(section.data)
     parcel = isa.parcel_bytes
     offset = 0
     while offset < len(data):
         address = section.address + offset
+        end = _data_end(ranges, address) if ranges else None
+        if end is not None:
+            raw = data[offset:offset + min(DATA_UNIT - address % DATA_UNIT, end - address)]
+            line = Line(address, raw, data_line(raw, isa), None, symbols.get(address, []))
+            lines.append(line)
+            offset += len(raw)
+            continue
         try:
             ins = decoder.decode(data, address, offset)
             line = Line(address, ins.raw, format_instruction(ins, isa, target_prefix), ins)
@@ -129,8 +149,10 @@ def code_sections(image: Image) -> list[Section]:
     return sorted(code or image.sections, key=lambda s: s.address)
 
 
-def disassemble(image_or_bytes: Image | bytes | bytearray, isa: ISA | str | None = None, base: int = 0) -> list[Line]:
-    """Linear sweep over the code sections (of an image, or raw bytes at ``base``)."""
+def disassemble(image_or_bytes: Image | bytes | bytearray, isa: ISA | str | None = None, base: int = 0,
+                data: list[tuple[int, int]] = ()) -> list[Line]:
+    """Linear sweep over the code sections (of an image, or raw bytes at ``base``); the
+    ``data`` ranges ((start, end): what an ELF's ``$d`` mapping symbols mark) are listed as data."""
     if isa is None:
         if not isinstance(image_or_bytes, Image):
             raise TypeError("raw bytes need an ISA")
@@ -140,8 +162,9 @@ def disassemble(image_or_bytes: Image | bytes | bytearray, isa: ISA | str | None
     decoder = Decoder(isa_obj)
     symbols = _symbol_table(image)
     lines: list[Line] = []
+    ranges = sorted(data)
     for section in code_sections(image):
-        lines.extend(_sweep(section, decoder, isa_obj, symbols))
+        lines.extend(_sweep(section, decoder, isa_obj, symbols, ranges=ranges))
     return lines
 
 
