@@ -57,10 +57,16 @@ def _instruction(m: Machine, address: int) -> Any:
         return None
 
 
+def physical_address(m: Machine, address: int) -> int | None:
+    """The guest-physical address the current mapping's code at ``address`` came from (the
+    image's addresses; None if ``address`` is not translated)."""
+    p = m.physical_of(address)
+    return None if p is None else p - m.storage.offset + getattr(m, "physical_base", 0)
+
+
 def identity_mapped(m: Machine, address: int) -> bool:
     """Is the code at ``address`` where the current mapping puts it physically too?"""
-    p = m.physical_of(address)
-    return p is not None and p - m.storage.offset + getattr(m, "physical_base", 0) == address
+    return physical_address(m, address) == address
 
 
 def trap_detail(m: Machine, trap) -> str:

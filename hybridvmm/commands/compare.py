@@ -3,8 +3,10 @@
 One row per mode: equivalent or not (console bytes, the traps the guest sees and its final
 state, exactly), the first divergence and the instruction responsible for it, guest
 instructions, the share executed directly, traps into the monitor, patches hit, simulated
-host cycles, and the slowdown against bare (simulated and wall).  Exit 1 when a mode the
-theory says must be equivalent is not (as ``diff``: 0 same, 1 different, 2 trouble).
+host cycles, and the slowdown against bare (simulated and wall).  The theory column is
+``yes``, ``no``, or ``if`` for a statically patched image (equivalent if no unpatched
+sensitive instruction runs: :mod:`hybridvmm.vmm.theory`).  Exit 1 when a mode the theory
+says must be equivalent is not (as ``diff``: 0 same, 1 different, 2 trouble).
 """
 
 from __future__ import annotations
@@ -69,11 +71,12 @@ def print_table(c: ImageComparison) -> None:
     for row in c.rows:
         d = row.as_dict()
         eq = "yes" if row.equivalent else "NO"
-        theory = "yes" if row.predicted else "no"
-        print(f"  {row.mode:<16}{eq:<12}{theory:<8}{d['guest_instructions']:>12,}{_percent(d['direct_fraction']):>9}"
+        print(f"  {row.mode:<16}{eq:<12}{row.theory:<8}{d['guest_instructions']:>12,}{_percent(d['direct_fraction']):>9}"
               f"{d['traps']:>8,}{d['callouts']:>9,}{d['patches_hit']:>9,}{d['host_cycles']:>14,}{_times(d['slowdown_simulated'], 10)}"
               f"{_times(d['slowdown_wall'], 8)}")
     for row in c.rows:
+        if row.condition:
+            print(f"  {row.mode}: theory 'if': {row.reason}")
         if row.divergence is not None:
             first, *rest = row.divergence.lines(row.mode)
             print(f"  {row.mode}: {first}")

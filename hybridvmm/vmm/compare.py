@@ -114,6 +114,13 @@ class ModeResult:
     bare_cycles: int = 0
     bare_wall: float = 0.0
     notes: list[str] = field(default_factory=list)
+    condition: str = ""
+    """The theory's condition, when it predicts equivalence only if it holds (``predicted`` is False)."""
+
+    @property
+    def theory(self) -> str:
+        """The prediction in a word: ``yes``, ``if`` (the condition) or ``no``."""
+        return "yes" if self.predicted else ("if" if self.condition else "no")
 
     @property
     def equivalent(self) -> bool:
@@ -134,6 +141,7 @@ class ModeResult:
             "equivalent": self.equivalent,
             "predicted_equivalent": self.predicted,
             "theory": self.reason,
+            "theory_condition": self.condition or None,
             "divergence": self.divergence.as_dict() if self.divergence else None,
             "guest_instructions": guest,
             "direct": stats["direct"] if stats else guest,
@@ -184,6 +192,7 @@ def compare_images(images: list[Image], modes: list[str], isa: ISA | str | None 
     exposed = getattr(virt_for(isa, virt_options or {}), "exposed_forms", lambda: ())()
     tell(f"{isa.name}: bare runs")
     refs = [run_bare(image, isa, max_steps, console_input) for image in images]
+    tables = [theory.static_patches(image, isa) for image in images]
     out = [ImageComparison(image, isa, ref, []) for image, ref in zip(images, refs)]
     for mode in modes:
         tell(f"{isa.name}: {mode}")
@@ -191,14 +200,15 @@ def compare_images(images: list[Image], modes: list[str], isa: ISA | str | None 
         if args.get("adaptive") and not MODES[mode].adapts:
             del args["adaptive"]                   # (interpret and bt run nothing directly untranslated)
         runs = run_monitor(images, mode, isa, max_steps, console_input, **args)
-        prediction = theory.predict(isa, mode, exposed)  # looked up per call: tests replace it
-        for comparison, run in zip(out, runs):
+        for comparison, run, table in zip(out, runs, tables):
+            prediction = theory.predict(isa, mode, exposed, table)  # looked up per call: tests replace it
             divergence = first_divergence(comparison.bare, run, comparison.image, isa)
             if divergence is not None and locate_divergences:
                 tell(f"{isa.name}: {mode}: locating the divergence of {comparison.image.source} in lock step")
                 divergence.responsible = locate(comparison.image, mode, isa, max_steps, console_input,
                                                 monitor_args.get("slice_length"), virt_options)
             row = ModeResult(mode, run, divergence, prediction.equivalent, prediction.reason,
-                             bare_cycles=comparison.bare.instructions, bare_wall=comparison.bare.wall_s)
+                             bare_cycles=comparison.bare.instructions, bare_wall=comparison.bare.wall_s,
+                             condition=prediction.condition)
             comparison.rows.append(row)
     return out

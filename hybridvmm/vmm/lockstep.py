@@ -15,7 +15,8 @@ from hybridvmm.image import Image
 from hybridvmm.isa import ISA, load_isa
 from hybridvmm.isas import build_machine, mode_label, storage_for
 from hybridvmm.machine import TrapSignal
-from hybridvmm.recording import bare_image, identity_mapped, show_value
+from hybridvmm.patch_table import patch_at, read_original
+from hybridvmm.recording import bare_image, identity_mapped, physical_address, show_value
 from hybridvmm.symbols import SymbolTable
 from hybridvmm.vmm.monitor import Monitor
 from hybridvmm.vmm.monitored import vm_state
@@ -31,6 +32,7 @@ class Places:
     def __init__(self, image: Image, isa: ISA | str):
         isa = load_isa(isa) if isinstance(isa, str) else isa
         self.isa = isa
+        self.image = image
         self.symbols = SymbolTable.from_image(image)
         gpr = isa.registers.get("gpr")
         self.registers = list(gpr.names) if gpr is not None else []
@@ -43,6 +45,22 @@ class Places:
 
     def label(self, mode: str) -> str:
         return mode_label(self.isa, mode)
+
+    def physical(self, address: int, physical: int | None, raw: bytes) -> str:
+        """Where the instruction at ``address`` really lies when that is elsewhere, and for a
+        patched image whether it is the image's own code or code written at run time — a
+        copy the patch table cannot reach, though a patched address may coincide with it."""
+        if physical is None or physical == address:
+            return ""
+        text = f"physical 0x{physical:x}"
+        if not self.image.patches or patch_at(self.image, physical) is not None:
+            return text
+        own = read_original(self.image, physical, len(raw)) == raw
+        text += ": the image's own code, unpatched" if own else ": a copy written at run time"
+        patched = patch_at(self.image, address)
+        if patched is not None:
+            text += f", not the image's patched instruction at 0x{patched.address:x}"
+        return text
 
     def item(self, key: str, index: int) -> str:
         """``x[9]`` as ``x9 (s1)``, any other list item as ``key[index]``."""
@@ -62,16 +80,21 @@ class Responsible:
     differences: list[str]
     place: str = ""
     label: str = ""
+    physical: int | None = None
+    """Where the instruction lay physically (None: not known)."""
+    where: str = ""
+    """The physical address in words, when it is not the virtual one (:meth:`Places.physical`)."""
 
     def describe(self) -> str:
         place = self.place or f"0x{self.address:x}"
         label = self.label or f"{self.mode} mode"
-        return (f"`{self.text}` at {place} ({label}), guest instruction {self.count:,}; "
+        where = f"; {self.where}" if self.where else ""
+        return (f"`{self.text}` at {place} ({label}{where}), guest instruction {self.count:,}; "
                 f"after it {'; '.join(self.differences)}")
 
     def as_dict(self) -> dict[str, Any]:
         return {"count": self.count, "address": self.address, "instruction": self.text, "mode": self.mode,
-                "differences": self.differences}
+                "physical": self.physical, "where": self.where, "differences": self.differences}
 
 
 class _Side:
@@ -161,9 +184,10 @@ def locate(image: Image, mode: str, isa: ISA | str | None = None, max_steps: int
         m = bare.machine
         pc, mode_name, count = m.pc, m.mode, bare.count
         try:
-            text = format_instruction(m.instruction_at(pc), isa)
+            ins = m.instruction_at(pc)
+            text, raw, physical = format_instruction(ins, isa), ins.raw, physical_address(m, pc)
         except TrapSignal:
-            text = "(no instruction: the fetch faults)"
+            text, raw, physical = "(no instruction: the fetch faults)", b"", None
         bare.advance_to(count + 1)
         other.advance_to(count + 1)
         a, b = bare.state(), other.state()
@@ -173,7 +197,8 @@ def locate(image: Image, mode: str, isa: ISA | str | None = None, max_steps: int
             if bare.count != other.count:
                 diffs.append(f"instructions: bare {bare.count}, here {other.count}")
             place = places.of(pc, identity_mapped(m, pc))
-            return Responsible(count + 1, pc, text, mode_name, diffs, place, places.label(mode_name))
+            return Responsible(count + 1, pc, text, mode_name, diffs, place, places.label(mode_name), physical,
+                               places.physical(pc, physical, raw))
         if bare.done or other.done:
             return None
     return None
