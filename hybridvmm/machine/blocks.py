@@ -106,8 +106,8 @@ class BlockCompiler:
         """Blocks compiled."""
         self.instructions = 0
         """Instructions compiled (summed over blocks)."""
-        self._code: dict[str, Any] = {}
-        """Block source → its compiled code."""
+        self._code: dict[tuple, Any] = {}
+        """What determines a block's source → its compiled code (see :meth:`_build`)."""
         self.cache: dict[tuple[int, int], bytes] = {}
         """Binary translation's translation cache as the cost model sees it: (virtual head,
         root address of the head) → the bytes translated.  A block compiled again (its
@@ -219,7 +219,6 @@ class BlockCompiler:
 
     def _build(self, head: int, chosen: list[tuple[Instruction, Piece]]) -> Block:
         m = self.m
-        n = len(chosen)
         names: dict[str, Any] = {"L": m._left, "R": m._resume, "IB": m._in_block, "BR": m._block_runs,
                                  "TrapSignal": TrapSignal, "SyncSignal": SyncSignal, "SINGLE": m._ctx.entry[head]}
         for _, piece in chosen:
@@ -228,8 +227,29 @@ class BlockCompiler:
                     raise RuntimeError(f"block piece name {name} bound twice to different values")
         idx = {ins.address: k for k, (ins, _) in enumerate(chosen)}
         names["IDX"] = idx
-        last_ins, last = chosen[-1]
+        last = chosen[-1][1]
         loops = self._loops(head, chosen)
+        # the source is a function of the pieces' text, of the addresses, and of which names
+        # stand for the same object (dead stores): a block made again over the same code —
+        # its mapping was dropped and made anew, as a context switch does on RISC-V — finds
+        # its compiled code here, and costs only the binding of its names
+        seen: dict[int, int] = {}
+        key = (head, loops, tuple((ins.address, ins.next_address, tuple(piece.lines), piece.terminal, piece.branch,
+                                   piece.writes) for ins, piece in chosen),
+               tuple(names), tuple(seen.setdefault(id(v), len(seen)) for v in names.values()))
+        code = self._code.get(key)
+        if code is None:
+            code = self._code[key] = self._compile_source(head, chosen, names, loops)
+        scope: dict[str, Any] = {}
+        exec(code, scope)
+        run = scope["make"](**names)
+        target = last.branch[1] if last.branch is not None else None
+        return Block(head, tuple(idx), run, loops, back_target=target if target is not None and target < head else None)
+
+    def _compile_source(self, head: int, chosen: list[tuple[Instruction, Piece]], names: dict[str, Any],
+                        loops: bool) -> Any:
+        """The block's function as Python source, compiled (``make(**names)`` returns it)."""
+        n = len(chosen)
         writes = any(piece.writes for _, piece in chosen[:-1])
         # L[0]: instructions the run loop may still run in this chunk (it takes one off per
         # dispatch itself); a block runs only if it fits, and takes off the rest it ran.
@@ -280,16 +300,7 @@ class BlockCompiler:
         source = f"def make({params}):\n" + "\n".join("    " + line for line in out) + "\n    return run\n"
         filename = f"<block 0x{head:x} of {n}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        code = self._code.get(source)
-        if code is None:
-            # a block compiled again (its mapping made anew) has the same source: Python's
-            # compiler, most of a block's cost, runs once for it
-            code = self._code[source] = compile(source, filename, "exec")
-        scope: dict[str, Any] = {}
-        exec(code, scope)
-        run = scope["make"](**names)
-        target = last.branch[1] if last.branch is not None else None
-        return Block(head, tuple(idx), run, loops, back_target=target if target is not None and target < head else None)
+        return compile(source, filename, "exec")
 
 
 _TOP_WRITE = re.compile(r"^(\w+)\[(\d+)\] = (.*)$")
