@@ -388,14 +388,15 @@ def print_stats(data: dict[str, Any], several: bool) -> None:
     mon = data.get("monitor")
     if mon is not None:
         exits = ", ".join(f"{k} {v}" for k, v in mon["exits"].items()) or "none"
+        translated = sum(mon["translated_by_mode"].values())
+        ran = f"{translated} translated, " if translated else ""
         print(f"{prefix}executed          {mon['direct']} directly ({mon['direct_fraction']:.2%}), "
-              f"{mon['interpreted']} interpreted", file=err)
+              f"{ran}{mon['interpreted'] - translated} interpreted", file=err)
         print(f"{prefix}monitor exits     {exits}; {mon['emulated']} emulated", file=err)
         if mon["adaptive_sites"]:
             print(f"{prefix}adaptive          {mon['adaptive_sites']} trapping sites translated, entered "
                   f"{mon['adaptive_entries']} times instead of trapping", file=err)
         if mon["translations"]:
-            translated = sum(mon["translated_by_mode"].values())
             print(f"{prefix}translated        {translated} run from the translation cache ({mon['callouts']} callouts); "
                   f"{mon['translations']} blocks ({mon['instructions_translated']} instructions) translated, "
                   f"{mon['translations_dropped']} dropped by stores", file=err)
