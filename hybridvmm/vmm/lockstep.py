@@ -47,13 +47,15 @@ class Places:
         return mode_label(self.isa, mode)
 
     def physical(self, address: int, physical: int | None, raw: bytes) -> str:
-        """Where the instruction at ``address`` really lies when that is elsewhere, and for a
-        patched image whether it is the image's own code or code written at run time — a
-        copy the patch table cannot reach, though a patched address may coincide with it."""
-        if physical is None or physical == address:
+        """For a patched image, where the instruction at ``address`` really lies when that is
+        elsewhere, and whether it is the image's own code or code written at run time — a
+        copy the patch table cannot reach, though a patched address may coincide with it.
+        (Empty without a patch table: no patched address to tell it from; ``as_dict`` has
+        the physical address always.)"""
+        if physical is None or physical == address or not self.image.patches:
             return ""
         text = f"physical 0x{physical:x}"
-        if not self.image.patches or patch_at(self.image, physical) is not None:
+        if patch_at(self.image, physical) is not None:
             return text
         own = read_original(self.image, physical, len(raw)) == raw
         text += ": the image's own code, unpatched" if own else ": a copy written at run time"
