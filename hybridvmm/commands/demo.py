@@ -156,7 +156,7 @@ def show_monitor() -> bool:
     print("\n  The prediction table (docs/modes.md, 'Predicted equivalence'), filled in from those runs: yes = all three guests equivalent")
     print("  to the bare machine; NO = diverges, with the instruction the lock-step search found responsible.")
     header = f"  {'':<11}" + "".join(f"{COLUMN.get(m, m):<22}" for m in COMPARE_MODES)
-    print(header)
+    print(header.rstrip())
     for variant in VARIANTS:
         row_text = f"  {variant:<11}"
         for mode in COMPARE_MODES:
@@ -175,7 +175,7 @@ def show_monitor() -> bool:
                 diverged = sum(not r.equivalent for r in rows)
                 cell = f"NO {diverged}/3 ({', '.join(names)})"
             row_text += f"{cell:<22}"
-        print(row_text)
+        print(row_text.rstrip())
     print(f"  every cell as the theorems predict: {'yes' if as_predicted else 'NO'}")
     for variant, mode, r in examples[:1]:
         d = r.divergence
