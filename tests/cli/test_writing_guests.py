@@ -11,8 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = (ROOT / "docs" / "writing-guests.md").read_text()
-DECIMAL = re.compile(r"\d+\.\d+")
-"""Decimal figures are masked before a shown line is compared: wall times, their ratios and
+DECIMAL = re.compile(r" *\d+\.\d+")
+"""Decimal figures (and the blanks that right-align them) are masked before a shown line is compared: wall times, their ratios and
 percentages beside the exact counts that are compared."""
 PLACEHOLDER = re.compile(r"\b[A-Z]{2,}\b")
 """An inline command with a word like IMAGE or MODE is a pattern, not a command to run."""
