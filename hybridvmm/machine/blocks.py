@@ -296,11 +296,58 @@ class BlockCompiler:
                 "    except SyncSignal as e:", "        k = IDX[e.pc]", *undone, "        R[0] = e.pc", "        raise"]
         if writes:
             out += ["    finally:", "        IB[0] = 0"]
+        out = keep_in_locals(out, names, getattr(self.m, "block_locals", ()), loops)
         params = ", ".join(names)
         source = f"def make({params}):\n" + "\n".join("    " + line for line in out) + "\n    return run\n"
         filename = f"<block 0x{head:x} of {n}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         return compile(source, filename, "exec")
+
+
+LOCAL_SAFE_CALLS = frozenset({"load", "store", "fault", "inval", "tr", "tw", "misaligned_target", "illegal", "_div",
+                              "_rem", "_div32", "_rem32", "int", "get", "TrapSignal", "SyncSignal"})
+"""What a block may call and still keep registers in locals: none of these reads or writes
+the register file or the flags (a trap's handler reads them only after the block has
+written them back)."""
+_CALL = re.compile(r"\b([A-Za-z_]\w*)\(")
+_ASSIGN = r"\s*(?:[-+*/%&|^]|<<|>>|//|\*\*)?=(?!=)"
+
+
+def keep_in_locals(out: list[str], names: dict[str, Any], lists: tuple, loops: bool) -> list[str]:
+    """The block's lines with the register file (and the machine's other ``lists``: pgm's
+    flag cells) kept in Python locals while it runs: loaded before the instructions, written
+    back in ``finally`` (so on every way out, a trap's included, before anyone can look).
+    Only where every use is a constant index, the block calls nothing that might read them
+    behind its back, and the locals save more than their loading costs."""
+    start = out.index("    try:")
+    end = next(i for i in range(start, len(out)) if out[i].startswith("    except "))
+    body = "\n".join(out[start + 1:end])
+    if any(name.rsplit("_", 1)[0] not in LOCAL_SAFE_CALLS for name in _CALL.findall(body)):
+        return out
+    loads, stores, total = [], [], 0
+    for n, obj in enumerate(lists):
+        aliases = [alias for alias, value in names.items() if value is obj]
+        if not aliases:
+            continue
+        pattern = "|".join(re.escape(a) for a in aliases)
+        uses = re.findall(rf"\b(?:{pattern})\[(\d+)\]", body)
+        if len(uses) != len(re.findall(rf"\b(?:{pattern})\b", body)):
+            return out                                     # an index computed at run time, or the list itself
+        written = set(re.findall(rf"\b(?:{pattern})\[(\d+)\]{_ASSIGN}", body))
+        indices = sorted(set(uses), key=int)
+        total += len(uses) - len(indices) - len(written)
+        loads += [f"L{n}_{i} = {aliases[0]}[{i}]" for i in indices]
+        stores += [f"{aliases[0]}[{i}] = L{n}_{i}" for i in sorted(written, key=int)]
+        body = re.sub(rf"\b(?:{pattern})\[(\d+)\]", lambda m, n=n: f"L{n}_{m.group(1)}", body)
+    if not loads or (total <= 0 and not loops):
+        return out
+    new = out[:start] + ["    " + "; ".join(loads), "    try:"] + body.split("\n") + out[end:]
+    if stores:
+        if new[-2] == "    finally:":
+            new.append("        " + "; ".join(stores))
+        else:
+            new += ["    finally:", "        " + "; ".join(stores)]
+    return new
 
 
 _TOP_WRITE = re.compile(r"^(\w+)\[(\d+)\] = (.*)$")

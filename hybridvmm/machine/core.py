@@ -457,6 +457,10 @@ class Machine:
         else:
             samples[pc] = count
 
+    block_locals: tuple = ()
+    """Lists a compiled block may keep in Python locals while it runs (the register file):
+    see :func:`~hybridvmm.machine.blocks.keep_in_locals`."""
+
     def block_piece(self, ins: Instruction, ctx: Context, handler: Handler, k: int):
         """``ins`` as piece ``k`` of a compiled block: its handler's own body inlined
         (:mod:`hybridvmm.machine.inline`), or None to call the handler there."""

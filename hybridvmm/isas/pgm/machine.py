@@ -233,6 +233,11 @@ class PgmMachine(Machine):
         self.priv = USER if value else SUPERVISOR
 
     @property
+    def block_locals(self) -> tuple:
+        """The registers and the lazy flag cells, kept in locals by compiled blocks."""
+        return (self.regs, self.flag_cells)
+
+    @property
     def flags(self) -> int:
         return flags_from_cells(self.flag_cells)
 

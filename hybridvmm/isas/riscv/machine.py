@@ -318,6 +318,11 @@ class RiscvMachine(Machine):
         self.uart.input_changed()  # input already queued resumes its delivery
         self.flush_translations()
 
+    @property
+    def block_locals(self) -> tuple:
+        """The registers, kept in locals by compiled blocks."""
+        return (self.x,)
+
     def get_csr(self, which: str | int) -> int:
         """A CSR's value by name or number, read as M-mode would (no side effects)."""
         return self._csr_entry(which).read()
