@@ -36,6 +36,7 @@ repays it.  Between chunks the run loop *samples* where it is; an address sample
 from __future__ import annotations
 
 import ast
+import builtins
 import linecache
 import re
 from dataclasses import dataclass, field
@@ -259,7 +260,7 @@ class BlockCompiler:
         if loops:
             out += [f"    rounds = left // {n}", "    j = 0"]
         if writes:
-            out.append("    IB[0] = 1")
+            out += ["    IB[0] = 1", "    W = False"]
         out.append("    try:")
         pad = " " * (12 if loops else 8)
         if loops:
@@ -284,10 +285,12 @@ class BlockCompiler:
                 cond, taken, _ = piece.branch
                 out += [f"{pad}if {cond}:", f"{pad}    {ran(k)}", f"{pad}    return {taken}"]
                 continue
-            out.extend(pad + line for line in body[k])
+            noted = after_writes(body[k]) if piece.writes else None
+            out.extend(pad + line for line in (noted or body[k]))
             if piece.writes:
                 # it overwrote decoded code: stop right after it
-                out += [f"{pad}if IB[0] == 2:", f"{pad}    {ran(k)}", f"{pad}    return {ins.next_address}"]
+                out += [f"{pad}if {'W' if noted else 'IB[0] == 2'}:", f"{pad}    {ran(k)}",
+                        f"{pad}    return {ins.next_address}"]
         # the instruction at k trapped (a trap names where its instruction is) or must run
         # exactly: k completed before it, and the run loop takes off nothing
         undone = [f"        {ran('k')}"] if loops else [f"        if k < {n - 1}:", f"            {ran('k')}"]
@@ -297,11 +300,37 @@ class BlockCompiler:
         if writes:
             out += ["    finally:", "        IB[0] = 0"]
         out = keep_in_locals(out, names, getattr(self.m, "block_locals", ()), loops)
+        if loops:
+            out = hoist_addresses(out)
         params = ", ".join(names)
         source = f"def make({params}):\n" + "\n".join("    " + line for line in out) + "\n    return run\n"
         filename = f"<block 0x{head:x} of {n}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         return compile(source, filename, "exec")
+
+
+NEVER_STORE = frozenset({"load", "tr", "tw", "fault", "misaligned_target", "TrapSignal", "illegal", "_div", "_rem",
+                         "_div32", "_rem32", "int", "get"})
+"""Callables a piece may call without storing (anything else it calls may overwrite code)."""
+BUILTIN_NAMES = frozenset(dir(builtins))
+
+
+def after_writes(lines: list[str]) -> list[str] | None:
+    """A piece's lines noting in the local ``W`` whether each call that may store (a store's
+    slow path, where it reaches the machine: its fast path never writes watched code) made
+    the block's code stale, so that the check after the piece costs a local's test on the
+    fast path; None where such a call is not a statement of its own."""
+    out = []
+    for line in lines:
+        out.append(line)
+        calls = [name for name in _CALL.findall(line) if name.rsplit("_", 1)[0] not in NEVER_STORE | BUILTIN_NAMES]
+        if not calls:
+            continue
+        stripped = line.lstrip()
+        if not (len(calls) == 1 and stripped.startswith(calls[0] + "(") and stripped.endswith(")")):
+            return None
+        out.append(line[:len(line) - len(stripped)] + "W = IB[0] == 2")
+    return out
 
 
 LOCAL_SAFE_CALLS = frozenset({"load", "store", "fault", "inval", "tr", "tw", "misaligned_target", "illegal", "_div",
@@ -348,6 +377,50 @@ def keep_in_locals(out: list[str], names: dict[str, Any], lists: tuple, loops: b
         else:
             new += ["    finally:", "        " + "; ".join(stores)]
     return new
+
+
+_ADDRESS = re.compile(r"^(\s*)(\w+) = (L\d+_\d+) \+ \((-?\d+)\) & (\w+)$")
+_LOOP = "        while True:"
+
+
+def hoist_addresses(out: list[str]) -> list[str]:
+    """A loop block's lines with each address that is a register (kept in a local the loop
+    never writes) plus a constant computed once before the loop, and with it the tests that
+    depend on that address alone (alignment, within RAM): what is left in the loop is the
+    test of the code marks, which stores can change. The tests keep their order, so that a
+    mark is looked up only where it was before."""
+    if _LOOP not in out:
+        return out
+    loop = out.index(_LOOP)
+    end = next(i for i in range(loop, len(out)) if out[i].startswith("    except ") or out[i] == "    finally:")
+    body = out[loop + 1:end]
+    text = "\n".join(body)
+    before: list[str] = []
+    for i, line in enumerate(body[:-1]):
+        match = _ADDRESS.match(line)
+        test = re.fullmatch(r"(\s*)if (.*):", body[i + 1])
+        if match is None or test is None or test.group(1) != match.group(1):
+            continue
+        indent, var, register, offset, mask = match.groups()
+        if re.search(rf"\b{register}{_ASSIGN}", text):
+            continue                                       # the loop writes the register: not invariant
+        terms = test.group(2).split(" or ")
+        fixed = [t for t in terms if re.fullmatch(rf"{var} (?:&|>) \d+", t)]
+        marks = [t for t in terms if re.fullmatch(rf"\w+\[{var}(?: >> \d+)?\]", t)]
+        if len(fixed) + len(marks) != len(terms) or terms[:len(fixed)] != fixed:
+            continue
+        n = sum(line.lstrip().startswith("HA") for line in before)
+        address = f"HA{n}"
+        before.append(f"        {address} = {register} + ({offset}) & {mask}")
+        tests = marks
+        if fixed:
+            before.append(f"        HF{n} = " + " or ".join(re.sub(rf"\b{var}\b", address, t) for t in fixed))
+            tests = [f"HF{n}"] + marks
+        body[i] = f"{indent}{var} = {address}"
+        body[i + 1] = f"{indent}if {' or '.join(tests)}:"
+    if not before:
+        return out
+    return out[:loop] + before + [_LOOP] + body + out[end:]
 
 
 _TOP_WRITE = re.compile(r"^(\w+)\[(\d+)\] = (.*)$")

@@ -19,7 +19,6 @@ reference to itself — is not inlined; the block calls it instead.
 from __future__ import annotations
 
 import ast
-import builtins
 import copy
 import linecache
 import textwrap
@@ -27,15 +26,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from hybridvmm.isa import Instruction
-from hybridvmm.machine.blocks import Piece
+from hybridvmm.machine.blocks import BUILTIN_NAMES as _BUILTINS, NEVER_STORE, Piece
 
-_BUILTINS = frozenset(dir(builtins))
 _REFUSED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.Nonlocal, ast.Global, ast.Yield, ast.YieldFrom,
             ast.ClassDef)
 _cache: dict[tuple, tuple[ast.Module, frozenset]] = {}
-NEVER_STORE = frozenset({"load", "tr", "tw", "fault", "misaligned_target", "TrapSignal", "illegal", "_div", "_rem",
-                         "_div32", "_rem32", "int", "get"})
-"""Callables a piece may call without storing (anything else it calls may overwrite code)."""
 
 
 def _body(fn: Callable) -> ast.Module | None:

@@ -115,3 +115,71 @@ def test_flags_a_later_instruction_sets_again_are_kept_when_a_load_between_fault
 def test_bundled_guests_compiled_and_per_instruction_agree(guest, isa, steps):
     m = assert_same_trace(build_guest(guest, isa), load_isa(isa), steps, guest)
     assert m.block_instructions > 0
+
+
+INVARIANT_ADDRESSES = """
+        .org 0x80000000
+        .entry start
+start:  la    t0, handler
+        csrrw zero, mtvec, t0
+        addi  t0, zero, 0
+        la    sp, patch_site
+        lui   s1, 0x70000              # nothing is there: every load from it faults
+        lw    s5, 0(sp)                # the instruction at patch_site, as it is
+        la    s2, new_insn
+        lw    s2, 0(s2)
+        la    s4, scratch
+        addi  t1, zero, 300
+faults: addi  t0, t0, 1
+        lw    t2, 0(s1)                # an invariant address out of RAM: a fault in mid-block
+        sw    t0, 8(s4)                # an invariant address in RAM
+        lw    t3, 8(s4)
+        add   a0, a0, t3
+        bne   t0, t1, faults
+        addi  t0, zero, 0
+loop:   addi  t0, t0, 1
+        sw    t0, 8(s4)
+        lw    t3, 8(s4)
+        add   a0, a0, t3
+        add   s5, s5, s6               # s6 is 0, but once: from round 301 the loop stores another word
+        addi  s6, zero, 0
+        beq   t0, t1, patch
+back:   sw    s5, 0(sp)                # an invariant address in the loop's own code
+        addi  a1, a1, 1
+patch_site:
+        addi  a1, a1, 1
+        bne   t0, t1, loop
+        addi  t1, t1, 300
+        bltu  t1, s3, loop
+        csrrw zero, mtvec, zero
+        ebreak
+patch:  sub   s6, s2, s5
+        addi  s3, zero, 0x400
+        j     back
+handler:
+        csrrs t4, mepc, zero
+        addi  t4, t4, 4
+        csrrw zero, mepc, t4
+        addi  a2, a2, 1
+        mret
+        .align 2
+new_insn:
+        addi  a1, a1, 7
+scratch:
+        .space 16
+"""
+
+
+def test_a_loops_invariant_addresses_hoisted_out_of_it_still_fault_and_see_code_written():
+    """The compiler computes an address from a register the loop never writes once, before
+    the loop: the out-of-RAM load still faults at its instruction every round, and a store
+    through a hoisted address into the loop's own code still stops the block."""
+    from hybridvmm.asm import assemble
+
+    image = assemble(INVARIANT_ADDRESSES, "rv32", "invariant")
+    m = assert_same_trace(image, load_isa("rv32"), 200_000, "invariant addresses")
+    x = m.cpu_state()["x"]
+    # 300 rounds with a fault each; then 900 (t1 reaches 1,200 > 0x400 at t0 = 900), a1 += 2
+    # a round until round 301 rewrote +1 into +7
+    assert (x[12], x[11]) == (300, 300 * 2 + (900 - 300) * 8)
+    assert m.block_instructions > 0 and m.code.drops > 0

@@ -17,8 +17,8 @@ OP = {
     "add": "(a + b) & M",
     "sub": "(a - b) & M",
     "sll": "(a << (b & SH)) & M",
-    "slt": "int((a ^ S) < (b ^ S))",
-    "sltu": "int(a < b)",
+    "slt": "(1 if (a ^ S) < (b ^ S) else 0)",
+    "sltu": "(1 if a < b else 0)",
     "xor": "a ^ b",
     "srl": "a >> (b & SH)",
     "sra": "(((a ^ S) - S) >> (b & SH)) & M",
@@ -27,8 +27,8 @@ OP = {
 }
 OP_IMM = {
     "addi": "(a + i) & M",
-    "slti": "int((a ^ S) < IS)",
-    "sltiu": "int(a < I)",
+    "slti": "(1 if (a ^ S) < IS else 0)",
+    "sltiu": "(1 if a < I else 0)",
     "xori": "a ^ I",
     "ori": "a | I",
     "andi": "a & I",
