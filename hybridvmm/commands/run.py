@@ -74,7 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_image_arguments(p, several="one VM each")
     p.add_argument("--mode", choices=RUN_MODES, default=BARE,
-                   help="bare machine, or a monitor: pure (trap-and-emulate), interpret, hybrid, patch (default: bare)")
+                   help="bare machine, or a monitor: pure (trap-and-emulate), interpret, hybrid, patch, "
+                        "bt (binary translation) (default: bare)")
     p.add_argument("--no-patch", action="store_true", help="hybrid only: do not patch user code (the mode hybrid-no-patch)")
     p.add_argument("--slice", metavar="N", type=number, default=DEFAULT_SLICE,
                    help=f"guest instructions per VM before the monitor switches VMs (default {DEFAULT_SLICE:,})")
