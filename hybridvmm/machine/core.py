@@ -795,5 +795,16 @@ class Machine:
         """The machine's final program status as data (``run --stats/--json``)."""
         return {"pc": self.pc, "mode": self.mode}
 
+    @property
+    def gprs(self) -> list[int]:
+        """The general registers by number, as the one list the model keeps them in (shared
+        with a monitor's host while a VM's world is loaded)."""
+        raise NotImplementedError
+
+    def system_registers(self) -> dict[str, int]:
+        """The system registers a register dump shows beside :meth:`psw_summary` (by name;
+        none unless the ISA has more than its status word)."""
+        return {}
+
     def set_cpu_state(self, state: dict[str, Any]) -> None:
         raise NotImplementedError

@@ -57,13 +57,6 @@ def trap_line(trap: Trap) -> str:
 
 
 # --- registers -------------------------------------------------------------------------------------
-MAIN_CSRS = ("mstatus", "misa", "medeleg", "mideleg", "mie", "mip", "mtvec", "mscratch", "mepc", "mcause", "mtval",
-             "mcounteren", "stvec", "sscratch", "sepc", "scause", "stval", "satp", "scounteren",
-             "pmpcfg0", "pmpcfg1", *(f"pmpaddr{i}" for i in range(8)))
-"""The CSRs a dump shows, where the ISA has them (pmpcfg1 exists on RV32 only): trap
-entry and return, delegation, interrupts, counters' enables, paging and the first eight
-PMP entries.  The counters themselves are left out: they change with every instruction."""
-
 SELF_CHANGING = frozenset({"pc", "timer"})
 """What changes without an instruction writing it, left out of a ``regs`` trace: the pc
 (every trace line shows it) and pgm's interval timer, which counts down by itself."""
@@ -73,38 +66,16 @@ REDUNDANT = frozenset({"status"})
 mode, ie and flags together."""
 
 
-def _gprs(machine: "Machine") -> list[int]:
-    """The general registers by number: every model keeps them in one list (pgm ``regs``,
-    RISC-V ``x``), shared with a monitor's host while a VM's world is loaded."""
-    file = getattr(machine, "regs", None)
-    return list(file if file is not None else machine.x)  # type: ignore[attr-defined]
-
-
-def _csrs(machine: "Machine") -> dict[str, int]:
-    numbers = machine.isa.csrs
-    get = getattr(machine, "get_csr", None)
-    if get is None or not numbers:
-        return {}
-    out = {}
-    for name in MAIN_CSRS:
-        if name in numbers:
-            try:
-                out[name] = get(numbers[name])
-            except KeyError:  # named by the spec, absent at this XLEN
-                continue
-    return out
-
-
 def registers(machine: "Machine") -> dict[str, Any]:
     """Every register of ``machine`` as data (``run --regs`` and ``--json``'s
     ``registers``): ``gpr`` by name, ``pc``, ``mode`` and ``system``.  For a VM, pass its
     virtual CPU with the VM's world loaded: its system registers are the guest's own."""
     names = machine.isa.registers["gpr"].names
-    system = _csrs(machine)
+    system = machine.system_registers()
     for k, v in machine.psw_summary().items():
         if k not in ("pc", "mode") and k not in system:
             system[k] = v
-    return {"gpr": dict(zip(names, _gprs(machine))), "pc": machine.pc, "mode": machine.mode, "system": system}
+    return {"gpr": dict(zip(names, list(machine.gprs))), "pc": machine.pc, "mode": machine.mode, "system": system}
 
 
 def _value(name: str, value: Any, digits: int) -> str:

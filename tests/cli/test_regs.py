@@ -13,7 +13,8 @@ import pytest
 from hybridvmm.commands.run import _bare_tracer
 from hybridvmm.guests import build_guest
 from hybridvmm.isas import build_machine
-from hybridvmm.machine.trace import MAIN_CSRS, RegisterWatch, register_lines, registers
+from hybridvmm.isas.riscv.machine import DUMP_CSRS as MAIN_CSRS
+from hybridvmm.machine.trace import RegisterWatch, register_lines, registers
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLO = ROOT / "examples" / "hello.s"

@@ -233,6 +233,10 @@ class PgmMachine(Machine):
         self.priv = USER if value else SUPERVISOR
 
     @property
+    def gprs(self) -> list[int]:
+        return self.regs
+
+    @property
     def block_locals(self) -> tuple:
         """The registers and the lazy flag cells, kept in locals by compiled blocks."""
         return (self.regs, self.flag_cells)

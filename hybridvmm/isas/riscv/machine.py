@@ -128,6 +128,15 @@ DEFAULT_RAM = 1 << 20
 REGISTERS = 32
 
 
+DUMP_CSRS = ("mstatus", "misa", "medeleg", "mideleg", "mie", "mip", "mtvec", "mscratch", "mepc", "mcause", "mtval",
+             "mcounteren", "stvec", "sscratch", "sepc", "scause", "stval", "satp", "scounteren",
+             "pmpcfg0", "pmpcfg1", *(f"pmpaddr{i}" for i in range(8)))
+"""The CSRs a register dump shows, where the hart has them (pmpcfg1 exists on RV32 only):
+trap entry and return, delegation, interrupts, counters' enables, paging and the first
+eight PMP entries.  The counters themselves are left out: they change with every
+instruction."""
+
+
 class RiscvMachine(Machine):
     """One RISC-V hart with its platform (see the module docstring)."""
 
@@ -319,9 +328,25 @@ class RiscvMachine(Machine):
         self.flush_translations()
 
     @property
+    def gprs(self) -> list[int]:
+        return self.x
+
+    @property
     def block_locals(self) -> tuple:
         """The registers, kept in locals by compiled blocks."""
         return (self.x,)
+
+    def system_registers(self) -> dict[str, int]:
+        """The CSRs of :data:`DUMP_CSRS` this hart has (``run --regs``, ``--json``)."""
+        numbers = self.isa.csrs
+        out = {}
+        for name in DUMP_CSRS:
+            if name in numbers:
+                try:
+                    out[name] = self.get_csr(numbers[name])
+                except KeyError:  # named by the spec, absent at this XLEN
+                    continue
+        return out
 
     def get_csr(self, which: str | int) -> int:
         """A CSR's value by name or number, read as M-mode would (no side effects)."""
