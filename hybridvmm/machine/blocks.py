@@ -313,6 +313,19 @@ NEVER_STORE = frozenset({"load", "tr", "tw", "fault", "misaligned_target", "Trap
                          "_div32", "_rem32", "int", "get"})
 """Callables a piece may call without storing (anything else it calls may overwrite code)."""
 BUILTIN_NAMES = frozenset(dir(builtins))
+NOT_STORING = NEVER_STORE | BUILTIN_NAMES
+"""Names a piece may call without storing: :data:`NEVER_STORE` and Python's builtins."""
+LOCAL_SAFE_CALLS = NEVER_STORE | {"store", "inval", "SyncSignal"}
+"""What a block may call and still keep registers in locals: none of these reads or writes
+the register file or the flags (a store's slow path reaches memory and devices only; a
+trap's handler reads them only after the block has written them back)."""
+_CALL = re.compile(r"\b([A-Za-z_]\w*)\(")
+_ASSIGN = r"\s*(?:[-+*/%&|^]|<<|>>|//|\*\*)?=(?!=)"
+
+
+def callable_name(name: str) -> str:
+    """A piece's name for a callable without its piece-number suffix (``load_3`` → ``load``)."""
+    return name.rsplit("_", 1)[0]
 
 
 def after_writes(lines: list[str]) -> list[str] | None:
@@ -323,7 +336,7 @@ def after_writes(lines: list[str]) -> list[str] | None:
     out = []
     for line in lines:
         out.append(line)
-        calls = [name for name in _CALL.findall(line) if name.rsplit("_", 1)[0] not in NEVER_STORE | BUILTIN_NAMES]
+        calls = [name for name in _CALL.findall(line) if callable_name(name) not in NOT_STORING]
         if not calls:
             continue
         stripped = line.lstrip()
@@ -331,15 +344,6 @@ def after_writes(lines: list[str]) -> list[str] | None:
             return None
         out.append(line[:len(line) - len(stripped)] + "W = IB[0] == 2")
     return out
-
-
-LOCAL_SAFE_CALLS = frozenset({"load", "store", "fault", "inval", "tr", "tw", "misaligned_target", "illegal", "_div",
-                              "_rem", "_div32", "_rem32", "int", "get", "TrapSignal", "SyncSignal"})
-"""What a block may call and still keep registers in locals: none of these reads or writes
-the register file or the flags (a trap's handler reads them only after the block has
-written them back)."""
-_CALL = re.compile(r"\b([A-Za-z_]\w*)\(")
-_ASSIGN = r"\s*(?:[-+*/%&|^]|<<|>>|//|\*\*)?=(?!=)"
 
 
 def keep_in_locals(out: list[str], names: dict[str, Any], lists: tuple, loops: bool) -> list[str]:
@@ -351,7 +355,7 @@ def keep_in_locals(out: list[str], names: dict[str, Any], lists: tuple, loops: b
     start = out.index("    try:")
     end = next(i for i in range(start, len(out)) if out[i].startswith("    except "))
     body = "\n".join(out[start + 1:end])
-    if any(name.rsplit("_", 1)[0] not in LOCAL_SAFE_CALLS for name in _CALL.findall(body)):
+    if any(callable_name(name) not in LOCAL_SAFE_CALLS for name in _CALL.findall(body)):
         return out
     loads, stores, total = [], [], 0
     for n, obj in enumerate(lists):
@@ -396,6 +400,7 @@ def hoist_addresses(out: list[str]) -> list[str]:
     body = out[loop + 1:end]
     text = "\n".join(body)
     before: list[str] = []
+    n = 0
     for i, line in enumerate(body[:-1]):
         match = _ADDRESS.match(line)
         test = re.fullmatch(r"(\s*)if (.*):", body[i + 1])
@@ -409,7 +414,6 @@ def hoist_addresses(out: list[str]) -> list[str]:
         marks = [t for t in terms if re.fullmatch(rf"\w+\[{var}(?: >> \d+)?\]", t)]
         if len(fixed) + len(marks) != len(terms) or terms[:len(fixed)] != fixed:
             continue
-        n = sum(line.lstrip().startswith("HA") for line in before)
         address = f"HA{n}"
         before.append(f"        {address} = {register} + ({offset}) & {mask}")
         tests = marks
@@ -418,6 +422,7 @@ def hoist_addresses(out: list[str]) -> list[str]:
             tests = [f"HF{n}"] + marks
         body[i] = f"{indent}{var} = {address}"
         body[i + 1] = f"{indent}if {' or '.join(tests)}:"
+        n += 1
     if not before:
         return out
     return out[:loop] + before + [_LOOP] + body + out[end:]

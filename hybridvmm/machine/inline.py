@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from hybridvmm.isa import Instruction
-from hybridvmm.machine.blocks import BUILTIN_NAMES as _BUILTINS, NEVER_STORE, Piece
+from hybridvmm.machine.blocks import BUILTIN_NAMES as _BUILTINS, NOT_STORING, Piece, callable_name
 
 _REFUSED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.Nonlocal, ast.Global, ast.Yield, ast.YieldFrom,
             ast.ClassDef)
@@ -139,7 +139,7 @@ def _make_template(handler: Callable, ints: frozenset[str]) -> _Template | None:
         return None
     ast.fix_missing_locations(tree)
     writes = any(isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name)
-                 and node.func.id.rsplit("_", 1)[0] in NEVER_STORE | _BUILTINS) for node in ast.walk(tree))
+                 and callable_name(node.func.id) in NOT_STORING) for node in ast.walk(tree))
     returns = [node for node in ast.walk(tree) if isinstance(node, ast.Return)]
     last = tree.body[-1]
     single = len(returns) == 1 and last is returns[0] and last.value is not None
