@@ -397,18 +397,18 @@ class Machine:
         """A chunk ended early with ``exc`` after ``n`` completed instructions, the stopping one
         at ``pc`` (or where a compiled block stopped): count them, then do what the exception
         asks; returns the instructions completed, the stopping one's included if it did."""
-        pc = self._stopped_at(pc)
-        self.pc = pc
+        pc = self.pc = self._stopped_at(pc)
+        untranslated = isinstance(exc, KeyError) and pc not in fast
+        if not (untranslated or isinstance(exc, (SyncSignal, TrapSignal, KeyboardInterrupt))):
+            raise exc
+        if n:
+            self._retire(n)
         if isinstance(exc, SyncSignal):
-            if n:
-                self._retire(n)
             self.exact_steps += 1
             if self.compile_eager and pc not in self._ctx.sync:
                 self.callouts += 1                 # a device access stopped a translated block
             return n + self._slow_step()
         if isinstance(exc, TrapSignal):
-            if n:
-                self._retire(n)
             if exc.completed:
                 self._retire(1)
                 n += 1
@@ -416,19 +416,13 @@ class Machine:
             self._boundary()
             return n
         if isinstance(exc, KeyboardInterrupt):  # Ctrl-C: what completed stays counted, for the report
-            if n:
-                self._retire(n)
             raise exc
-        if isinstance(exc, KeyError) and pc not in fast:
-            if n:
-                self._retire(n)
-            try:
-                self._translate_current(pc)
-            except TrapSignal as sig:
-                self._take(sig)
-                self._boundary()
-            return n
-        raise exc
+        try:                                       # untranslated: translate it, the loop runs it next
+            self._translate_current(pc)
+        except TrapSignal as sig:
+            self._take(sig)
+            self._boundary()
+        return n
 
     def _stopped_at(self, pc: int) -> int:
         """The pc a chunk stopped at: where a compiled block stopped, else the dispatch's."""
