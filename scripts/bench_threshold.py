@@ -24,7 +24,7 @@ import sys
 import time
 
 from hybridvmm.commands.bench import XV6_SESSION
-from hybridvmm.commands.machine_options import machine_platform
+from hybridvmm.commands.machine_options import own_platform
 from hybridvmm.guests import build_guest
 from hybridvmm.isas import build_machine
 from hybridvmm.machine import core
@@ -46,7 +46,7 @@ def once(image, console: ConsoleInput | None, threshold: int | None) -> tuple[fl
     core.THRESHOLD = threshold or 1
     core.Machine.compile_default = threshold is not None
     try:
-        with machine_platform(argparse.Namespace(ram=None, drive=None), [image])[0]:
+        with own_platform([image]):
             m = build_machine(image.isa, image=image)
         if console is not None:
             m.console.feed(console)

@@ -31,7 +31,7 @@ from importlib import resources
 from typing import Any
 
 from hybridvmm.cli_support import add_json_flag, number, print_json
-from hybridvmm.commands.machine_options import machine_platform
+from hybridvmm.commands.machine_options import own_platform
 from hybridvmm.errors import UserError
 from hybridvmm.guests import build_guest, guest_info, list_guests
 from hybridvmm.image import Image
@@ -75,7 +75,7 @@ class Workload:
     def platform(self):
         """The context its machines are built in: the RAM and a fresh copy of the disk the
         image asks for (nothing for an image that asks for none)."""
-        return machine_platform(argparse.Namespace(ram=None, drive=None), [self.image])[0]
+        return own_platform([self.image])
 
 
 @dataclass

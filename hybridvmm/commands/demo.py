@@ -20,7 +20,7 @@ import hashlib
 import time
 from importlib import resources
 
-from hybridvmm.commands.machine_options import machine_platform
+from hybridvmm.commands.machine_options import own_platform
 from hybridvmm.image import Image
 from hybridvmm.machine.console import ConsoleInput
 
@@ -275,7 +275,7 @@ def show_xv6(image: Image | None = None, console: ConsoleInput = XV6_INPUT) -> b
     quick look at the act)."""
     heading(8, "A real operating system: xv6-riscv, bare and under pure and hybrid")
     image = image if image is not None else build_guest("xv6")
-    platform = machine_platform(argparse.Namespace(ram=None, drive=None), [image])[0]
+    platform = own_platform([image])
     limit = max(50_000_000, image.platform.get("max_steps", 0))
     progress = Progress()
     start = time.perf_counter()

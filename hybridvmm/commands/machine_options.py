@@ -144,3 +144,9 @@ def machine_platform(args: argparse.Namespace, images: list[Image]) -> tuple[Con
                 raise UserError(f"{image.source or 'image'}: needs {need:#x} bytes of RAM; --ram gives {args.ram:#x}")
     drive = Drive.open(args.drive) if args.drive is not None else None
     return configure(ram=args.ram, drive=drive), drive
+
+
+def own_platform(images: list[Image]) -> ContextManager:
+    """The platform the images themselves ask for (a bundled guest's RAM and disk), as
+    ``run`` gives it when no option says otherwise."""
+    return machine_platform(argparse.Namespace(ram=None, drive=None), images)[0]
