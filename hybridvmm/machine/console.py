@@ -87,7 +87,7 @@ class Console:
         if self.prompt is not None:
             if self.released < len(self.input) and self.output.find(self.prompt, self.since) >= 0:
                 self._release_line()
-        elif not (self.interval and self.receiver is not None):
+        elif not self.paced():
             self.released = len(self.input)
         self._tell()
 
