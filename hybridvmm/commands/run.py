@@ -29,6 +29,7 @@ from hybridvmm.commands.machine_options import add_machine_arguments, console_in
 from hybridvmm.commands.signature import write_signature
 from hybridvmm.errors import UserError
 from hybridvmm.gdbstub import DEFAULT_ADDRESS as DEFAULT_GDB, GdbStub
+from hybridvmm.guests import GUESTS
 from hybridvmm.image import Image
 from hybridvmm.isa import load_isa
 from hybridvmm.isas import build_machine, machine_class
@@ -59,6 +60,11 @@ INTERACTIVE_CHUNK = 50_000
 """Guest instructions between two looks at the keyboard on a bare interactive run."""
 
 
+def _guest_limits() -> str:
+    """The bundled guests that ask for their own instruction limit, with it."""
+    return ", ".join(f"guest:{g.name} {g.max_steps:,}" for g in GUESTS.values() if g.max_steps is not None)
+
+
 def _epilog() -> str:
     lines = machine_class("rv32").memory_map()
     note = ("Console input is deterministic: the same input gives the same output and instruction counts, bare and "
@@ -81,7 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"guest instructions per VM before the monitor switches VMs (default {DEFAULT_SLICE:,})")
     p.add_argument("--max-steps", metavar="N", type=number, default=None,
                    help=f"stop a guest (exit 1) after N instructions (default {DEFAULT_MAX_STEPS:,}, or what a "
-                        f"bundled guest asks for: guest:xv6 2,000,000,000; no limit on an interactive console)")
+                        f"bundled guest asks for: {_guest_limits()}; no limit on an interactive console)")
     p.add_argument("--output-dir", metavar="DIR", help="write each VM's console to DIR/vmN.out instead of stdout")
     p.add_argument("--stats", action="store_true", help="print instructions, traps, monitor statistics and the final PSW on stderr")
     p.add_argument("--trace", nargs="?", const=DEFAULT_TRACE, metavar="CATEGORIES",
