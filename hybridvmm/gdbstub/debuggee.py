@@ -7,7 +7,7 @@ way is taken, and the handler's first instruction is the one that completes).
 
 Under the monitor the loop is the monitor's own — slices, round robin, the real timer armed
 for the slice's end — driven one slice (at most :data:`CHUNK` guest instructions) at a time
-through the monitor's public pieces (``switch_to``, ``run_directly``, ``interpret``), so a
+through the monitor's public pieces (``switch_to``, ``run_slice``), so a
 stop can happen mid-slice and the run goes on from there exactly as it would have.  The
 registers and memory gdb sees are the VM's virtual CPU's: the guest's view, whichever of
 the host or the interpreter ran its last instruction.
@@ -231,15 +231,9 @@ class MonitorDebuggee(Debuggee):
         stop = min(vm.target, vm.guest_instructions + CHUNK)
         if limit is not None:
             stop = min(stop, limit)
-        vm.stop_at = stop
-        points = self.points
         start = time.perf_counter()
         try:
-            while not vm.done and vm.guest_instructions < stop:
-                if mon.direct.runs_directly(vm):
-                    mon.run_directly(vm)
-                else:
-                    mon.interpret(vm)
+            mon.run_slice(vm, stop)
         except GuestStopped:
             direct = mon.direct
             if direct.vm is vm:  # stopped on the host: take the VM off it, as the host's own end would
