@@ -456,11 +456,11 @@ class RiscvMachine(Machine):
         ms = c.mstatus
         self.reservation = None
         if self._delegated(trap):
-            c.scause, c.sepc, c.stval = cause, trap.pc & mask & ~3, tval & mask
+            c.scause, c.sepc, c.stval = cause, trap.pc & mask & ~3, tval
             ms = (ms & ~(SPP | SPIE | SIE)) | (SPP if priv == SUPERVISOR else 0) | (SPIE if ms & SIE else 0)
             self.priv, tvec = SUPERVISOR, c.stvec
         else:
-            c.mcause, c.mepc, c.mtval = cause, trap.pc & mask & ~3, tval & mask
+            c.mcause, c.mepc, c.mtval = cause, trap.pc & mask & ~3, tval
             ms = (ms & ~(MPP | MPIE | MIE)) | priv << MPP_SHIFT | (MPIE if ms & MIE else 0)
             self.priv, tvec = MACHINE, c.mtvec
         c.mstatus = ms
