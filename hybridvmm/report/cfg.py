@@ -24,7 +24,7 @@ from hybridvmm.scan import Scanner, Site, Space, scan_program, to_dot
 from hybridvmm.scan.dot import instruction_mark
 from hybridvmm.scan.excerpt import block_at, function_blocks, function_entries, neighbourhood, owning_function
 from hybridvmm.scan.graphviz import have_dot, render_svg
-from hybridvmm.symbols import Region, Symbol, SymbolTable
+from hybridvmm.symbols import Region, Symbol, SymbolTable, describe
 
 MAX_BLOCKS = 14
 """Blocks in one figure at most (a function larger than this is shown by neighbourhoods)."""
@@ -121,8 +121,7 @@ def _fit(scanner: Scanner, address: int, entries: set[int]) -> tuple[set[int], i
 
 
 def _name(view: View, address: int) -> str:
-    label = view.symbols.nearest(address) if view.symbols else ""
-    return f"0x{address:x} {label}".strip()
+    return describe(address, view.symbols)
 
 
 def cfg_section(image: Image, isa: ISA, runtime: dict[str, list[PatchRecord]], prefix: str) -> CfgSection:

@@ -13,7 +13,7 @@ from hybridvmm.isa import Instruction
 from hybridvmm.isa.spec import PRIVILEGED
 from hybridvmm.scan.scanner import Scanner
 from hybridvmm.scan.sites import Site
-from hybridvmm.symbols import SymbolTable
+from hybridvmm.symbols import SymbolTable, describe
 
 EDGE_STYLE = {
     "fallthrough": 'color="black"',
@@ -102,8 +102,7 @@ def _body(scanner: Scanner, sites: list[Site], prefix: str, indent: str, look: _
     for start in sorted(chosen):
         block = cfg.blocks[start]
         root = scanner.roots.get(start)
-        label = symbols.nearest(start) if symbols else ""
-        title = f"0x{start:x}" + (f" {label}" if label else "") + (f" ({root[0]}{' ' + root[1] if root[1] else ''})" if root else "")
+        title = describe(start, symbols) + (f" ({root[0]}{' ' + root[1] if root[1] else ''})" if root else "")
         rows = [f'<tr><td align="left" bgcolor="#e0e0e0"><b>{escape(title)}</b></td></tr>']
         marked = False
         for ins in block.instructions:
@@ -130,7 +129,7 @@ def _body(scanner: Scanner, sites: list[Site], prefix: str, indent: str, look: _
             leaving.setdefault((edge.src, edge.kind), []).append(edge.dst)
     stubs: set[str] = set()
     for (src, kind), targets in leaving.items():
-        names = [f"0x{t:x} {symbols.nearest(t) if symbols else ''}".strip() for t in targets]
+        names = [describe(t, symbols) for t in targets]
         if len(targets) > STUB_LIMIT:  # a jump table: one stub lists them, rather than a fan too wide for a page
             shown = names[:STUB_LINES] + ([f"… {len(names) - STUB_LINES} more"] if len(names) > STUB_LINES else [])
             groups = [(f"{prefix}x{src:x}_{kind.replace('-', '_')}", [f"{len(targets)} targets:", *shown])]
