@@ -34,8 +34,7 @@ class Places:
         self.isa = isa
         self.image = image
         self.symbols = SymbolTable.from_image(image)
-        gpr = isa.registers.get("gpr")
-        self.registers = list(gpr.names) if gpr is not None else []
+        self.gpr = isa.registers.get("gpr")
 
     def of(self, address: int, identity: bool = True) -> str:
         """The address, with the nearest symbol when code there is at that physical address
@@ -65,9 +64,11 @@ class Places:
         return text
 
     def item(self, key: str, index: int) -> str:
-        """``x[9]`` as ``x9 (s1)``, any other list item as ``key[index]``."""
-        if key == "x" and index < len(self.registers) and self.registers[index] != f"x{index}":
-            return f"x{index} ({self.registers[index]})"
+        """A state list's item as ``key[index]``, or, where the spec numbers the general
+        registers with ``key`` as prefix (RISC-V's ``x``), as ``x9 (s1)``."""
+        gpr, numbered = self.gpr, f"{key}{index}"
+        if gpr is not None and gpr.aliases.get(numbered) == index and gpr.names[index] != numbered:
+            return f"{numbered} ({gpr.names[index]})"
         return f"{key}[{index}]"
 
 
