@@ -39,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from hybridvmm.gdbstub.cpu import Access
 from hybridvmm.machine.core import Machine
 from hybridvmm.machine.hooks import HookHandle
 
@@ -46,11 +47,11 @@ if TYPE_CHECKING:
     from hybridvmm.gdbstub.debuggee import Debuggee, Thread
 
 WATCH_KINDS = {2: "watch", 3: "rwatch", 4: "awatch"}
+"""Z packet type → the stop reason gdb expects (write, read, access)."""
 
 
 class GuestStopped(Exception):
     """Raised from a hook or the tracer: stop before the current instruction."""
-"""Z packet type → the stop reason gdb expects (write, read, access)."""
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,10 @@ class Watch:
     address: int
     length: int
 
-    def matches(self, address: int, size: int, write: bool) -> bool:
-        if not (address < self.address + self.length and self.address < address + size):
+    def matches(self, access: Access) -> bool:
+        if not access.overlaps(self.address, self.length):
             return False
-        return self.kind == "awatch" or (self.kind == "watch") == write
+        return self.kind == "awatch" or (self.kind == "watch") == access.write
 
 
 class Points:
@@ -199,7 +200,7 @@ class Points:
                 return
             for access in thread.view.accesses(machine, ins):
                 for watch in self.watches:
-                    if watch.matches(access.address, access.size, access.write):
+                    if watch.matches(access):
                         if self._resumed_here(thread, machine):
                             return
                         self.hit = Stop(thread.tid, watch.kind, watch.address)
