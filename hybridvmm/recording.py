@@ -61,7 +61,7 @@ def physical_address(m: Machine, address: int) -> int | None:
     """The guest-physical address the current mapping's code at ``address`` came from (the
     image's addresses; None if ``address`` is not translated)."""
     p = m.physical_of(address)
-    return None if p is None else p - m.storage.offset + getattr(m, "physical_base", 0)
+    return None if p is None else p - m.storage.offset + m.physical_base
 
 
 def identity_mapped(m: Machine, address: int) -> bool:

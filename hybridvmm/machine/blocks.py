@@ -299,7 +299,7 @@ class BlockCompiler:
                 "    except SyncSignal as e:", "        k = IDX[e.pc]", *undone, "        R[0] = e.pc", "        raise"]
         if writes:
             out += ["    finally:", "        IB[0] = 0"]
-        out = keep_in_locals(out, names, getattr(self.m, "block_locals", ()), loops)
+        out = keep_in_locals(out, names, self.m.block_locals, loops)
         if loops:
             out = hoist_addresses(out)
         params = ", ".join(names)

@@ -99,6 +99,8 @@ class Machine:
     cause_names: dict[int, str] = {}
     default_storage: int = 1 << 20
     """Storage bytes a machine of this model gets unless told otherwise."""
+    physical_base: int = 0
+    """The (guest-)physical address of storage byte 0."""
     MODES: ClassVar[dict[int, str]]
     """Privilege level → mode name, most privileged first (the order is the privilege rank,
     :meth:`priv_rank`); a model with three levels (M/S/U) lists three.  Every model defines

@@ -144,7 +144,7 @@ class Monitor:
                     if machine is self.host and direct.vm is vm:
                         count += machine.stats.instructions - direct.synced
                     p = machine.physical_of(ins.address)
-                    identity = p is not None and p - vm.window.offset + getattr(vm.vcpu, "physical_base", 0) == ins.address
+                    identity = p is not None and p - vm.window.offset + vm.vcpu.physical_base == ins.address
                     line = (f"{where:<6} {count:>9}  {ins.address:08x}  {ins.raw.hex():<12}  "
                             f"{format_instruction(ins, self.isa)}")
                     self.emit(vm, "insn", with_symbol(line, names[vm.name].name(ins.address, identity)))
