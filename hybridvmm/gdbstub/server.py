@@ -32,6 +32,11 @@ def _hex(text: bytes) -> int:
         raise ProtocolError(f"not a hex number: {text[:20]!r}") from None
 
 
+def _unhex(text: bytes) -> bytes:
+    """Hex digits → the bytes they spell (ValueError, answered ``E01``, if they are not)."""
+    return bytes.fromhex(text.decode("ascii"))
+
+
 def _thread_id(text: bytes) -> int:
     """A thread id (``-1`` all, ``0`` any; ``p``pid.tid forms accepted)."""
     if text.startswith(b"p"):
@@ -152,7 +157,7 @@ class GdbServer:
 
     def write_registers(self, body: bytes) -> str:
         view = self.thread().view
-        data = bytes.fromhex(body.decode("ascii"))
+        data = _unhex(body)
         at = 0
         for reg in view.registers[:view.g_count]:
             chunk = data[at:at + reg.size]
@@ -177,7 +182,7 @@ class GdbServer:
         reg = view.register(_hex(number))
         if reg is None:
             return "E00"
-        data = bytes.fromhex(value.decode("ascii"))
+        data = _unhex(value)
         if len(data) != reg.size:
             raise ProtocolError("register value of the wrong size")
         return "OK" if view.write_register(reg, int.from_bytes(data, "little")) else "E01"
@@ -199,21 +204,20 @@ class GdbServer:
         return data.hex() if data else "E14"
 
     def write_memory(self, body: bytes) -> str:
-        where, sep, hexdata = body.partition(b":")
-        if not sep:
-            raise ProtocolError("expected ADDR,LENGTH:DATA")
-        address, length = self._address_length(where)
-        data = bytes.fromhex(hexdata.decode("ascii"))
-        return self._write(address, length, data)
+        """``M``: the data in hex."""
+        return self._write(body, _unhex)
 
     def write_binary(self, body: bytes) -> str:
-        where, sep, raw = body.partition(b":")
+        """``X``: the data binary, escaped."""
+        return self._write(body, unescape)
+
+    def _write(self, body: bytes, decode: Callable[[bytes], bytes]) -> str:
+        """``ADDR,LENGTH:DATA``, the data decoded by ``decode``."""
+        where, sep, encoded = body.partition(b":")
         if not sep:
             raise ProtocolError("expected ADDR,LENGTH:DATA")
         address, length = self._address_length(where)
-        return self._write(address, length, unescape(raw))
-
-    def _write(self, address: int, length: int, data: bytes) -> str:
+        data = decode(encoded)
         if len(data) != length:
             raise ProtocolError("data does not match the length")
         if not data:
