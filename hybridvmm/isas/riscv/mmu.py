@@ -362,27 +362,22 @@ class Env:
             access = STORE if store_fault else LOAD
             if a & (size - 1):
                 raise TrapSignal(MISALIGNED_STORE if store_fault else MISALIGNED_LOAD, pc, pc, 0, None, a)
-            if data_regime is not None and fast:
-                tlb = tlb_w if store_fault else tlb_r
-                page = tlb.get(a >> 12)
-                if page is not None:
-                    o = page | (a & 0xFFF)
-                    if store_fault and device_words and (exits or not machine.exact) and (
-                            o >> 2 in device_words or (o + size - 1) >> 2 in device_words):
-                        outside(a, pc)
-                    return o
-            pa = translate(a, access, pc)
-            o = pa - rb
-            if data_regime is not None and fast and 0 <= o <= ram - size and pmp.check(pa, size, PMP_R, data_priv) and (
-                    not store_fault or pmp.check(pa, size, PMP_W, data_priv)):
-                (tlb_w if store_fault else tlb_r)[a >> 12] = o & ~0xFFF
-                fill(o >> 12)
-            if not 0 <= o <= ram - size:
-                if exits:
-                    raise TrapSignal(MMIO_EXIT, pc, pc, 0, None, a)
-                raise TrapSignal(ACCESS_FAULT[access], pc, pc, 0, None, a)
-            if not pmp.check(pa, size, PMP_R, data_priv) or (store_fault and not pmp.check(pa, size, PMP_W, data_priv)):
-                raise TrapSignal(ACCESS_FAULT[access], pc, pc, 0, None, a)
+            tlb = tlb_w if store_fault else tlb_r
+            page = tlb.get(a >> 12) if data_regime is not None and fast else None
+            if page is not None:
+                o = page | (a & 0xFFF)
+            else:
+                pa = translate(a, access, pc)
+                o = pa - rb
+                if not 0 <= o <= ram - size:
+                    if exits:
+                        raise TrapSignal(MMIO_EXIT, pc, pc, 0, None, a)
+                    raise TrapSignal(ACCESS_FAULT[access], pc, pc, 0, None, a)
+                if not pmp.check(pa, size, PMP_R, data_priv) or (store_fault and not pmp.check(pa, size, PMP_W, data_priv)):
+                    raise TrapSignal(ACCESS_FAULT[access], pc, pc, 0, None, a)
+                if data_regime is not None and fast:
+                    tlb[a >> 12] = o & ~0xFFF
+                    fill(o >> 12)
             if store_fault and device_words and (exits or not machine.exact) and (
                     o >> 2 in device_words or (o + size - 1) >> 2 in device_words):
                 outside(a, pc)
