@@ -15,13 +15,12 @@ import struct
 import tempfile
 from pathlib import Path
 
-from hybridvmm.elf import is_elf
+from hybridvmm.elf import MAGIC, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, is_elf
 from hybridvmm.image import FLAG_CODE, FLAG_WRITE, Image
 from hybridvmm.isa import load_isa
 
 EM_RISCV = 243
 SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB = 1, 2, 3
-SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 1, 2, 4
 STB_GLOBAL, STT_NOTYPE = 1, 0
 SHN_ABS = 0xFFF1
 
@@ -124,7 +123,7 @@ def _elf(wide: bool, image: Image) -> bytes:
     while len(body) % 8:
         body.append(0)
     shoff = ehsize + len(body)
-    ident = b"\x7fELF" + bytes((2 if wide else 1, 1, 1, 0)) + bytes(8)
+    ident = MAGIC + bytes((2 if wide else 1, 1, 1, 0)) + bytes(8)
     if wide:
         header = ident + struct.pack("<HHIQQQIHHHHHH", 2, EM_RISCV, 1, image.entry, 0, shoff, 0, ehsize, 0, 0,
                                      shentsize, len(sections), len(sections) - 1)
