@@ -15,6 +15,7 @@ from hybridvmm.isa import load_isa
 from hybridvmm.isas import probe_for
 from hybridvmm.progress import Progress
 from hybridvmm.scan import Scanner, Space, declared_classes, scan_program, to_dot
+from hybridvmm.scan.build import resolve_root
 from hybridvmm.scan.excerpt import function_blocks, neighbourhood
 from hybridvmm.scan.graphviz import INSTALL_HINT, have_dot, render_svg
 from hybridvmm.scan.report import render_text, scan_report
@@ -92,12 +93,10 @@ def check_drawing_options(args: argparse.Namespace) -> None:
 
 
 def place(image: Image, text: str, option: str) -> int:
-    """A symbol of the image or a number, as ``--function``/``--around`` take it."""
-    if text in image.symbols:
-        return image.symbols[text]
+    """A symbol of the image or a number, as ``--function``/``--around`` take it (as ``--root`` does)."""
     try:
-        return int(text.replace("_", ""), 0)
-    except ValueError:
+        return resolve_root(image, text)[0]
+    except UserError:
         raise UserError(f"{option} {text}: neither a symbol of the image nor a number") from None
 
 
