@@ -10,8 +10,10 @@ the 6-bit ``shamt`` come from the XLEN and the rv64 spec.
 
 from __future__ import annotations
 
-from hybridvmm.isas.riscv.semantics import HANDWRITTEN, Semantic, define, define_per_mapping, substitute
+from hybridvmm.isas.riscv.constants import Xlen
+from hybridvmm.isas.riscv.semantics import HANDWRITTEN, HELPERS, Semantic, define, define_per_mapping, substitute
 from hybridvmm.isas.riscv.semantics.a import AMO_TEMPLATE, lr_factory, sc_factory
+from hybridvmm.isas.riscv.semantics.m import division
 from hybridvmm.isas.riscv.semantics.rv32i import (
     I_TEMPLATE,
     LOAD_BARE,
@@ -52,12 +54,11 @@ SHIFT_IMM_32 = {
     "sraiw": X(f"{SW_} >> i"),
 }
 B_W = "(b & 0xFFFFFFFF)"
-SB_ = "(((b & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000)"
 MUL_DIV_32 = {
     "mulw": X("a * b"),
-    "divw": X(f"_div32({SW_}, {SB_})"),
+    "divw": X(f"_div32({W}, {B_W})"),
     "divuw": X(f"{W} // {B_W} if {B_W} else -1"),
-    "remw": X(f"_rem32({SW_}, {SB_})"),
+    "remw": X(f"_rem32({W}, {B_W})"),
     "remuw": X(f"{W} % {B_W} if {B_W} else a"),
 }
 UPPER_64 = {
@@ -65,30 +66,9 @@ UPPER_64 = {
     "auipc": "(pc + ((u << 12) ^ 0x80000000) - 0x80000000) & M",
 }
 
-
-def _div32(a: int, b: int) -> int:
-    """Signed 32-bit division rounding towards zero; x/0 = -1, MIN/-1 = MIN (wraps)."""
-    if b == 0:
-        return -1
-    q = abs(a) // abs(b)
-    return -q if (a < 0) != (b < 0) else q
-
-
-def _rem32(a: int, b: int) -> int:
-    """Signed 32-bit remainder with the dividend's sign; x%0 = x, MIN%-1 = 0."""
-    if b == 0:
-        return a
-    r = abs(a) % abs(b)
-    return -r if a < 0 else r
-
-
-def _helpers(xlen) -> dict:
-    return {"_div32": _div32, "_rem32": _rem32}
-
-
-from hybridvmm.isas.riscv.semantics import HELPERS  # noqa: E402
-
-HELPERS.append(_helpers)
+_WORD_DIVISION = division(Xlen(32))
+"""divw/remw are the M extension's signed division of the low words (then sign-extended)."""
+HELPERS.append(lambda xlen: {"_div32": _WORD_DIVISION["_div"], "_rem32": _WORD_DIVISION["_rem"]})
 
 REGS = {"a": "r[rs1]", "b": "r[rs2]"}
 define({n: substitute(e, REGS) for n, e in {**OP_32, **MUL_DIV_32}.items()}, R_TEMPLATE, xlens=RV64)
