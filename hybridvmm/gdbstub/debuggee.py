@@ -124,13 +124,19 @@ class BareDebuggee(Debuggee):
             self.session.pump()
         return self.m.run(budget)
 
+    def _left(self) -> int:
+        """Instructions left before the limit; at the limit, the run's end is recorded."""
+        left = self.max_steps - self._done()
+        if left <= 0:
+            self.result = RunResult(MAX_STEPS, self._done(), self.m.pc)
+        return left
+
     def _ended(self, result: RunResult) -> bool:
         """Record the end of the run if ``result`` (not stopped by gdb) is one."""
-        m = self.m
         if result.reason in (HALTED, TRAP_LOOP, STOPPED):
-            self.result = RunResult(result.reason, self._done(), m.pc, result.detail)
-        elif self._done() >= self.max_steps:
-            self.result = RunResult(MAX_STEPS, self._done(), m.pc)
+            self.result = RunResult(result.reason, self._done(), self.m.pc, result.detail)
+        else:
+            self._left()
         return self.result is not None
 
     def resume(self, step: Thread | None, poll: Poll, only: set[int] | None = None) -> Stop:
@@ -145,9 +151,8 @@ class BareDebuggee(Debuggee):
             return self.final()
         self.points.resuming()
         while True:
-            left = self.max_steps - self._done()
+            left = self._left()
             if left <= 0:
-                self.result = RunResult(MAX_STEPS, self._done(), self.m.pc)
                 return self.final()
             try:
                 result = self._run(1 if step is not None else min(CHUNK, left))
@@ -172,11 +177,9 @@ class BareDebuggee(Debuggee):
     def run_to_end(self) -> None:
         self.points.clear()
         while self.result is None:
-            left = self.max_steps - self._done()
-            if left <= 0:
-                self.result = RunResult(MAX_STEPS, self._done(), self.m.pc)
-                break
-            self._ended(self._run(min(CHUNK * 10, left)))
+            left = self._left()
+            if left > 0:
+                self._ended(self._run(min(CHUNK * 10, left)))
 
     def end(self, reason: str, detail: str) -> None:
         self.points.clear()
