@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from hybridvmm.isas.riscv.constants import Xlen
 from hybridvmm.isas.riscv.semantics import HANDWRITTEN, HELPERS, Semantic, define, define_per_mapping, substitute
-from hybridvmm.isas.riscv.semantics.a import AMO_TEMPLATE, lr_factory, sc_factory
+from hybridvmm.isas.riscv.semantics.a import AMO, AMO_TEMPLATE, lr_factory, sc_factory
 from hybridvmm.isas.riscv.semantics.m import division
 from hybridvmm.isas.riscv.semantics.rv32i import (
     I_TEMPLATE,
@@ -94,49 +94,33 @@ for _name, (_size, _piece) in STORE_64.items():
                        memory_template(STORE_PAGED, _size, paged=True, piece=_piece), xlens=RV64)
 
 # --- A: the doubleword AMOs, and the word AMOs' sign-extended result at XLEN 64 -------------------------
-AMO_D = {
-    "amoswap.d": "b",
-    "amoadd.d": "(a + b) & M",
-    "amoxor.d": "a ^ b",
-    "amoand.d": "a & b",
-    "amoor.d": "a | b",
-    "amomin.d": "a if (a ^ S) < (b ^ S) else b",
-    "amomax.d": "a if (a ^ S) > (b ^ S) else b",
-    "amominu.d": "a if a < b else b",
-    "amomaxu.d": "a if a > b else b",
-}
+AMO_D = {name.replace(".w", ".d"): expr for name, expr in AMO.items()}
+"""The doubleword AMOs: the word AMOs' expressions on XLEN-wide values."""
 AMO_W64 = {  # a = the word in memory sign-extended to 64, b = rs2; stores the low word of the result
-    "amoswap.w": "b",
-    "amoadd.w": "(a + b) & M",
-    "amoxor.w": "a ^ b",
-    "amoand.w": "a & b",
-    "amoor.w": "a | b",
+    **AMO,
     "amomin.w": "a if (a ^ S) < (b32 ^ S) else b32",
     "amomax.w": "a if (a ^ S) > (b32 ^ S) else b32",
     "amominu.w": "a if (a & 0xFFFFFFFF) < (b & 0xFFFFFFFF) else b",
     "amomaxu.w": "a if (a & 0xFFFFFFFF) > (b & 0xFFFFFFFF) else b",
 }
 
-AMO_D_TEMPLATE = AMO_TEMPLATE.replace("amo(r[rs1], pc)", "amo(r[rs1], pc, True, 8)").replace(
-    "peek(o)", "peek(o, 8)").replace("poke(o, EXPR)", "poke(o, EXPR, 8)")
-AMO_W64_TEMPLATE = """
-def factory(m, ins, env):
-    r, ops, nxt, pc = m.x, ins.operands, ins.next_address, ins.address
-    rd, rs1, rs2 = ops["rd"], ops["rs1"], ops["rs2"]
-    amo, peek, poke = env.amo, env.peek32, env.poke32
 
-    def NAME():
-        o = amo(r[rs1], pc)
-        a = ((peek(o) ^ 0x80000000) - 0x80000000) & M
-        b = r[rs2]
-        b32 = ((b & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000 & M
-        poke(o, (EXPR) & 0xFFFFFFFF)
-        if rd:
-            r[rd] = a
-        return nxt
-    return NAME
-"""
-assert "amo(r[rs1], pc, True, 8)" in AMO_D_TEMPLATE and "poke(o, EXPR, 8)" in AMO_D_TEMPLATE
+def amo_variant(*changes: tuple[str, str]) -> str:
+    """:data:`AMO_TEMPLATE` with each ``(old, new)`` of ``changes`` made (each must be there)."""
+    source = AMO_TEMPLATE
+    for old, new in changes:
+        assert old in source, old
+        source = source.replace(old, new)
+    return source
+
+
+AMO_D_TEMPLATE = amo_variant(("amo(r[rs1], pc)", "amo(r[rs1], pc, True, 8)"), ("peek(o)", "peek(o, 8)"),
+                             ("poke(o, EXPR)", "poke(o, EXPR, 8)"))
+AMO_W64_TEMPLATE = amo_variant(
+    ("a = peek(o)", "a = ((peek(o) ^ 0x80000000) - 0x80000000) & M"),
+    ("b = r[rs2]", "b = r[rs2]\n        b32 = ((b & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000 & M"),
+    ("poke(o, EXPR)", "poke(o, (EXPR) & 0xFFFFFFFF)"),
+)
 
 define(AMO_D, AMO_D_TEMPLATE, xlens=RV64)
 define(AMO_W64, AMO_W64_TEMPLATE, xlens=RV64)
