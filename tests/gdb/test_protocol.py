@@ -324,3 +324,19 @@ def test_stops_under_the_monitor_leave_no_trace(session, mode):
     assert bytes(vm.console.output) == bytes(bare_machine.console.output)
     assert vm.guest_instructions == bare_machine.stats.instructions
     assert vm.guest_storage() == bare_machine.storage.snapshot()
+
+
+def test_adaptive_translation_under_gdb_runs_to_the_end_as_without_it(session):
+    """Regression: the stub drove a VM's slice through its own copy of the monitor's loop,
+    which knew nothing of adaptive translation, and spun forever before the first
+    translated site.  Under gdb the run ends as the monitor alone ends it."""
+    alone = Monitor([load_program("guest:privileged:small")], "pure", isa="pgm-virt", adaptive=4)
+    alone.run()
+    expected = alone.vms[0]
+    monitor = Monitor([load_program("guest:privileged:small")], "pure", isa="pgm-virt", adaptive=4)
+    c = session(MonitorDebuggee(monitor)).client
+    assert c.resume("vCont;c") == b"W00"
+    vm = monitor.vms[0]
+    assert vm.stats.adaptive_entries == expected.stats.adaptive_entries > 0
+    assert vm.guest_instructions == expected.guest_instructions
+    assert bytes(vm.vcpu.console.output) == bytes(expected.vcpu.console.output)
