@@ -10,7 +10,7 @@ environment's slow path (``env.load``/``env.store``).
 
 from __future__ import annotations
 
-from hybridvmm.isas.riscv.semantics import define, define_per_mapping, substitute
+from hybridvmm.isas.riscv.semantics import ALL_XLENS, define, define_per_mapping, substitute
 
 # --- register-register and register-immediate --------------------------------------------------
 OP = {
@@ -266,7 +266,7 @@ define({"jal": ""}, JAL_TEMPLATE)
 define({"jalr": ""}, JALR_TEMPLATE)
 
 
-def memory_template(template: str, size: int, write: str = "", paged: bool = False, piece: str | None = None) -> str:
+def _memory(template: str, size: int, write: str = "", paged: bool = False, piece: str | None = None) -> str:
     """A load or store template specialised for ``size`` bytes (``piece``: what a store
     keeps of rs2, default the RV32 choice)."""
     view, index = VIEW[size]
@@ -275,9 +275,20 @@ def memory_template(template: str, size: int, write: str = "", paged: bool = Fal
             .replace("PIECE", PIECE[size] if piece is None else piece).replace("WRITE", write))
 
 
-for _name, (_size, _value) in LOAD.items():
+def define_load(name: str, size: int, value: str, xlens: tuple[int, ...] = ALL_XLENS) -> None:
+    """``name`` loads ``size`` bytes into rd as ``value`` (an expression of the unsigned ``v``)."""
     # rd = x0 still performs the access (it may fault or touch a device), and discards the value
-    _write = f"if rd:\n            r[rd] = {_value}"
-    define_per_mapping(_name, memory_template(LOAD_BARE, _size, _write), memory_template(LOAD_PAGED, _size, _write, True))
+    write = f"if rd:\n            r[rd] = {value}"
+    define_per_mapping(name, _memory(LOAD_BARE, size, write), _memory(LOAD_PAGED, size, write, True), xlens)
+
+
+def define_store(name: str, size: int, piece: str | None = None, xlens: tuple[int, ...] = ALL_XLENS) -> None:
+    """``name`` stores ``size`` bytes of rs2 (``piece``: what it keeps of rs2, see :data:`PIECE`)."""
+    define_per_mapping(name, _memory(STORE_BARE, size, piece=piece), _memory(STORE_PAGED, size, paged=True, piece=piece),
+                       xlens)
+
+
+for _name, (_size, _value) in LOAD.items():
+    define_load(_name, _size, _value)
 for _name, _size in STORE.items():
-    define_per_mapping(_name, memory_template(STORE_BARE, _size), memory_template(STORE_PAGED, _size, paged=True))
+    define_store(_name, _size)

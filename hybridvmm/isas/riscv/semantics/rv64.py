@@ -11,19 +11,10 @@ the 6-bit ``shamt`` come from the XLEN and the rv64 spec.
 from __future__ import annotations
 
 from hybridvmm.isas.riscv.constants import Xlen
-from hybridvmm.isas.riscv.semantics import HANDWRITTEN, HELPERS, Semantic, define, define_per_mapping, substitute
+from hybridvmm.isas.riscv.semantics import HANDWRITTEN, HELPERS, Semantic, define, substitute
 from hybridvmm.isas.riscv.semantics.a import AMO, AMO_TEMPLATE, lr_factory, sc_factory
 from hybridvmm.isas.riscv.semantics.m import division
-from hybridvmm.isas.riscv.semantics.rv32i import (
-    I_TEMPLATE,
-    LOAD_BARE,
-    LOAD_PAGED,
-    R_TEMPLATE,
-    STORE_BARE,
-    STORE_PAGED,
-    U_TEMPLATE,
-    memory_template,
-)
+from hybridvmm.isas.riscv.semantics.rv32i import I_TEMPLATE, R_TEMPLATE, U_TEMPLATE, define_load, define_store
 
 RV64 = (64,)
 
@@ -86,12 +77,9 @@ LOAD_64 = {  # name: (bytes, value from the unsigned v)
 STORE_64 = {"sw": (4, " & 0xFFFFFFFF"), "sd": (8, "")}
 
 for _name, (_size, _value) in LOAD_64.items():
-    _write = f"if rd:\n            r[rd] = {_value}"
-    define_per_mapping(_name, memory_template(LOAD_BARE, _size, _write), memory_template(LOAD_PAGED, _size, _write, True),
-                       xlens=RV64)
+    define_load(_name, _size, _value, RV64)
 for _name, (_size, _piece) in STORE_64.items():
-    define_per_mapping(_name, memory_template(STORE_BARE, _size, piece=_piece),
-                       memory_template(STORE_PAGED, _size, paged=True, piece=_piece), xlens=RV64)
+    define_store(_name, _size, _piece, RV64)
 
 # --- A: the doubleword AMOs, and the word AMOs' sign-extended result at XLEN 64 -------------------------
 AMO_D = {name.replace(".w", ".d"): expr for name, expr in AMO.items()}
