@@ -12,11 +12,13 @@ says must be equivalent is not (as ``diff``: 0 same, 1 different, 2 trouble).
 from __future__ import annotations
 
 import argparse
+from typing import ContextManager
 
 from hybridvmm.cli_support import add_counters_argument, add_image_arguments, add_json_flag, number, print_json, virt_options
 from hybridvmm.commands.bench import WALL_NOTE
 from hybridvmm.commands.machine_options import add_machine_arguments, console_input, machine_platform
 from hybridvmm.errors import UserError
+from hybridvmm.image import Image
 from hybridvmm.loading import DEFAULT_STORAGE_LIMIT, load_program
 from hybridvmm.progress import Progress
 from hybridvmm.vmm import COMPARE_MODES, DEFAULT_SLICE, MODES
@@ -29,21 +31,40 @@ DEFAULT_MAX_STEPS = 50_000_000
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="run guests bare and under each monitor mode; equivalence, divergences, efficiency")
+    add_comparison_arguments(p)
+    p.add_argument("--adaptive", metavar="N", type=number, default=0,
+                   help="adaptive translation in the modes that run code directly: translate a site that has "
+                        "trapped N times (default 0: off)")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def add_comparison_arguments(p: argparse.ArgumentParser) -> None:
+    """What ``compare`` and ``report`` both take: the images, the modes, the run's limits, the
+    cost table, the lock-step search, the counters and the machine's options."""
     add_image_arguments(p, several="run together")
     p.add_argument("--modes", metavar="M,M,...", default=",".join(COMPARE_MODES),
                    help=f"monitor modes to compare (default: {','.join(COMPARE_MODES)})")
     p.add_argument("--slice", metavar="N", type=number, default=DEFAULT_SLICE, help="guest instructions per VM slice")
     p.add_argument("--max-steps", metavar="N", type=number, default=None,
                    help=f"instruction limit per guest (default {DEFAULT_MAX_STEPS:,}, or what a bundled guest asks for)")
-    p.add_argument("--adaptive", metavar="N", type=number, default=0,
-                   help="adaptive translation in the modes that run code directly: translate a site that has "
-                        "trapped N times (default 0: off)")
     p.add_argument("--costs", metavar="FILE", help="cost table replacing the default")
     p.add_argument("--no-locate", action="store_true", help="do not search for the instruction responsible for a divergence")
     add_counters_argument(p)
     add_machine_arguments(p, drive_write=False)
-    add_json_flag(p)
-    p.set_defaults(func=run)
+
+
+def load_comparison(args: argparse.Namespace) -> tuple[list[str], list[Image], bytes, ContextManager]:
+    """The modes, the images, the console input and the platform the options name; fills in
+    ``args.max_steps`` (the default, or what a bundled guest asks for)."""
+    modes = parse_modes(args.modes)
+    images = [load_program(name, isa=args.isa, base=args.base, entry=args.entry, storage_limit=DEFAULT_STORAGE_LIMIT)
+              for name in args.images]
+    feed = console_input(args)
+    platform, _ = machine_platform(args, images)
+    if args.max_steps is None:
+        args.max_steps = max([DEFAULT_MAX_STEPS] + [image.platform.get("max_steps", 0) for image in images])
+    return modes, images, feed if feed is not None else b"", platform
 
 
 def parse_modes(text: str) -> list[str]:
@@ -87,17 +108,11 @@ def print_table(c: ImageComparison) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    modes = parse_modes(args.modes)
-    images = [load_program(name, isa=args.isa, base=args.base, entry=args.entry, storage_limit=DEFAULT_STORAGE_LIMIT)
-              for name in args.images]
-    feed = console_input(args)
-    platform, _ = machine_platform(args, images)
-    if args.max_steps is None:
-        args.max_steps = max([DEFAULT_MAX_STEPS] + [image.platform.get("max_steps", 0) for image in images])
+    modes, images, feed, platform = load_comparison(args)
     progress = Progress()
     try:
         with platform:
-            results = compare_images(images, modes, args.isa, args.max_steps, feed if feed is not None else b"",
+            results = compare_images(images, modes, args.isa, args.max_steps, feed,
                                      locate_divergences=not args.no_locate, progress=progress.update,
                                      slice_length=args.slice, costs=load_costs(args.costs), adaptive=args.adaptive,
                                      virt_options=virt_options(args))

@@ -12,15 +12,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hybridvmm.cli_support import (add_counters_argument, add_force_flag, add_image_arguments, check_output, input_files,
-                                   number, report_stream, virt_options, write_output)
-from hybridvmm.commands.compare import DEFAULT_MAX_STEPS, parse_modes
-from hybridvmm.commands.machine_options import add_machine_arguments, console_input, machine_platform
+from hybridvmm.cli_support import add_force_flag, check_output, input_files, report_stream, virt_options, write_output
+from hybridvmm.commands.compare import add_comparison_arguments, load_comparison
 from hybridvmm.errors import UserError
-from hybridvmm.loading import DEFAULT_STORAGE_LIMIT, load_program
 from hybridvmm.progress import Progress
 from hybridvmm.report import extras
-from hybridvmm.vmm import COMPARE_MODES, DEFAULT_SLICE
 from hybridvmm.vmm.costs import load_costs
 
 ORDER = 66
@@ -35,40 +31,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         "timeline of the exits, and the CFG around the sensitive sites and patches, one function or neighbourhood "
         f"per figure (drawn by Graphviz when installed). Needs matplotlib and jinja2: {extras.INSTALL}.",
     )
-    add_image_arguments(p, several="run together")
+    add_comparison_arguments(p)
     p.add_argument("-o", "--output", metavar="FILE", required=True, help="the HTML file to write ('-' for stdout)")
-    p.add_argument("--modes", metavar="M,M,...", default=",".join(COMPARE_MODES),
-                   help=f"monitor modes to compare (default: {','.join(COMPARE_MODES)})")
-    p.add_argument("--slice", metavar="N", type=number, default=DEFAULT_SLICE, help="guest instructions per VM slice")
-    p.add_argument("--max-steps", metavar="N", type=number, default=None,
-                   help=f"instruction limit per guest (default {DEFAULT_MAX_STEPS:,}, or what a bundled guest asks for)")
-    p.add_argument("--costs", metavar="FILE", help="cost table replacing the default")
-    p.add_argument("--no-locate", action="store_true", help="do not search for the instruction responsible for a divergence")
-    add_counters_argument(p)
-    add_machine_arguments(p, drive_write=False)
     add_force_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     extras.require()
-    modes = parse_modes(args.modes)
     check_output(args.output, input_files(*args.images, *([args.costs] if args.costs else [])))
     from hybridvmm.report.build import Settings, build_report
     from hybridvmm.report.collect import collect
 
-    images = [load_program(name, isa=args.isa, base=args.base, entry=args.entry, storage_limit=DEFAULT_STORAGE_LIMIT)
-              for name in args.images]
-    feed = console_input(args)
-    platform, _ = machine_platform(args, images)
-    if args.max_steps is None:
-        args.max_steps = max([DEFAULT_MAX_STEPS] + [image.platform.get("max_steps", 0) for image in images])
-    if args.max_steps < 1:
+    modes, images, feed, platform = load_comparison(args)
+    if args.max_steps < 1:                         # (compare prints its table of no instruction)
         raise UserError(f"--max-steps {args.max_steps}: must be at least 1")
     progress = Progress()
     try:
         with platform:
-            collected = collect(images, modes, args.isa, args.max_steps, feed if feed is not None else b"",
+            collected = collect(images, modes, args.isa, args.max_steps, feed,
                                 locate=not args.no_locate, progress=progress.update, slice_length=args.slice,
                                 costs=load_costs(args.costs), virt_options=virt_options(args))
         progress.update("drawing the report", force=True)
