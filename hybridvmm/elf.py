@@ -41,6 +41,17 @@ SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 1, 2, 4
 
 _ISA_OF: dict[tuple[str, int], str] = {("EM_RISCV", 32): "rv32", ("EM_RISCV", 64): "rv64"}
 """(e_machine, ELF class) → the ISA family an ELF of that kind runs on."""
+E_MACHINE = {"EM_RISCV": 243}
+"""The e_machine numbers of the kinds in :data:`_ISA_OF` (for writing an ELF)."""
+
+
+def elf_kind(isa_name: str, word_bits: int) -> tuple[int, int] | None:
+    """(e_machine number, ELF class) of the ELFs an ISA of that name (a base ISA in its
+    lineage) and width runs, or None if no ELF kind runs on it (pgm)."""
+    for (machine, bits), name in _ISA_OF.items():
+        if name == isa_name and bits == word_bits:
+            return E_MACHINE[machine], bits
+    return None
 
 _PARSE_ERRORS = (
     ELFError, ELFParseError, ConstructError, struct.error, ValueError, IndexError, KeyError,

@@ -15,11 +15,10 @@ import struct
 import tempfile
 from pathlib import Path
 
-from hybridvmm.elf import MAGIC, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, is_elf
+from hybridvmm.elf import MAGIC, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, elf_kind, is_elf
 from hybridvmm.image import FLAG_CODE, FLAG_WRITE, Image
 from hybridvmm.isa import load_isa
 
-EM_RISCV = 243
 SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB = 1, 2, 3
 STB_GLOBAL, STT_NOTYPE = 1, 0
 SHN_ABS = 0xFFF1
@@ -51,11 +50,12 @@ def existing_elf(image: Image) -> str | None:
 
 
 def symbol_elf(image: Image) -> bytes | None:
-    """An ELF of ``image``'s sections and symbols for gdb (None: not a RISC-V image)."""
+    """An ELF of ``image``'s sections and symbols for gdb (None: no ELF kind runs on its ISA)."""
     isa = load_isa(image.isa)
-    if "rv32" not in isa.lineage:
+    kind = next((k for name in isa.lineage if (k := elf_kind(name, isa.word_bits)) is not None), None)
+    if kind is None:
         return None
-    return _elf(isa.word_bits == 64, image)
+    return _elf(kind[0], kind[1] == 64, image)
 
 
 def symbol_file(image: Image, directory: str) -> str | None:
@@ -78,7 +78,7 @@ def temporary_directory() -> tempfile.TemporaryDirectory:
     return tempfile.TemporaryDirectory(prefix="hybridvmm-gdb-")
 
 
-def _elf(wide: bool, image: Image) -> bytes:
+def _elf(machine: int, wide: bool, image: Image) -> bytes:
     """ELF32/ELF64 little-endian ET_EXEC: the image's sections (PROGBITS), .symtab, .strtab,
     .shstrtab; no program headers (gdb reads symbols, it loads nothing)."""
     shstr = bytearray(b"\0")
@@ -125,11 +125,11 @@ def _elf(wide: bool, image: Image) -> bytes:
     shoff = ehsize + len(body)
     ident = MAGIC + bytes((2 if wide else 1, 1, 1, 0)) + bytes(8)
     if wide:
-        header = ident + struct.pack("<HHIQQQIHHHHHH", 2, EM_RISCV, 1, image.entry, 0, shoff, 0, ehsize, 0, 0,
+        header = ident + struct.pack("<HHIQQQIHHHHHH", 2, machine, 1, image.entry, 0, shoff, 0, ehsize, 0, 0,
                                      shentsize, len(sections), len(sections) - 1)
         fmt = "<IIQQQQIIQQ"
     else:
-        header = ident + struct.pack("<HHIIIIIHHHHHH", 2, EM_RISCV, 1, image.entry, 0, shoff, 0, ehsize, 0, 0,
+        header = ident + struct.pack("<HHIIIIIHHHHHH", 2, machine, 1, image.entry, 0, shoff, 0, ehsize, 0, 0,
                                      shentsize, len(sections), len(sections) - 1)
         fmt = "<IIIIIIIIII"
     table = b"".join(struct.pack(fmt, *entry) for entry in sections)
