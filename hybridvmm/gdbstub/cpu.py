@@ -5,7 +5,8 @@ instruction is about to touch.
 A :class:`CpuView` wraps the machine that holds the guest's state — the bare machine, or a
 VM's virtual CPU under the monitor — and a :class:`GuestMemory` that reads storage as the
 guest sees it (the guest's own bytes under a monitor's patches).  ISA families subclass it
-(:mod:`hybridvmm.gdbstub.riscv`, :mod:`hybridvmm.gdbstub.pgm`); :func:`cpu_view` picks one.
+(:mod:`hybridvmm.gdbstub.riscv`, :mod:`hybridvmm.gdbstub.pgm`); :func:`cpu_view` picks the one the
+ISA family's record in :mod:`hybridvmm.isas` names.
 """
 
 from __future__ import annotations
@@ -150,13 +151,9 @@ class CpuView:
 
 def cpu_view(machine: Machine, memory: GuestMemory) -> CpuView:
     """The view of ``machine``'s ISA family."""
-    from hybridvmm.isas import family
+    from hybridvmm.isas import gdb_view
 
-    name = family(machine.isa)
-    if name == "rv32":
-        from hybridvmm.gdbstub.riscv import RiscvView
-        return RiscvView(machine, memory)
-    if name == "pgm":
-        from hybridvmm.gdbstub.pgm import PgmView
-        return PgmView(machine, memory)
-    raise ValueError(f"no gdb view of {machine.isa.name}")
+    view = gdb_view(machine.isa)
+    if view is None:
+        raise ValueError(f"no gdb view of {machine.isa.name}")
+    return view(machine, memory)

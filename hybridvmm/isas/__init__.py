@@ -27,15 +27,17 @@ class Family:
     machine: str
     probe: str | None = None
     virt: str | None = None
+    gdb: str | None = None
+    """The gdb stub's view of one CPU of the family (:class:`hybridvmm.gdbstub.cpu.CpuView`)."""
 
 
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
         Family("pgm", "hybridvmm.isas.pgm.machine:PgmMachine", "hybridvmm.isas.pgm.probe:PgmProbe",
-               "hybridvmm.isas.pgm.virt:PgmVirt"),
+               "hybridvmm.isas.pgm.virt:PgmVirt", "hybridvmm.gdbstub.pgm:PgmView"),
         Family("rv32", "hybridvmm.isas.riscv.machine:RiscvMachine", "hybridvmm.isas.riscv.probe:RiscvProbe",
-               "hybridvmm.isas.riscv.virt:RiscvVirt"),
+               "hybridvmm.isas.riscv.virt:RiscvVirt", "hybridvmm.gdbstub.riscv:RiscvView"),
     )
 }
 """Base ISA name → its family record."""
@@ -64,6 +66,12 @@ def machine_class(isa: ISA | str) -> type[Machine]:
     if f is None:
         raise UserError(f"no machine model for ISA '{isa.name}' (models exist for: {', '.join(sorted(FAMILIES))})")
     return _load(f.machine)
+
+
+def gdb_view(isa: ISA | str) -> type | None:
+    """The class of the gdb stub's view of a CPU of ``isa`` (None: the family has none)."""
+    f = family_of(isa)
+    return None if f is None or f.gdb is None else _load(f.gdb)
 
 
 def build_machine(isa: ISA | str, *, storage_size: int | None = None, image: Image | None = None, **kwargs: Any) -> Machine:
