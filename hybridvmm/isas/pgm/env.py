@@ -98,7 +98,7 @@ class PgmEnv:
         self.pb = pb = st.offset + base
         self.mem = mem = st.data
         self.marks = marks = st.marks
-        self.invalidate = inval_storage = st.invalidate_physical
+        inval_storage = st.invalidate_physical
         self.overlay = overlay
         in_block = machine._in_block
 

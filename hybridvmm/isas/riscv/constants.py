@@ -87,7 +87,6 @@ SSTATUS_VIEW = SIE | SPIE | SPP | SUM | MXR
 """The mstatus bits sstatus shows and writes (UBE, FS, VS, XS, SD read zero here)."""
 
 # --- satp (Sv32 on RV32; Sv39 on RV64, see Satp) -----------------------------------------------------
-SATP_MODE = 1 << 31
 SATP_ASID = 0x1FF << 22
 SATP_PPN = (1 << 22) - 1
 

@@ -76,7 +76,6 @@ class Uart:
 
     def __init__(self, machine: "RiscvMachine"):
         self.m = machine
-        self.rx = bytearray()
         self.reset()
         machine.events.register(RX_EVENT, self._deliver)
         machine.console.receiver = self
