@@ -224,12 +224,8 @@ class MonitorDebuggee(Debuggee):
         """Run ``vm`` for (the rest of) its slice, at most :data:`CHUNK` instructions and not
         past ``limit`` guest instructions, or until a hit; True when its slice is over."""
         mon = self.monitor
-        if vm.guest_instructions >= vm.target:
-            budget = min(mon.slice, vm.max_steps - vm.guest_instructions)
-            if budget <= 0:
-                vm.finish(MAX_STEPS)
-                return True
-            vm.target = vm.guest_instructions + budget
+        if not mon.begin_slice(vm):
+            return True
         mon.switch_to(vm)
         stop = min(vm.target, vm.guest_instructions + CHUNK)
         if limit is not None:
@@ -243,8 +239,7 @@ class MonitorDebuggee(Debuggee):
                 direct.leave(mon.host.pc)
                 vm.vcpu.service_interrupts()
         vm.stats.wall_s += time.perf_counter() - start
-        if mon.progress is not None:
-            mon.progress(", ".join(f"{v.name} {v.guest_instructions:,}" for v in mon.vms) + " guest instructions")
+        mon.report_progress()
         return vm.done or vm.guest_instructions >= vm.target
 
     def _hit(self) -> Stop | None:

@@ -182,21 +182,32 @@ class Monitor:
             for vm in active:
                 if until is not None and vm.guest_instructions >= until:
                     return self._finish_run()
-                if vm.guest_instructions >= vm.target:
-                    budget = min(self.slice, vm.max_steps - vm.guest_instructions)
-                    if budget <= 0:
-                        vm.finish(MAX_STEPS)
-                        continue
-                    vm.target = vm.guest_instructions + budget
+                if not self.begin_slice(vm):
+                    continue
                 self.switch_to(vm)
                 start = time.perf_counter()
                 try:
                     self.run_slice(vm, vm.target if until is None else min(vm.target, until))
                 finally:  # (Ctrl-C too: the time it ran is reported)
                     vm.stats.wall_s += time.perf_counter() - start
-                if self.progress is not None:
-                    self.progress(", ".join(f"{v.name} {v.guest_instructions:,}" for v in self.vms) + " guest instructions")
+                self.report_progress()
         return self._finish_run()
+
+    def begin_slice(self, vm: VM) -> bool:
+        """Give ``vm`` a new slice if its last one is over; False if its instruction limit
+        has ended it instead."""
+        if vm.guest_instructions >= vm.target:
+            budget = min(self.slice, vm.max_steps - vm.guest_instructions)
+            if budget <= 0:
+                vm.finish(MAX_STEPS)
+                return False
+            vm.target = vm.guest_instructions + budget
+        return True
+
+    def report_progress(self) -> None:
+        """Tell the progress line (if any) how far each VM has come."""
+        if self.progress is not None:
+            self.progress(", ".join(f"{v.name} {v.guest_instructions:,}" for v in self.vms) + " guest instructions")
 
     def interrupted(self) -> list[VM]:
         """Settle the statistics of a run cut short (Ctrl-C): a VM caught running directly is
