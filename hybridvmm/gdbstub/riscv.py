@@ -11,7 +11,7 @@ from __future__ import annotations
 from hybridvmm.gdbstub.cpu import Access, CpuView
 from hybridvmm.gdbstub.tdesc import Register
 from hybridvmm.isa import Instruction
-from hybridvmm.isas.riscv.constants import MXR, RAM_BASE, SUM
+from hybridvmm.isas.riscv.constants import RAM_BASE
 from hybridvmm.isas.riscv.mmu import FETCH, LOAD, Regime
 from hybridvmm.machine.core import Machine
 
@@ -109,14 +109,7 @@ class RiscvView(CpuView):
     # --- translation ----------------------------------------------------------------------------
     def _regimes(self) -> tuple[Regime | None, Regime | None]:
         """Fresh (side-effect free) regimes of the current context: (data, fetch)."""
-        m = self.m
-        priv, data_priv, satp, sum_mxr, fetch_paged, data_paged = m.translation_key()
-        if not (fetch_paged or data_paged):
-            return None, None
-        geometry = m.paging_geometry(satp)
-        root = m.csr.satp_format.root(satp)
-        data = Regime(m, root, geometry, data_priv, bool(sum_mxr & SUM), bool(sum_mxr & MXR)) if data_paged else None
-        fetch = Regime(m, root, geometry, priv, False, False) if fetch_paged else None
+        fetch, data = self.m.regimes(self.m.translation_key())
         return data, fetch
 
     def _physical(self, address: int) -> int | None:

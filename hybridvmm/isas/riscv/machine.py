@@ -605,13 +605,20 @@ class RiscvMachine(Machine):
         """The regimes and TLBs of translation context ``key`` (made on first use)."""
         t = self.tlbs.get(key)
         if t is None:
-            priv, data_priv, satp, sum_mxr, fetch_paged, data_paged = key
-            geometry = self.paging_geometry(satp)
-            root = self.csr.satp_format.root(satp)
-            fetch = Regime(self, root, geometry, priv, False, False) if fetch_paged else None
-            data = Regime(self, root, geometry, data_priv, bool(sum_mxr & SUM), bool(sum_mxr & MXR)) if data_paged else None
-            t = self.tlbs[key] = Translation(fetch, data)
+            t = self.tlbs[key] = Translation(*self.regimes(key))
         return t
+
+    def regimes(self, key: tuple) -> tuple[Regime | None, Regime | None]:
+        """Fresh regimes (fetch, data) of translation context ``key``, remembered nowhere
+        (a debugger's look through the guest's mapping must not fill its TLBs)."""
+        priv, data_priv, satp, sum_mxr, fetch_paged, data_paged = key
+        if not (fetch_paged or data_paged):
+            return None, None
+        geometry = self.paging_geometry(satp)
+        root = self.csr.satp_format.root(satp)
+        fetch = Regime(self, root, geometry, priv, False, False) if fetch_paged else None
+        data = Regime(self, root, geometry, data_priv, bool(sum_mxr & SUM), bool(sum_mxr & MXR)) if data_paged else None
+        return fetch, data
 
     def _new_context(self, key: Hashable) -> Context:
         if self.guest is not None and key == self.guest.key():
