@@ -39,7 +39,6 @@ def build_report(collected: Collected, settings: Settings) -> str:
         "images": images,
         "isa": collected.isa.name,
         "settings": settings,
-        "timing_differs": collected.timing_differs,
         "colors": {"bare": BARE, "equivalent": EQUIVALENT, "divergent": DIVERGENT},
         "versions": versions(),
         "untimed": sorted(UNTIMED & causes),

@@ -182,10 +182,11 @@ class ImageComparison:
 
 def compare_images(images: list[Image], modes: list[str], isa: ISA | str | None = None, max_steps: int = 50_000_000,
                    console_input: bytes = b"", locate_divergences: bool = True, progress: Callable[[str], None] | None = None,
-                   **monitor_args: Any) -> list[ImageComparison]:
+                   prepare: Callable[[str, Any], None] | None = None, **monitor_args: Any) -> list[ImageComparison]:
     """Run ``images`` bare (each alone) and together under each of ``modes``; compare every VM
     with its bare run, and locate the responsible instruction of each divergence.
-    ``progress(text)`` hears what is being run."""
+    ``progress(text)`` hears what is being run; ``prepare(mode, monitor)`` sees each mode's
+    monitor before it runs."""
     tell = progress or (lambda text: None)
     isa = load_isa(isa or images[0].isa) if not isinstance(isa, ISA) else isa
     virt_options = monitor_args.get("virt_options")
@@ -199,7 +200,8 @@ def compare_images(images: list[Image], modes: list[str], isa: ISA | str | None 
         args = dict(monitor_args)
         if args.get("adaptive") and not MODES[mode].adapts:
             del args["adaptive"]                   # (interpret and bt run nothing directly untranslated)
-        runs = run_monitor(images, mode, isa, max_steps, console_input, **args)
+        ready = (lambda monitor, mode=mode: prepare(mode, monitor)) if prepare is not None else None
+        runs = run_monitor(images, mode, isa, max_steps, console_input, prepare=ready, **args)
         for comparison, run, table in zip(out, runs, tables):
             prediction = theory.predict(isa, mode, exposed, table)  # looked up per call: tests replace it
             divergence = first_divergence(comparison.bare, run, comparison.image, isa)

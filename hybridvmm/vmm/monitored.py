@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from hybridvmm.image import Image
 from hybridvmm.isa import ISA
@@ -19,13 +19,17 @@ def vm_state(monitor: Monitor, vm: VM) -> dict[str, Any]:
 
 
 def run_monitor(images: list[Image], mode: str, isa: ISA | str | None = None, max_steps: int = 50_000_000,
-                console_input: bytes = b"", **kwargs: Any) -> list[GuestRun]:
-    """``images`` together under ``mode``, one recorded run per VM."""
+                console_input: bytes = b"", prepare: Callable[[Monitor], None] | None = None,
+                **kwargs: Any) -> list[GuestRun]:
+    """``images`` together under ``mode``, one recorded run per VM; ``prepare(monitor)`` is
+    called before it runs (a report attaches its exit timeline there)."""
     monitor = Monitor(images, mode, isa=isa, max_steps=max_steps, **kwargs)
     recorders = []
     for vm in monitor.vms:
         vm.console.feed(console_input)
         recorders.append(Recorder(vm.vcpu))
+    if prepare is not None:
+        prepare(monitor)
     monitor.run()
     runs = []
     for vm, rec in zip(monitor.vms, recorders):

@@ -25,6 +25,20 @@ def test_timeline_has_every_exit_the_monitor_counts_in_order(guest, mode):
     monitor.close()
 
 
+
+def test_the_report_times_the_exits_of_the_runs_it_compares():
+    """Each mode runs once: the timeline is recorded on the run the table shows (no rerun),
+    and a mode without exits has none."""
+    from hybridvmm.report.collect import UNTIMED, collect
+
+    collected = collect([load_program("guest:redpill")], ["interpret", "pure", "patch"], None, 1_000_000, locate=False)
+    rows = {row.mode: row for row in collected.comparisons[0].rows}
+    assert set(collected.timelines) == {"pure", "patch"}
+    for mode, timeline in collected.timelines.items():
+        vm = rows[mode].run.vm
+        counted = {c: n for c, n in vm.stats.exits.items() if c not in UNTIMED}
+        assert timeline.counts(vm.name) == counted and sum(counted.values()) > 0
+
 def test_inline_svg_scopes_ids_and_drops_what_a_page_does_not_need():
     svg = ('<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n'
            '<svg xmlns:xlink="http://www.w3.org/1999/xlink" width="100pt" height="50pt" viewBox="0 0 100 50" '
