@@ -114,6 +114,12 @@ class Uart:
     def _deliver(self) -> None:
         self.m.console.release(1)
 
+    def _drained(self) -> None:
+        """The guest took bytes from the FIFO or reshaped it: refill, update, pace."""
+        self._fill()
+        self.update()
+        self._pace()
+
     def input_changed(self) -> None:
         """The console queued or released input (feed, a prompt seen, a paced release)."""
         if self._fill():
@@ -144,9 +150,7 @@ class Uart:
             if dlab:
                 return r["dll"]
             value = self.rx.pop(0) if self.rx else 0
-            self._fill()
-            self.update()
-            self._pace()
+            self._drained()
             return value
         if offset == IER:
             return r["dlm"] if dlab else r["ier"]
@@ -195,9 +199,7 @@ class Uart:
             if value & FCR_RFR:
                 self.rx.clear()
             r["fcr"] = value & 0xC9
-            self._fill()
-            self.update()
-            self._pace()
+            self._drained()
         elif offset == LCR:
             r["lcr"] = value
         elif offset == MCR:
