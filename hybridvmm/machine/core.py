@@ -453,6 +453,19 @@ class Machine:
         else:
             samples[pc] = count
 
+    def store_invalidator(self, storage: Storage) -> Callable[[int, int], None]:
+        """What a store that overwrote watched ``storage`` (decoded code) calls with the root
+        range it wrote: drop what was decoded there, and tell a running compiled block to
+        stop after this instruction (its own code may be what changed)."""
+        invalidate_storage = storage.invalidate_physical
+        in_block = self._in_block
+
+        def invalidate(start: int, end: int) -> None:
+            invalidate_storage(start, end)
+            if in_block[0]:
+                in_block[0] = 2
+        return invalidate
+
     block_locals: tuple = ()
     """Lists a compiled block may keep in Python locals while it runs (the register file):
     see :func:`~hybridvmm.machine.blocks.keep_in_locals`."""

@@ -98,18 +98,8 @@ class PgmEnv:
         self.pb = pb = st.offset + base
         self.mem = mem = st.data
         self.marks = marks = st.marks
-        inval_storage = st.invalidate_physical
         self.overlay = overlay
-        in_block = machine._in_block
-
-        def inval(start: int, end: int) -> None:
-            """A store overwrote watched storage: drop what was decoded there, and tell a
-            running compiled block to stop after this instruction (its own code may be what
-            changed)."""
-            inval_storage(start, end)
-            if in_block[0]:
-                in_block[0] = 2
-        self.invalidate = inval
+        self.invalidate = inval = machine.store_invalidator(st)
 
         words = st.words if st.words is not None and pb % 4 == 0 else None
         self.words = words

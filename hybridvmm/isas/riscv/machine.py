@@ -81,7 +81,6 @@ from hybridvmm.image import Image
 from hybridvmm.isa import ISA, Instruction, load_isa
 from hybridvmm.isas.riscv.constants import (
     EXCEPTION_NAMES,
-    FETCH_ACCESS,
     ILLEGAL,
     INTERRUPT_NAMES,
     INTERRUPT_PRIORITY,
@@ -113,7 +112,7 @@ from hybridvmm.isas.riscv.platform import configured as configure_platform, curr
 from hybridvmm.isas.riscv.plic import Plic
 from hybridvmm.isas.riscv.virtio import transports
 from hybridvmm.isas.riscv.mmu import MMIO_EXIT, SV32, SV39, Env, Geometry, Regime, Translation
-from hybridvmm.isas.riscv.pmp import X as PMP_X, Pmp
+from hybridvmm.isas.riscv.pmp import Pmp
 from hybridvmm.isas.riscv.semantics import Semantic, semantic_for, semantics_for
 from hybridvmm.machine.codecache import Context
 from hybridvmm.machine.core import Machine

@@ -277,16 +277,8 @@ class Env:
         self.tw = tlb_w.get
         data_regime = translation.data
         bus = None if exits else machine.bus
-        raw, marks, invalidate_storage = st.data, st.marks, st.invalidate_physical
-        in_block = machine._in_block
-
-        def invalidate(start: int, end: int) -> None:
-            """A store overwrote watched storage: drop what was decoded there, and tell a
-            running compiled block to stop after this instruction (its own code may be what
-            changed)."""
-            invalidate_storage(start, end)
-            if in_block[0]:
-                in_block[0] = 2
+        raw, marks = st.data, st.marks
+        invalidate = machine.store_invalidator(st)
 
         fill = on_fill if on_fill is not None else (lambda page: None)
 
